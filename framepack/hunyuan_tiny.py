@@ -1,0 +1,192 @@
+"""A tiny random-weight FramePack / HunyuanVideo component set, built offline.
+
+Real weights cannot be downloaded here, so the full-scale code path is exercised on
+components with the real classes and tiny configs: the FramePack transformer, the
+HunyuanVideo VAE, the flow-matching scheduler, Llama + CLIP text encoders and a SigLIP
+image encoder. `save_tiny_hunyuan_folder` writes them in diffusers' folder layout, so
+loading them back goes through exactly the `from_pretrained` calls used for the real model.
+
+Tokenizers are deliberately absent: building a Llama/CLIP tokenizer needs vocabulary files
+that only come from the hub. Callers pass text embeddings directly (see
+`framepack.hunyuan_generator.PromptEmbeddings`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+TINY_IMAGE_SIZE = 30  # SigLIP input size of the tiny image encoder
+TINY_TEXT_EMBED_DIM = 16  # Llama hidden size == transformer text_embed_dim
+TINY_POOLED_DIM = 8  # CLIP hidden size == transformer pooled_projection_dim
+TINY_IMAGE_EMBED_DIM = 32  # SigLIP hidden size == transformer image_proj_dim
+
+
+@dataclass
+class TinyHunyuanComponents:
+    """The nine pipeline components (tokenizers None) of a tiny random FramePack model."""
+
+    transformer: torch.nn.Module
+    vae: torch.nn.Module
+    scheduler: object
+    text_encoder: torch.nn.Module
+    text_encoder_2: torch.nn.Module
+    image_encoder: torch.nn.Module
+    feature_extractor: object
+
+    def as_pipeline_kwargs(self) -> dict:
+        """Keyword arguments for `HunyuanVideoFramepackPipeline(...)`."""
+        return {
+            "transformer": self.transformer,
+            "vae": self.vae,
+            "scheduler": self.scheduler,
+            "text_encoder": self.text_encoder,
+            "tokenizer": None,
+            "text_encoder_2": self.text_encoder_2,
+            "tokenizer_2": None,
+            "image_encoder": self.image_encoder,
+            "feature_extractor": self.feature_extractor,
+        }
+
+
+def build_tiny_hunyuan_components(seed: int = 0) -> TinyHunyuanComponents:
+    """Build every component with random weights drawn under `seed` (CPU, float32).
+
+    Args:
+        seed: seeds `torch.manual_seed` before each component, so the weights are reproducible.
+    """
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideoFramepackTransformer3DModel,
+    )
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        LlamaConfig,
+        LlamaModel,
+        SiglipImageProcessor,
+        SiglipVisionConfig,
+        SiglipVisionModel,
+    )
+
+    torch.manual_seed(seed)
+    transformer = HunyuanVideoFramepackTransformer3DModel(
+        in_channels=4,
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=10,
+        num_layers=1,
+        num_single_layers=1,
+        num_refiner_layers=1,
+        patch_size=2,
+        patch_size_t=1,
+        guidance_embeds=True,
+        text_embed_dim=TINY_TEXT_EMBED_DIM,
+        pooled_projection_dim=TINY_POOLED_DIM,
+        rope_axes_dim=(2, 4, 4),
+        has_image_proj=True,
+        image_proj_dim=TINY_IMAGE_EMBED_DIM,
+        has_clean_x_embedder=True,
+    )
+    torch.manual_seed(seed + 1)
+    vae = AutoencoderKLHunyuanVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        act_fn="silu",
+        norm_num_groups=4,
+        scaling_factor=0.476986,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+        mid_block_add_attention=True,
+    )
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=7.0)
+    torch.manual_seed(seed + 2)
+    text_encoder = LlamaModel(
+        LlamaConfig(
+            vocab_size=1000,
+            hidden_size=TINY_TEXT_EMBED_DIM,
+            intermediate_size=37,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+        )
+    )
+    torch.manual_seed(seed + 3)
+    text_encoder_2 = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=1000,
+            hidden_size=TINY_POOLED_DIM,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            projection_dim=32,
+            max_position_embeddings=77,
+        )
+    )
+    torch.manual_seed(seed + 4)
+    image_encoder = SiglipVisionModel(
+        SiglipVisionConfig(
+            hidden_size=TINY_IMAGE_EMBED_DIM,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=TINY_IMAGE_SIZE,
+            patch_size=2,
+            num_channels=3,
+        )
+    )
+    feature_extractor = SiglipImageProcessor(
+        size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE},
+        do_resize=True,
+        do_normalize=True,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    for module in (transformer, vae, text_encoder, text_encoder_2, image_encoder):
+        module.eval()
+    return TinyHunyuanComponents(
+        transformer=transformer,
+        vae=vae,
+        scheduler=scheduler,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        image_encoder=image_encoder,
+        feature_extractor=feature_extractor,
+    )
+
+
+def save_tiny_hunyuan_folder(components: TinyHunyuanComponents, folder: str | os.PathLike) -> Path:
+    """Write `components` to `folder` in diffusers' pipeline layout (model_index.json plus one
+    subfolder per component, tokenizers listed as absent) and return the folder path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    kwargs = components.as_pipeline_kwargs()
+    model_index = {"_class_name": "HunyuanVideoFramepackPipeline", "_diffusers_version": _diffusers_version()}
+    for name, component in kwargs.items():
+        if component is None:
+            model_index[name] = [None, None]
+            continue
+        component.save_pretrained(folder / name)
+        library = "diffusers" if type(component).__module__.startswith("diffusers") else "transformers"
+        model_index[name] = [library, type(component).__name__]
+    tmp = folder / "model_index.json.tmp"
+    tmp.write_text(json.dumps(model_index, indent=2))
+    os.replace(tmp, folder / "model_index.json")
+    return folder
+
+
+def _diffusers_version() -> str:
+    import diffusers
+
+    return diffusers.__version__
