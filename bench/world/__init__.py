@@ -1,0 +1,45 @@
+"""The lab world: a seeded procedural video world with ground truth for every frame.
+
+Main entry points:
+    sample_clip(seed, num_frames, fps=16) -> Clip      frames uint8 (T, 64, 64, 3), prompt, states
+    test_split("i2v" | "t2v") -> list[TestItem]         the 64 fixed test requests of each kind
+    render_state(state, background, degradation=None)  one (possibly broken / degraded) frame
+"""
+
+from bench.world.attributes import ClipAttributes, DistractorSpec, sample_attributes, states_for
+from bench.world.clip import Clip, sample_clip
+from bench.world.motion import MotionSpec, trajectory
+from bench.world.prompt import describe
+from bench.world.random_scene import LabelledFrame, sample_degradation, sample_labelled_frame
+from bench.world.render import render_state, render_states
+from bench.world.splits import (
+    SECTIONS,
+    TEST_SEED_BASE,
+    TRAIN_SEEDS,
+    VALIDATION_SEEDS,
+    TestItem,
+    is_training_seed,
+    num_frames,
+    test_split,
+)
+from bench.world.state import BackgroundSpec, Degradation, DistractorState, FrameState
+from bench.world.vocabulary import (
+    COLOURS,
+    FRAME_SIZE,
+    IDENTITIES,
+    MOTIONS,
+    NOMINAL_FPS,
+    NUM_IDENTITIES,
+    SHAPES,
+    STRUCTURES,
+    Identity,
+)
+
+__all__ = [
+    "COLOURS", "FRAME_SIZE", "IDENTITIES", "MOTIONS", "NOMINAL_FPS", "NUM_IDENTITIES", "SECTIONS",
+    "SHAPES", "STRUCTURES", "TEST_SEED_BASE", "TRAIN_SEEDS", "VALIDATION_SEEDS",
+    "BackgroundSpec", "Clip", "ClipAttributes", "Degradation", "DistractorSpec", "DistractorState",
+    "FrameState", "Identity", "LabelledFrame", "MotionSpec", "TestItem",
+    "describe", "is_training_seed", "num_frames", "render_state", "render_states", "sample_attributes",
+    "sample_clip", "sample_degradation", "sample_labelled_frame", "states_for", "test_split", "trajectory",
+]
