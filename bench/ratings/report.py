@@ -1,0 +1,286 @@
+"""Everything `fpbench rate` reports, computed from one battles table, and written to disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.ratings.agreement import annotator_agreement, gold_accuracy
+from bench.ratings.battles import count_pairs, model_names, normalize_battles, regular_battles, score_a
+from bench.ratings.bradley_terry import DEFAULT_RIDGE, fit_bradley_terry
+from bench.ratings.connectivity import comparison_components
+from bench.ratings.elo import elo_over_permutations, online_elo
+from bench.ratings.matrices import (
+    battle_count_matrix,
+    left_side_win_rate,
+    outcome_rates,
+    per_annotator_counts,
+    win_rate_matrix,
+)
+from bench.ratings.ranks import PAPER_TIE_BAND, rank_upper_bound, rank_with_tie_band
+
+SIMULATED_TITLE = "SIMULATED judges — not human votes"
+
+
+@dataclass(frozen=True)
+class RatingConfig:
+    """Settings of one rating computation.
+
+    Attributes:
+        k: online Elo step (32 is the paper's ELO-K32).
+        permutations: shuffled vote orders for the Elo spread (0 skips it).
+        bootstrap: Bradley–Terry bootstrap rounds (0 skips the intervals).
+        seed: seed of permutations and bootstrap.
+        tie_band: ratings closer than this share a rank (16 in the paper).
+        ridge: Bradley–Terry prior precision on log-odds strengths.
+    """
+
+    k: float = 32.0
+    permutations: int = 1000
+    bootstrap: int = 1000
+    seed: int = 0
+    tie_band: float = PAPER_TIE_BAND
+    ridge: float = DEFAULT_RIDGE
+
+    def __post_init__(self) -> None:
+        if not self.k > 0:
+            raise ValueError(f"k must be > 0, got {self.k}")
+        if self.permutations < 0 or self.bootstrap < 0:
+            raise ValueError(
+                f"permutations and bootstrap must be >= 0, got {self.permutations} and {self.bootstrap}"
+            )
+
+
+@dataclass
+class RatingReport:
+    """Result of :func:`compute_ratings`. Every table carries a ``simulated`` column."""
+
+    config: RatingConfig
+    leaderboard: pd.DataFrame
+    pairs: pd.DataFrame  # long form: model, opponent, battles, win_rate
+    annotators: pd.DataFrame
+    gold: pd.DataFrame
+    elo_permutations: pd.DataFrame
+    bt_bootstrap: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.summary.get("simulated_votes", 0))
+
+
+def compute_ratings(battles: pd.DataFrame, config: RatingConfig | None = None) -> RatingReport:
+    """Compute ELO-K32, its permutation spread, Bradley–Terry with bootstrap, ranks and QC tables.
+
+    Args:
+        battles: a battles table (see :mod:`bench.ratings.battles`); gold rows score annotators
+            and are left out of the ratings.
+        config: rating settings; defaults to :class:`RatingConfig()`.
+
+    Returns:
+        A :class:`RatingReport`; ``summary["seconds"]`` holds the time of each stage.
+
+    Raises:
+        ValueError: the table is malformed or holds no regular battle.
+    """
+    config = config or RatingConfig()
+    all_votes = normalize_battles(battles)
+    rated = regular_battles(all_votes)
+    if rated.empty:
+        raise ValueError("no regular battles to rate (the table is empty or holds only gold items)")
+    models = model_names(rated)
+    simulated_votes = int(all_votes["simulated"].sum())
+    simulated = simulated_votes > 0
+    seconds: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    elo = online_elo(rated, k=config.k, models=models)
+    seconds["elo"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if config.permutations:
+        perms = elo_over_permutations(rated, config.permutations, k=config.k, seed=config.seed, models=models)
+        perm_median, perm_lo, perm_hi = perms.median(), perms.quantile(0.025), perms.quantile(0.975)
+    else:
+        perms = pd.DataFrame(columns=models, dtype=float)
+        perm_median = perm_lo = perm_hi = pd.Series(np.nan, index=models)
+    seconds["elo_permutations"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    bt = fit_bradley_terry(count_pairs(rated, models), config.bootstrap, seed=config.seed, ridge=config.ridge)
+    seconds["bradley_terry"] = time.perf_counter() - t0
+
+    s = score_a(rated["winner"])
+    points = pd.concat([
+        pd.Series(s, index=rated["model_a"]), pd.Series(1.0 - s, index=rated["model_b"])
+    ]).groupby(level=0).agg(["sum", "count"]).reindex(models)
+    decisive_wins = pd.concat([
+        rated.loc[rated["winner"] == "model_a", "model_a"], rated.loc[rated["winner"] == "model_b", "model_b"]
+    ]).value_counts().reindex(models, fill_value=0)
+    ties = pd.concat([
+        rated.loc[s == 0.5, "model_a"], rated.loc[s == 0.5, "model_b"]
+    ]).value_counts().reindex(models, fill_value=0)
+
+    board = pd.DataFrame({
+        "model": models,
+        "elo": elo.to_numpy(),
+        "elo_perm_median": perm_median.reindex(models).to_numpy(),
+        "elo_perm_lower": perm_lo.reindex(models).to_numpy(),
+        "elo_perm_upper": perm_hi.reindex(models).to_numpy(),
+        "bt": bt.ratings.to_numpy(),
+        "bt_lower": bt.lower.reindex(models).to_numpy(),
+        "bt_upper": bt.upper.reindex(models).to_numpy(),
+        "rank": rank_with_tie_band(elo, config.tie_band).to_numpy(),
+        "rank_ub": rank_upper_bound(bt.lower, bt.upper).reindex(models).to_numpy(),
+        "battles": points["count"].to_numpy().astype(int),
+        "wins": decisive_wins.to_numpy().astype(int),
+        "ties": ties.to_numpy().astype(int),
+        "score_rate": (points["sum"] / points["count"]).to_numpy(),
+    })
+    board["losses"] = board["battles"] - board["wins"] - board["ties"]
+    board["simulated"] = simulated
+    board = board.sort_values(["elo", "model"], ascending=[False, True]).reset_index(drop=True)
+
+    counts = battle_count_matrix(rated, models)
+    rates = win_rate_matrix(rated, models)
+    pairs = (
+        rates.stack(future_stack=True).rename("win_rate").to_frame()
+        .join(counts.stack().rename("battles"))
+        .rename_axis(["model", "opponent"]).reset_index()
+    )
+    pairs = pairs[pairs["model"] != pairs["opponent"]].reset_index(drop=True)
+    pairs["simulated"] = simulated
+
+    annotators = per_annotator_counts(all_votes)
+    gold = gold_accuracy(all_votes)
+    gold["simulated"] = simulated
+    components = comparison_components(rated, models)
+
+    summary = {
+        "title": SIMULATED_TITLE if simulated else "human votes",
+        "simulated_votes": simulated_votes,
+        "votes": int(len(all_votes)),
+        "regular_battles": int(len(rated)),
+        "gold_votes": int(len(all_votes) - len(rated)),
+        "models": len(models),
+        "annotators": int(all_votes["judge"].nunique()),
+        **outcome_rates(rated),
+        **left_side_win_rate(rated),
+        "connected": len(components) <= 1,
+        "components": components,
+        "agreement": annotator_agreement(all_votes),
+        "config": asdict(config),
+        "seconds": seconds,
+    }
+    return RatingReport(
+        config=config,
+        leaderboard=board,
+        pairs=pairs,
+        annotators=annotators,
+        gold=gold,
+        elo_permutations=perms.assign(simulated=simulated),
+        bt_bootstrap=bt.bootstrap.assign(simulated=simulated),
+        summary=summary,
+    )
+
+
+def _fmt_interval(lo: float, hi: float) -> str:
+    if np.isnan(lo) or np.isnan(hi):
+        return "–"
+    return f"[{lo:.0f}, {hi:.0f}]"
+
+
+def markdown_table(report: RatingReport) -> str:
+    """The leaderboard as a markdown table, titled SIMULATED when any vote was simulated."""
+    board = report.leaderboard
+    cfg = report.config
+    lines = []
+    if report.simulated:
+        lines += [f"**{SIMULATED_TITLE}** ({report.summary['simulated_votes']} simulated votes)", ""]
+    lines += [
+        f"| rank | rank (UB) | model | ELO-K{cfg.k:g} | ELO over {cfg.permutations} orders: median [95 %] "
+        f"| Bradley–Terry [95 % CI, {cfg.bootstrap} bootstrap] | battles | W / T / L | simulated |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|:-:|",
+    ]
+    for row in board.itertuples():
+        rank_ub = "–" if pd.isna(row.rank_ub) else str(int(row.rank_ub))
+        perm = "–" if np.isnan(row.elo_perm_median) else (
+            f"{row.elo_perm_median:.0f} {_fmt_interval(row.elo_perm_lower, row.elo_perm_upper)}"
+        )
+        lines.append(
+            f"| {row.rank} | {rank_ub} | {row.model} | {row.elo:.0f} | {perm} "
+            f"| {row.bt:.0f} {_fmt_interval(row.bt_lower, row.bt_upper)} | {row.battles} "
+            f"| {row.wins} / {row.ties} / {row.losses} | {'yes' if row.simulated else 'no'} |"
+        )
+    s = report.summary
+    lines += [
+        "",
+        f"Ranks: ELO-K{cfg.k:g} in logged order, ratings within ±{cfg.tie_band:g} share a rank; "
+        "rank (UB) = 1 + models whose BT lower bound beats this model's upper bound.",
+        f"Battles: {s['regular_battles']} rated, {s['gold_votes']} gold; tie rate {s['tie_rate']:.3f}, "
+        f"both-bad rate {s['both_bad_rate']:.3f}, left-side win rate {s['left_win_rate']:.3f} "
+        f"over {s['decisive_with_side']} decisive votes; annotators {s['annotators']}; "
+        f"comparison graph {'connected' if s['connected'] else 'NOT connected: ' + str(s['components'])}.",
+    ]
+    agreement = s["agreement"]
+    if agreement["items"]:
+        lines.append(
+            f"Agreement over {agreement['items']} shared items: {agreement['pairwise_agreement']:.3f} "
+            f"pairwise, Fleiss κ {agreement['fleiss_kappa']:.3f}."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def write_report(report: RatingReport, out_dir: str | Path, figures: bool = True) -> dict[str, Path]:
+    """Write parquet tables, ``ratings.md``, ``summary.json`` and figures into ``out_dir``.
+
+    Every file is written atomically (temp file + rename). Returns the written paths by name.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    tables = {
+        "ratings": report.leaderboard,
+        "pairs": report.pairs,
+        "annotators": report.annotators.assign(simulated=report.annotators["simulated"]),
+        "gold": report.gold,
+        "elo_permutations": report.elo_permutations,
+        "bt_bootstrap": report.bt_bootstrap,
+    }
+    for name, frame in tables.items():
+        path = out / f"{name}.parquet"
+        _atomic_parquet(frame, path)
+        written[name] = path
+    md = out / "ratings.md"
+    _atomic_write_bytes(md, markdown_table(report).encode())
+    written["markdown"] = md
+    summary = out / "summary.json"
+    _atomic_write_bytes(summary, json.dumps(report.summary, indent=2, default=float).encode())
+    written["summary"] = summary
+    if figures:
+        from bench.ratings.figures import plot_ratings, plot_win_rates
+
+        written["ratings_figure"] = plot_ratings(report, out / "ratings.png")
+        written["win_rate_figure"] = plot_win_rates(report, out / "win_rate.png")
+    return written
