@@ -1,0 +1,206 @@
+"""One run, start to finish, in whatever process an executor chose.
+
+`execute_run` is the only thing an executor calls. It is safe to call again for the same
+run at any time: a finished run is skipped; a run whose folder holds an unfinished attempt
+is wiped and redone; a finished run whose metrics lack one the grid now asks for is
+rescored from its stored frames without regenerating; a failure records its traceback.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.executors.provenance import provenance
+from bench.grid.metric_provider import MetricUnavailable, check_value_frame
+from bench.grid.registry import generator_kind, load_plugins, metric_provider
+from bench.grid.resolve import RunConfig
+from bench.run_store import DONE, RunStore
+
+# Progress callback: (run key, kind, done, total). Kinds: "start" (total sections),
+# "section", "step", "metric", "end" (done=1 success, 0 failure).
+ProgressFn = Callable[[str, str, int, "int | None"], None]
+
+SKIPPED = "skipped"
+GENERATED = "generated"
+RESCORED = "rescored"
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """What a worker needs: the run's config and where the store lives. Picklable."""
+
+    config: RunConfig
+    store_root: str
+    executor: str = "local"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What happened: `action` is generated / rescored / skipped / failed."""
+
+    key: str
+    row_name: str
+    action: str
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.action != "failed"
+
+
+# Building a generator loads checkpoints; keep the last few per worker process.
+_GENERATOR_CACHE: OrderedDict[str, Any] = OrderedDict()
+_GENERATOR_CACHE_SIZE = 2
+
+
+def _generator_for(config: RunConfig) -> Any:
+    cache_key = repr((config.row.kind, config.row.schedule, config.row.order, sorted(config.files_sha256.items()),
+                      sorted((k, repr(v)) for k, v in config.row.params.items())))
+    if cache_key in _GENERATOR_CACHE:
+        _GENERATOR_CACHE.move_to_end(cache_key)
+        return _GENERATOR_CACHE[cache_key]
+    generator = generator_kind(config.row.kind).build(config.row)
+    _GENERATOR_CACHE[cache_key] = generator
+    while len(_GENERATOR_CACHE) > _GENERATOR_CACHE_SIZE:
+        _GENERATOR_CACHE.popitem(last=False)
+    return generator
+
+
+class _CollectingSink:
+    """Keeps every frame (the harness measures the whole video) in time order."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[int, np.ndarray] = {}
+        self.closed = False
+
+    def put(self, first_index: int, frames: np.ndarray) -> None:
+        self.chunks[int(first_index)] = np.asarray(frames, dtype=np.uint8)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def frames(self) -> np.ndarray:
+        expected = 0
+        ordered = sorted(self.chunks.items())
+        for first_index, chunk in ordered:
+            if first_index != expected:
+                raise ValueError(f"the generator left a hole or an overlap at frame {expected} (next chunk at {first_index})")
+            expected += len(chunk)
+        if not ordered:
+            raise ValueError("the generator produced no frames")
+        return np.concatenate([chunk for _, chunk in ordered], axis=0)
+
+
+def generate_frames(config: RunConfig, on_progress: ProgressFn | None = None) -> tuple[np.ndarray, int]:
+    """Run the row's generator for this run's prompt, seed and length; (frames, fps)."""
+    from framepack.generator import GenerationRequest, ProgressEvent
+
+    generator = _generator_for(config)
+
+    def relay(event: ProgressEvent) -> None:
+        if on_progress is not None:
+            on_progress(config.key, event.kind, event.done, event.total)
+
+    request = GenerationRequest(
+        prompt=config.prompt.prompt,
+        start_image=config.prompt.image,
+        num_sections=config.length.sections,
+        seed=config.seed,
+        on_progress=relay,
+    )
+    sink = _CollectingSink()
+    generator.generate(request, sink)
+    return sink.frames(), int(getattr(generator, "fps", 16))
+
+
+def score_frames(config: RunConfig, frames: np.ndarray, names: tuple[str, ...],
+                 on_progress: ProgressFn | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Measure `names` on the frames; (tidy values, {metric: reason} for metrics that cannot run)."""
+    provider = metric_provider(config.metrics.provider)
+    reference = config.prompt.image[None] if config.prompt.image is not None else None
+    parts, missing = [], {}
+    for i, name in enumerate(names):
+        try:
+            parts.append(check_value_frame(
+                provider.score(frames, config.prompt.prompt, name, config.metrics.backend, reference=reference), name))
+        except MetricUnavailable as error:
+            missing[name] = str(error)
+        if on_progress is not None:
+            on_progress(config.key, "metric", i + 1, len(names))
+    values = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        {c: pd.Series(dtype="float64" if c == "value" else "object") for c in
+         ("metric", "backend", "version", "index_kind", "index", "value")})
+    values.insert(0, "run", config.key)
+    return values, missing
+
+
+def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutcome:
+    """Make sure run `task.config` is finished in the store; see the module docstring.
+
+    Never raises for a failure of the run itself: the traceback goes to the run folder and
+    the outcome says "failed".
+    """
+    config = task.config
+    store = RunStore(task.store_root)
+    started = time.time()
+    load_plugins(config.plugins)
+    wanted = tuple(config.metrics.names)
+    with store.lock(config.key):
+        status = store.status(config.key)
+        if status.state == DONE:
+            measured = set(status.info.get("metrics", [])) | set(status.info.get("missing_metrics", {}))
+            if set(wanted) <= measured:
+                return RunOutcome(config.key, config.row_name, SKIPPED, 0.0)
+        if on_progress is not None:
+            on_progress(config.key, "start", 0, config.length.sections)
+        try:
+            if status.state == DONE:
+                action = RESCORED
+                frames = store.read_frames(config.key)
+                fps = int(status.info.get("fps", 16))
+                old = store.read_metrics(config.key)
+                todo = tuple(n for n in wanted if n not in set(old["metric"]))
+                values, missing = score_frames(config, frames, todo, on_progress)
+                values = pd.concat([old, values], ignore_index=True) if len(values) else old
+                missing = {**status.info.get("missing_metrics", {}), **missing}
+                generation_seconds = status.info.get("generation_seconds")
+            else:
+                action = GENERATED
+                store.reset(config.key)
+                store.write_config(config.key, config.to_record())
+                generation_started = time.time()
+                frames, fps = generate_frames(config, on_progress)
+                generation_seconds = round(time.time() - generation_started, 3)
+                if config.keep_frames:
+                    store.write_frames(config.key, frames)
+                store.write_video(config.key, frames, fps)
+                values, missing = score_frames(config, frames, wanted, on_progress)
+            store.write_metrics(config.key, values)
+            store.write_json(config.key, "provenance.json", provenance(config, task.executor, started))
+            store.mark_done(config.key, {
+                "row_name": config.row_name,
+                "metrics": sorted(set(values["metric"])) if len(values) else [],
+                "missing_metrics": missing,
+                "frames": int(len(frames)),
+                "fps": fps,
+                "generation_seconds": generation_seconds,
+                "seconds": round(time.time() - started, 3),
+            })
+        except Exception as error:  # the grid goes on; the folder says what happened
+            store.mark_failed(config.key, f"{type(error).__name__}: {error}", traceback.format_exc(),
+                              {"row_name": config.row_name})
+            if on_progress is not None:
+                on_progress(config.key, "end", 0, 1)
+            return RunOutcome(config.key, config.row_name, "failed", time.time() - started, f"{type(error).__name__}: {error}")
+    if on_progress is not None:
+        on_progress(config.key, "end", 1, 1)
+    return RunOutcome(config.key, config.row_name, action, time.time() - started)

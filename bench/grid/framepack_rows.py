@@ -1,0 +1,99 @@
+"""The "framepack" generator kind: a grid row with a schedule string becomes a
+`framepack.framepack_generator.FramePackGenerator` over a lab checkpoint.
+
+Row fields: `schedule` (the paper's notation), `order` (a sampling order; defaults to the
+schedule's form), `checkpoint` (a packed-DiT file), and `params`, passed to the generator
+(e.g. `steps`, `solver`, `shift`, `guidance`), except `codec`, the latent codec checkpoint
+(default `results/checkpoints/codec.safetensors`).
+Heavy imports happen inside `build`, so validating a grid stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.grid.errors import GridError
+from bench.grid.registry import GeneratorKind, register_generator_kind
+from bench.grid.spec import RowSpec
+
+ORDERS = ("vanilla", "anti_drifting", "inverted_anti_drifting", "multiple_endpoints")
+DEFAULT_CODEC = "results/checkpoints/codec.safetensors"
+_SCHEDULE_FORMS_AS_ORDERS = {"vanilla", "anti_drifting", "inverted_anti_drifting"}
+
+
+def _parse_schedule(row: RowSpec) -> Any:
+    try:
+        from framepack.schedule import Schedule
+    except ImportError as error:
+        raise GridError(f"{row.key}.schedule", f"cannot check schedules: framepack.schedule is missing ({error})") from None
+    try:
+        return Schedule.parse(row.schedule)
+    except ValueError as error:
+        raise GridError(f"{row.key}.schedule", f"{row.schedule!r} is not a valid schedule: {error}") from None
+
+
+def resolved_order(row: RowSpec) -> str:
+    """The row's sampling order: `order:` if given, else the schedule's form.
+
+    Raises:
+        GridError: the order is unknown, or the schedule's form is "custom" and no order was given.
+    """
+    if row.order is not None:
+        if row.order not in ORDERS:
+            raise GridError(f"{row.key}.order", f"unknown sampling order {row.order!r}; expected one of {', '.join(ORDERS)}")
+        return row.order
+    form = getattr(_parse_schedule(row), "form", "custom")
+    if form not in _SCHEDULE_FORMS_AS_ORDERS:
+        raise GridError(
+            f"{row.key}.order",
+            f"schedule {row.schedule!r} has form {form!r}, which implies no sampling order; "
+            f"set `order:` to one of {', '.join(ORDERS)}",
+        )
+    return form
+
+
+def validate_framepack_row(row: RowSpec) -> None:
+    """Parse the schedule and the order; check the codec file when one is named."""
+    _parse_schedule(row)
+    resolved_order(row)
+    codec = row.params.get("codec")
+    if codec is not None and not isinstance(codec, str):
+        raise GridError(f"{row.key}.params.codec", f"expected a checkpoint path, got {codec!r}")
+
+
+def framepack_row_name(row: RowSpec) -> str:
+    """The paper's row name: the schedule in its notation, plus the order when it differs
+    from the schedule's own form (e.g. a vanilla schedule sampled anti-drifting)."""
+    schedule = _parse_schedule(row)
+    name = str(schedule)
+    order = resolved_order(row)
+    if order != getattr(schedule, "form", None):
+        name = f"{name} ({order})"
+    return name
+
+
+def build_framepack_generator(row: RowSpec) -> Any:
+    """Load the checkpoint and codec and return a FramePackGenerator for `row`."""
+    from framepack.framepack_generator import FramePackGenerator
+    from framepack.model import PackedDiT
+
+    from framepack.lab_codec import LabCodec
+
+    params = dict(row.params)
+    codec = LabCodec.load(params.pop("codec", DEFAULT_CODEC))
+    model = PackedDiT.load(row.checkpoint)
+    model.eval()
+    return FramePackGenerator(model=model, codec=codec, schedule=_parse_schedule(row), order=resolved_order(row), **params)
+
+
+FRAMEPACK = register_generator_kind(
+    GeneratorKind(
+        name="framepack",
+        build=build_framepack_generator,
+        validate=validate_framepack_row,
+        display_name=framepack_row_name,
+        needs_checkpoint=True,
+        extra_files=lambda row: {"codec": str(row.params.get("codec", DEFAULT_CODEC))},
+        description="FramePack with a packing schedule and a sampling order (framepack/)",
+    )
+)

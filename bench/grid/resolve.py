@@ -1,0 +1,252 @@
+"""Load, validate and resolve a grid into the list of runs it asks for.
+
+`load_grid` reads the YAML, applies `--set` overrides and parses it; `resolve_grid` checks
+everything the grid names (plugins, generator kinds, schedules, checkpoints, metrics,
+prompts) BEFORE any work starts, then expands rows × lengths × seeds × prompts into
+`RunConfig`s, each keyed by a hash of what determines its output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.grid.errors import GridError, MissingCheckpointError
+from bench.grid.overrides import apply_overrides
+from bench.grid.prompts import PromptItem, load_prompt_set
+from bench.grid.registry import generator_kind, load_plugins, metric_provider
+from bench.grid.spec import GridSpec, LengthSpec, MetricsSpec, RowSpec, parse_grid, read_grid_file
+
+KEY_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run of a grid: a row on one prompt, seed and length.
+
+    `key` hashes `identity()` — the generator kind, schedule/order/params, the CONTENT of the
+    checkpoint and other files, the prompt text and start image, the seed and the section
+    count — so renaming a row or moving a checkpoint does not redo work, and changing any
+    input does.
+    """
+
+    key: str
+    row_name: str
+    row: RowSpec
+    files_sha256: dict[str, str]
+    prompt: PromptItem
+    seed: int
+    length: LengthSpec
+    metrics: MetricsSpec
+    plugins: tuple[str, ...]
+    keep_frames: bool
+
+    def identity(self) -> dict[str, Any]:
+        return run_identity(self.row, self.files_sha256, self.prompt, self.seed, self.length.sections)
+
+    def to_record(self) -> dict[str, Any]:
+        """The run's config as written to its folder's config.yaml (plain data)."""
+        return {
+            "key": self.key,
+            "row_name": self.row_name,
+            "generator": {
+                "kind": self.row.kind,
+                "schedule": self.row.schedule,
+                "order": self.row.order,
+                "checkpoint": self.row.checkpoint,
+                "params": dict(self.row.params),
+                "files_sha256": dict(self.files_sha256),
+            },
+            "prompt": {"id": self.prompt.id, "text": self.prompt.prompt,
+                       "image_sha256": self.prompt.image_sha256, "origin": dict(self.prompt.origin)},
+            "seed": self.seed,
+            "length": {"name": self.length.name, "sections": self.length.sections},
+            "metrics": {"names": list(self.metrics.names), "backend": self.metrics.backend,
+                        "drift": list(self.metrics.drift), "provider": self.metrics.provider},
+            "plugins": list(self.plugins),
+        }
+
+
+@dataclass(frozen=True)
+class ResolvedGrid:
+    """A validated grid and its runs, in execution order."""
+
+    spec: GridSpec
+    rows: tuple[RowSpec, ...]
+    prompts: tuple[PromptItem, ...]
+    runs: tuple[RunConfig, ...]
+    unavailable_metrics: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def row_names(self) -> list[str]:
+        return [row.name for row in self.rows]
+
+
+def run_identity(row: RowSpec, files_sha256: dict[str, str], prompt: PromptItem, seed: int,
+                 sections: int) -> dict[str, Any]:
+    """The inputs that determine a run's output; hashed into its key. File paths are left
+    out (their contents are in `files_sha256`)."""
+    params = {k: v for k, v in row.params.items() if k not in files_sha256}
+    return {
+        "kind": row.kind,
+        "schedule": row.schedule,
+        "order": row.order,
+        "params": _plain(params),
+        "files_sha256": dict(sorted(files_sha256.items())),
+        "prompt": prompt.prompt,
+        "image_sha256": prompt.image_sha256,
+        "seed": seed,
+        "sections": sections,
+    }
+
+
+def run_key(identity: dict[str, Any]) -> str:
+    """Stable hash of a run identity (canonical JSON, sha256, first KEY_LENGTH hex digits)."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's content, memoised by (path, size, mtime)."""
+    stat = os.stat(path)
+    memo_key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo_key not in _FILE_HASHES:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _FILE_HASHES[memo_key] = digest.hexdigest()
+    return _FILE_HASHES[memo_key]
+
+
+def load_grid(path: str | Path, overrides: Iterable[str] = ()) -> GridSpec:
+    """Read a grid file, apply `--set` overrides, and parse it (shape checks only).
+
+    Raises:
+        FileNotFoundError: no such file.
+        GridError: invalid YAML, unknown keys, wrong types, bad overrides.
+    """
+    path = Path(path)
+    document = read_grid_file(path)
+    try:
+        document = apply_overrides(document, overrides)
+    except GridError as error:
+        raise error.with_source(str(path)) from None
+    return parse_grid(document, source=str(path), default_name=path.stem)
+
+
+def resolve_grid(spec: GridSpec) -> ResolvedGrid:
+    """Check everything the grid names, then expand it into runs.
+
+    Raises:
+        GridError: an unknown generator kind / baseline, a bad schedule or order, an unknown
+            metric or backend, a bad prompt set, duplicate row names.
+        MissingCheckpointError: a row's checkpoint (or another file it needs) is missing.
+    """
+    try:
+        return _resolve(spec)
+    except GridError as error:
+        raise error.with_source(spec.source) from None
+
+
+def _resolve_path(path: str) -> Path:
+    return Path(path).expanduser()
+
+
+def _resolve(spec: GridSpec) -> ResolvedGrid:
+    plugins = tuple(_absolute_plugin(p, spec.base_dir) for p in spec.plugins)
+    load_plugins(plugins, spec.base_dir)
+
+    rows: list[RowSpec] = []
+    files: list[dict[str, str]] = []
+    for row in spec.rows:
+        kind = generator_kind(row.kind, key=f"{row.key}.{row.kind_field}", source=spec.source)
+        if kind.validate is not None:
+            kind.validate(row)
+        if row.kind == "framepack":
+            from bench.grid.framepack_rows import resolved_order
+
+            row = dataclasses.replace(row, order=resolved_order(row))
+        needed: dict[str, str] = {}
+        if kind.needs_checkpoint:
+            if not row.checkpoint:
+                raise GridError(f"{row.key}.checkpoint", f"rows of kind {row.kind!r} need a checkpoint file", spec.source)
+            needed["checkpoint"] = row.checkpoint
+        elif row.checkpoint:
+            needed["checkpoint"] = row.checkpoint
+        if kind.extra_files is not None:
+            needed.update(kind.extra_files(row))
+        hashes = {}
+        absolute: dict[str, str] = {}
+        for label, path in needed.items():
+            field_key = f"{row.key}.checkpoint" if label == "checkpoint" else f"{row.key}.params.{label}"
+            if not _resolve_path(path).is_file():
+                hint = f"create it with `fpbench train {row.recipe}`" if row.recipe and label == "checkpoint" else ""
+                raise MissingCheckpointError(field_key, path, hint, spec.source)
+            hashes[label] = file_sha256(_resolve_path(path))
+            absolute[label] = str(_resolve_path(path).resolve())
+        name = row.name or (kind.display_name(row) if kind.display_name else row.kind)
+        # Workers get absolute paths (their working directory may differ); the run key
+        # hashes file contents, not paths.
+        params = dict(row.params)
+        params.update({label: p for label, p in absolute.items() if label != "checkpoint"})
+        rows.append(dataclasses.replace(row, name=name, checkpoint=absolute.get("checkpoint", row.checkpoint),
+                                        params=params))
+        files.append(hashes)
+
+    names = [row.name for row in rows]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise GridError("rows", f"two rows share the table name {duplicated[0]!r}; give one a `name:`", spec.source)
+
+    provider = metric_provider(spec.metrics.provider, spec.source)
+    provider.check(spec.metrics.names, spec.metrics.backend)
+    unavailable = provider.unavailable(spec.metrics.names, spec.metrics.backend)
+
+    prompts = load_prompt_set(spec.prompts, spec.base_dir)
+
+    runs: list[RunConfig] = []
+    for length in spec.lengths:
+        for seed in spec.seeds:
+            for prompt in prompts:
+                for row, hashes in zip(rows, files, strict=True):
+                    identity = run_identity(row, hashes, prompt, seed, length.sections)
+                    runs.append(RunConfig(
+                        key=run_key(identity), row_name=row.name, row=row, files_sha256=hashes,
+                        prompt=prompt, seed=seed, length=length, metrics=spec.metrics,
+                        plugins=plugins, keep_frames=spec.keep_frames,
+                    ))
+    return ResolvedGrid(spec=spec, rows=tuple(rows), prompts=tuple(prompts), runs=tuple(runs),
+                        unavailable_metrics=unavailable)
+
+
+def _absolute_plugin(plugin: str, base_dir: Path) -> str:
+    if plugin.endswith(".py") and not Path(plugin).is_absolute():
+        return str((base_dir / plugin).resolve())
+    return plugin
+
+
+def load_and_resolve(path: str | Path, overrides: Iterable[str] = ()) -> ResolvedGrid:
+    """`load_grid` then `resolve_grid`: the one call the CLI makes before any work starts."""
+    return resolve_grid(load_grid(path, overrides))
