@@ -1,0 +1,588 @@
+"""PackedDiT: the lab-scale packed video diffusion transformer.
+
+A small DiT over packed frame context (see `framepack.packing`): one patch embedding per kernel,
+3D RoPE with pooled phases, adaLN-Zero conditioning with one diffusion time per frame (every token
+takes its frame's time; context may carry its own times, default 0 = clean), text by
+cross-attention, an optional image embedding, full / causal / block-causal attention masks and a KV
+cache for clean context. `forward` always returns the flow-matching velocity v = noise − x0.
+
+Why cross-attention for text (not joint tokens): text tokens that joined the self-attention would
+attend to every frame, and a later frame's information could flow through them back into earlier
+frames — breaking the causal and block-causal masks and the KV cache. As a separate memory, text
+carries nothing between frames. A pooled text (and image) vector is also added to the adaLN
+conditioning, which helps a small model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from framepack.attention import ATTENTION_MODES, KVCache, attention_mask
+from framepack.kernels import K1, Kernel
+from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
+from framepack.packed_group import PackedGroup
+from framepack.packing import (
+    PatchEmbedding,
+    TokenBlock,
+    concat_blocks,
+    context_order,
+    embed_grid,
+    embed_tail,
+    pad_to_kernel,
+    unpatchify_k1,
+)
+from framepack.rope import RopeSpec, apply_rope
+
+__all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "CheckpointNotFoundError"]
+
+PREDICTIONS = ("velocity", "x0")
+CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
+
+
+class CheckpointNotFoundError(FileNotFoundError):
+    """A model checkpoint path does not exist."""
+
+
+@dataclass
+class PackedDiTConfig:
+    """Everything needed to rebuild a PackedDiT.
+
+    Args:
+        latent_channels: C of the latents (the codec's latent channels).
+        dim: token width.
+        depth: transformer blocks.
+        heads: attention heads (dim / heads must be even, for RoPE).
+        mlp_ratio: MLP hidden width / dim.
+        kernels: context kernels that get a patch embedding, in notation (`k2`, `k4h2w2`, ...);
+            k1 is always included.
+        rope_axes: channels per head for (t, y, x); None picks a split of dim / heads.
+        rope_theta: RoPE frequency base.
+        text_vocab, text_max_tokens: `LabTextEncoder` settings the text embedding is sized for.
+        text_layers: self-attention layers over the prompt's word embeddings.
+        image_conditioning: accept `LabConditioning.image_latent` (a start frame) as extra
+            cross-attention tokens.
+        prediction: the network's internal target, "velocity" or "x0"; forward returns velocity
+            either way (for x0: v = (x_t − x0_hat) / max(t, x0_min_t)).
+        x0_min_t: the clamp on t when converting an x0 prediction to velocity.
+        context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
+            False makes the context independent of the noisy input in every mask mode, so the KV
+            cache works with full attention too.
+        seed: initialisation seed (a model is a pure function of its config at init).
+    """
+
+    latent_channels: int = 8
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    kernels: tuple[str, ...] = ("k1", "k2", "k4")
+    rope_axes: tuple[int, int, int] | None = None
+    rope_theta: float = 10000.0
+    text_vocab: int = 2048
+    text_max_tokens: int = 32
+    text_layers: int = 1
+    image_conditioning: bool = True
+    prediction: str = "velocity"
+    x0_min_t: float = 0.05
+    context_sees_noisy: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.kernels = tuple(self.kernels)
+        if self.rope_axes is not None:
+            self.rope_axes = tuple(self.rope_axes)  # type: ignore[assignment]
+        for name in ("latent_channels", "dim", "depth", "heads", "text_vocab", "text_max_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"PackedDiTConfig.{name} must be a positive integer, got {value!r}")
+        if self.dim % self.heads or (self.dim // self.heads) % 2:
+            raise ValueError(
+                f"PackedDiTConfig: dim ({self.dim}) / heads ({self.heads}) must be an even whole number (RoPE pairs)"
+            )
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"PackedDiTConfig.prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if not 0 < self.x0_min_t <= 1:
+            raise ValueError(f"PackedDiTConfig.x0_min_t must be in (0, 1], got {self.x0_min_t}")
+        if self.text_layers < 0 or self.mlp_ratio <= 0:
+            raise ValueError("PackedDiTConfig: text_layers must be >= 0 and mlp_ratio > 0")
+        self.kernel_objects()  # parse errors surface here
+        spec = self.rope_spec()
+        if spec.head_dim != self.head_dim:
+            raise ValueError(
+                f"PackedDiTConfig.rope_axes {self.rope_axes} must sum to the head size {self.head_dim}"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    def rope_spec(self) -> RopeSpec:
+        if self.rope_axes is None:
+            return RopeSpec.for_head_dim(self.head_dim, self.rope_theta)
+        return RopeSpec(tuple(self.rope_axes), self.rope_theta)
+
+    def kernel_objects(self) -> tuple[Kernel, ...]:
+        """k1 first, then the configured kernels (distinct boxes, in the given order)."""
+        kernels: dict[Kernel, None] = {K1: None}
+        for text in self.kernels:
+            kernels.setdefault(Kernel.parse(text), None)
+        return tuple(kernels)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["kernels"] = list(self.kernels)
+        data["rope_axes"] = None if self.rope_axes is None else list(self.rope_axes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PackedDiTConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown PackedDiTConfig keys {unknown}; expected some of {sorted(known)}")
+        return cls(**data)
+
+
+def timestep_features(t: torch.Tensor, channels: int = 256) -> torch.Tensor:
+    """Sinusoidal features of t ∈ [0, 1] (scaled to 0..1000 as diffusion models do); (..., channels)."""
+    half = channels // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = (t.float() * 1000.0).unsqueeze(-1) * freqs
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with RMS-normalised queries/keys and RoPE; can prepend cached K/V."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.q_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        angles: torch.Tensor | None,
+        mask: torch.Tensor | None,
+        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        batch, tokens, dim = x.shape
+        q, k, v = self.qkv(x).view(batch, tokens, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        q, k = self.q_norm(q), self.k_norm(k)
+        if angles is not None:
+            q, k = apply_rope(q, angles), apply_rope(k, angles)
+        own = (k, v)
+        if prefix is not None:
+            k = torch.cat([prefix[0], k], dim=2)
+            v = torch.cat([prefix[1], v], dim=2)
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out(attended.transpose(1, 2).reshape(batch, tokens, dim)), own
+
+
+class CrossAttention(nn.Module):
+    """Tokens attend to a memory (prompt words, image tokens) under a key mask."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.q_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor) -> torch.Tensor:
+        batch, tokens, dim = x.shape
+        q = self.q_norm(self.q(x).view(batch, tokens, self.heads, -1).transpose(1, 2))
+        k, v = self.kv(memory).view(batch, memory.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        k = self.k_norm(k)
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=memory_mask[:, None, None, :])
+        return self.out(attended.transpose(1, 2).reshape(batch, tokens, dim))
+
+
+class DiTBlock(nn.Module):
+    """adaLN-Zero block: self-attention, cross-attention to the conditioning memory, MLP.
+
+    Shift/scale/gate come per conditioning slot (one diffusion time each) and are gathered per token.
+    """
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn = SelfAttention(dim, heads)
+        self.norm_cross = nn.LayerNorm(dim, eps=1e-6)
+        self.cross = CrossAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.modulation = nn.Linear(dim, 6 * dim)
+        nn.init.zeros_(self.modulation.weight)
+        nn.init.zeros_(self.modulation.bias)
+        nn.init.zeros_(self.cross.out.weight)
+        nn.init.zeros_(self.cross.out.bias)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        slot_condition: torch.Tensor,
+        slots: torch.Tensor,
+        angles: torch.Tensor,
+        mask: torch.Tensor | None,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor,
+        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        modulation = self.modulation(slot_condition)[:, slots]  # (B, N, 6·dim)
+        shift1, scale1, gate1, shift2, scale2, gate2 = modulation.chunk(6, dim=-1)
+        attended, own_kv = self.attn(self.norm1(x) * (1 + scale1) + shift1, angles, mask, prefix)
+        x = x + gate1 * attended
+        x = x + self.cross(self.norm_cross(x), memory, memory_mask)
+        x = x + gate2 * self.mlp(self.norm2(x) * (1 + scale2) + shift2)
+        return x, own_kv
+
+
+class TextConditioner(nn.Module):
+    """Learned embeddings of hashed word ids, positions, and a few self-attention layers."""
+
+    def __init__(self, vocab: int, max_tokens: int, dim: int, heads: int, layers: int) -> None:
+        super().__init__()
+        self.max_tokens = max_tokens
+        self.embedding = nn.Embedding(vocab, dim)
+        nn.init.normal_(self.embedding.weight, std=0.02)
+        self.position = nn.Parameter(torch.randn(max_tokens, dim) * 0.02)
+        self.layers = nn.ModuleList()
+        for _ in range(layers):
+            layer = nn.ModuleDict(
+                {
+                    "norm1": nn.LayerNorm(dim, eps=1e-6),
+                    "attn": SelfAttention(dim, heads),
+                    "norm2": nn.LayerNorm(dim, eps=1e-6),
+                    "mlp": nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(approximate="tanh"), nn.Linear(2 * dim, dim)),
+                }
+            )
+            self.layers.append(layer)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if ids.shape[1] > self.max_tokens:
+            raise ValueError(f"text_ids has {ids.shape[1]} tokens; this model takes at most {self.max_tokens}")
+        if int(ids.max()) >= self.embedding.num_embeddings or int(ids.min()) < 0:
+            raise ValueError(
+                f"text_ids must be in [0, {self.embedding.num_embeddings}); use the model's text_encoder()"
+            )
+        x = self.embedding(ids) + self.position[: ids.shape[1]]
+        key_mask = mask[:, None, None, :]
+        for layer in self.layers:
+            attended, _ = layer["attn"](layer["norm1"](x), None, key_mask)
+            x = x + attended
+            x = x + layer["mlp"](layer["norm2"](x))
+        return self.norm(x)
+
+
+class PackedDiT(nn.Module):
+    """The packed video DiT. Build with a `PackedDiTConfig`; `forward` returns velocity.
+
+    Example:
+        model = PackedDiT(PackedDiTConfig(latent_channels=8))
+        cond = model.text_encoder().condition(["a red circle drifts left"])
+        v = model(noisy, torch.arange(19, 28), t, [PackedGroup(history, torch.arange(18, 19), K1)], cond)
+    """
+
+    def __init__(self, config: PackedDiTConfig) -> None:
+        super().__init__()
+        self.config = config
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self._build()
+
+    def _build(self) -> None:
+        config = self.config
+        channels, dim = config.latent_channels, config.dim
+        self.rope = config.rope_spec()
+        self.noisy_embedding = PatchEmbedding(channels, dim, K1)
+        kernels = config.kernel_objects()
+        self.context_embeddings = nn.ModuleDict({k.key: PatchEmbedding(channels, dim, k) for k in kernels})
+        clean_k1 = self.context_embeddings[K1.key]
+        with torch.no_grad():
+            clean_k1.proj.weight.copy_(self.noisy_embedding.proj.weight)
+            clean_k1.proj.bias.copy_(self.noisy_embedding.proj.bias)
+        for kernel in kernels[1:]:
+            self.context_embeddings[kernel.key].init_from_k1(clean_k1)
+        self.time_embedding = nn.Sequential(nn.Linear(256, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.text = TextConditioner(config.text_vocab, config.text_max_tokens, dim, config.heads, config.text_layers)
+        self.text_pool = nn.Linear(dim, dim)
+        if config.image_conditioning:
+            self.image_embedding = nn.Conv2d(channels, dim, kernel_size=2, stride=2)
+            self.image_pool = nn.Linear(dim, dim)
+        self.blocks = nn.ModuleList(DiTBlock(dim, config.heads, config.mlp_ratio) for _ in range(config.depth))
+        self.final_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.final_modulation = nn.Linear(dim, 2 * dim)
+        self.final_proj = nn.Linear(dim, channels * K1.t * K1.h * K1.w)
+        for layer in (self.final_modulation, self.final_proj):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def text_encoder(self) -> LabTextEncoder:
+        """The word hasher this model's text embedding is sized for."""
+        return LabTextEncoder(self.config.text_vocab, self.config.text_max_tokens)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _condition_memory(self, cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Cross-attention memory (B, L, dim), its mask (B, L) and the pooled vector (B, dim)."""
+        text = self.text(cond.text_ids, cond.text_mask)
+        weights = cond.text_mask.to(text.dtype).unsqueeze(-1)
+        pooled = self.text_pool((text * weights).sum(1) / weights.sum(1))
+        memory, mask = text, cond.text_mask
+        if cond.image_latent is not None:
+            if not self.config.image_conditioning:
+                raise ValueError("this model was built with image_conditioning=False but got an image_latent")
+            if cond.image_latent.shape[1] != self.config.latent_channels:
+                raise ValueError(
+                    f"image_latent has {cond.image_latent.shape[1]} channels, expected {self.config.latent_channels}"
+                )
+            image = pad_to_kernel(cond.image_latent.unsqueeze(2), K1).squeeze(2)
+            image_tokens = self.image_embedding(image).flatten(2).transpose(1, 2)
+            pooled = pooled + self.image_pool(image_tokens.mean(1))
+            memory = torch.cat([memory, image_tokens], dim=1)
+            mask = torch.cat([mask, mask.new_ones(mask.shape[0], image_tokens.shape[1])], dim=1)
+        return memory, mask, pooled
+
+    def _embed_context(self, group: PackedGroup) -> TokenBlock:
+        embedding = self.context_embeddings[group.kernel.key] if group.kernel.key in self.context_embeddings else None
+        if embedding is None:
+            raise ValueError(
+                f"context kernel {group.kernel} has no patch embedding; this model has "
+                f"{[str(k) for k in self.config.kernel_objects()]} (PackedDiTConfig.kernels)"
+            )
+        if group.tail_mode is not None:
+            return embed_tail(group, embedding, self.rope)
+        return embed_grid(group.latents, group.frame_indices, group.frame_timesteps(), embedding, self.rope)
+
+    def _slot_condition(self, block: TokenBlock, pooled: torch.Tensor) -> torch.Tensor:
+        """SiLU(time embedding + pooled conditioning) per slot: (B, S, dim)."""
+        return F.silu(self.time_embedding(timestep_features(block.slot_timesteps)) + pooled[:, None])
+
+    def _check_inputs(
+        self,
+        noisy: torch.Tensor,
+        noisy_indices: torch.Tensor,
+        timesteps: torch.Tensor,
+        context: Sequence[PackedGroup],
+        cond: LabConditioning,
+        attention: str,
+    ) -> torch.Tensor:
+        if noisy.ndim != 5 or noisy.shape[1] != self.config.latent_channels:
+            raise ValueError(
+                f"noisy must be (B, {self.config.latent_channels}, F, H, W), got {tuple(noisy.shape)}"
+            )
+        batch, _, frames = noisy.shape[:3]
+        if noisy_indices.shape != (frames,):
+            raise ValueError(f"noisy_indices must be ({frames},), got {tuple(noisy_indices.shape)}")
+        if timesteps.ndim == 1 and timesteps.shape[0] == batch:
+            timesteps = timesteps[:, None].expand(batch, frames)
+        if timesteps.shape != (batch, frames):
+            raise ValueError(f"timesteps must be (B, F) = ({batch}, {frames}), got {tuple(timesteps.shape)}")
+        if timesteps.numel() and (float(timesteps.min()) < 0 or float(timesteps.max()) > 1):
+            raise ValueError("timesteps must lie in [0, 1] (t = 1 is pure noise)")
+        if cond.batch_size != batch:
+            raise ValueError(f"cond has batch {cond.batch_size}, noisy has {batch}")
+        for i, group in enumerate(context):
+            if group.batch_size != batch or group.latents.shape[1] != self.config.latent_channels:
+                raise ValueError(
+                    f"context[{i}] latents {tuple(group.latents.shape)} do not match batch {batch} / "
+                    f"{self.config.latent_channels} channels"
+                )
+        if attention not in ATTENTION_MODES:
+            raise ValueError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
+        return timesteps.to(noisy.dtype)
+
+    # -- forward ----------------------------------------------------------------------------------
+
+    def forward(
+        self,
+        noisy: torch.Tensor,
+        noisy_indices: torch.Tensor,
+        timesteps: torch.Tensor,
+        context: Sequence[PackedGroup],
+        cond: LabConditioning,
+        attention: str = "full",
+        kv_cache: KVCache | None = None,
+        block_frames: int | None = None,
+    ) -> torch.Tensor:
+        """Predict the flow-matching velocity of the noisy section.
+
+        Args:
+            noisy: (B, C, F, H, W) noisy latents x_t of the section.
+            noisy_indices: (F,) true frame indices of the section (RoPE positions).
+            timesteps: (B, F) diffusion time per frame in [0, 1] (a (B,) tensor is broadcast).
+            context: packed context groups in any order; they are arranged coarsest first.
+            cond: prompt ids (from `text_encoder()`) and an optional image latent.
+            attention: "full", "causal" (per frame) or "block_causal".
+            kv_cache: a `KVCache` to reuse the context's keys/values across calls; needs context that
+                does not attend to noisy tokens (causal / block-causal with context before the
+                section, or `context_sees_noisy=False`).
+            block_frames: frames per block for "block_causal", counted from the first noisy frame;
+                default: the section's F.
+
+        Returns:
+            (B, C, F, H, W) velocity v = noise − x0.
+        """
+        noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
+        timesteps = self._check_inputs(noisy, noisy_indices, timesteps, context, cond, attention)
+        batch, channels, frames, height, width = noisy.shape
+        block_frames = frames if block_frames is None else int(block_frames)
+        origin = float(noisy_indices.min())
+        memory, memory_mask, pooled = self._condition_memory(cond)
+        noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
+        ordered = context_order(context)
+
+        if kv_cache is None:
+            sequence = concat_blocks([*(self._embed_context(g) for g in ordered), noisy_block])
+            num_context = sequence.num_tokens - noisy_block.num_tokens
+            mask = attention_mask(sequence.times, sequence.times, attention, block_origin=origin, block_frames=block_frames)
+            if not self.config.context_sees_noisy and num_context:
+                if mask is None:
+                    mask = torch.ones(sequence.num_tokens, sequence.num_tokens, dtype=torch.bool, device=noisy.device)
+                mask[:num_context, num_context:] = False
+            x = sequence.tokens
+            condition = self._slot_condition(sequence, pooled)
+            for block in self.blocks:
+                x, _ = block(x, condition, sequence.slots, sequence.angles, mask, memory, memory_mask)
+            x = x[:, num_context:]
+            noisy_condition = condition[:, sequence.slots[num_context:]]
+        else:
+            x, noisy_condition = self._forward_cached(
+                noisy_block, ordered, cond, attention, origin, block_frames, memory, memory_mask, pooled, kv_cache
+            )
+
+        shift, scale = self.final_modulation(noisy_condition).chunk(2, dim=-1)
+        out = self.final_proj(self.final_norm(x) * (1 + scale) + shift)
+        prediction = unpatchify_k1(out, frames, (height, width), channels)
+        if self.config.prediction == "velocity":
+            return prediction
+        t = timesteps.clamp_min(self.config.x0_min_t).view(batch, 1, frames, 1, 1)
+        return (noisy - prediction) / t
+
+    def _forward_cached(
+        self,
+        noisy_block: TokenBlock,
+        ordered: Sequence[PackedGroup],
+        cond: LabConditioning,
+        attention: str,
+        origin: float,
+        block_frames: int,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor,
+        pooled: torch.Tensor,
+        kv_cache: KVCache,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Context through the blocks once (or from the cache), then the noisy tokens against it."""
+        context_blocks = [self._embed_context(g) for g in ordered]
+        context = concat_blocks(context_blocks) if context_blocks else None
+        if context is not None:
+            sees_noisy = attention_mask(
+                context.times, noisy_block.times, attention, block_origin=origin, block_frames=block_frames
+            )
+            if self.config.context_sees_noisy and (sees_noisy is None or bool(sees_noisy.any())):
+                raise ValueError(
+                    f"kv_cache needs context that does not attend to noisy tokens, but with attention={attention!r} "
+                    "some context tokens do (context after the section, or full attention). Use causal / "
+                    "block_causal with context before the section, or a model with context_sees_noisy=False."
+                )
+            context_mask = attention_mask(
+                context.times, context.times, attention, block_origin=origin, block_frames=block_frames
+            )
+            key = (
+                id(self),
+                [(g.kernel.size, g.tail_mode, g.frame_indices, g.latents, g.frame_timesteps()) for g in ordered],
+                (cond.text_ids, cond.text_mask, cond.image_latent),
+                context_mask,
+            )
+            if kv_cache.matches(key):
+                kv_cache.hits += 1
+            else:
+                kv_cache.misses += 1
+                x = context.tokens
+                condition = self._slot_condition(context, pooled)
+                layers = []
+                for block in self.blocks:
+                    x, own_kv = block(x, condition, context.slots, context.angles, context_mask, memory, memory_mask)
+                    layers.append(own_kv)
+                kv_cache.store(key, layers, context.times)
+        else:
+            kv_cache.clear()
+
+        condition = self._slot_condition(noisy_block, pooled)
+        mask = None
+        if context is not None:
+            key_times = torch.cat([kv_cache.context_times, noisy_block.times])
+            mask = attention_mask(noisy_block.times, key_times, attention, block_origin=origin, block_frames=block_frames)
+        x = noisy_block.tokens
+        for index, block in enumerate(self.blocks):
+            prefix = kv_cache.layers[index] if context is not None else None
+            x, _ = block(x, condition, noisy_block.slots, noisy_block.angles, mask, memory, memory_mask, prefix)
+        return x, condition[:, noisy_block.slots]
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike, dtype: torch.dtype | None = None) -> Path:
+        """Write weights and config to one safetensors file (config JSON in its metadata), atomically.
+
+        Args:
+            path: target file, conventionally `*.safetensors`; parent folders are created.
+            dtype: store floating tensors in this dtype (e.g. torch.float16 halves the file); loading
+                casts back to float32.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {}
+        for name, tensor in self.state_dict().items():
+            tensor = tensor.detach().to("cpu")
+            if dtype is not None and tensor.is_floating_point():
+                tensor = tensor.to(dtype)
+            tensors[name] = tensor.contiguous()
+        metadata = {"format": CHECKPOINT_FORMAT, "config": json.dumps(self.config.to_dict(), sort_keys=True)}
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            save_file(tensors, str(temporary), metadata=metadata)
+            os.replace(temporary, path)
+        finally:
+            if temporary.exists():
+                temporary.unlink()
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> PackedDiT:
+        """Rebuild a model saved with `save` (weights cast to float32)."""
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointNotFoundError(f"no PackedDiT checkpoint at {path} (train one or pass the right path)")
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        if metadata.get("format") != CHECKPOINT_FORMAT or "config" not in metadata:
+            raise ValueError(
+                f"{path} is not a PackedDiT checkpoint (metadata format {metadata.get('format')!r}, "
+                f"expected {CHECKPOINT_FORMAT!r})"
+            )
+        model = cls(PackedDiTConfig.from_dict(json.loads(metadata["config"])))
+        state = {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(str(path)).items()}
+        model.load_state_dict(state, strict=True)
+        return model.to(device)
