@@ -1,0 +1,357 @@
+"""The full-scale FramePack generator: the released HunyuanVideo FramePack model, driven by the
+suite's own sampler, from a local weights folder.
+
+diffusers supplies the networks (transformer, VAE, text and image encoders) and the offloading
+machinery; the section loop, the context packing (`framepack.hunyuan_layout`), the flow-matching
+sampler (`framepack.flow_matching`) and the overlapped decoding (`framepack.hunyuan_codec`) are
+the suite's. On the same inputs and seed the frames equal `HunyuanVideoFramepackPipeline`'s
+(tests/test_diffusers_equivalence.py).
+
+Why this loop is not `framepack.framepack_generator.FramePackGenerator`: the released checkpoints
+need the released layout (zero-filled full history groups, released RoPE positions, the end
+image in place of the first inverted section's k1 frame), the seed's random stream is shared
+between the VAE posterior sample of the start image and the per-section noise, and sections are
+decoded together with their neighbour and cross-faded. See `framepack.hunyuan_layout`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from framepack.diffusers_backend import DiffusersFramePackModel, HunyuanConditioning
+from framepack.flow_matching import sample, time_grid
+from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
+from framepack.hunyuan_codec import HunyuanVideoCodec, OverlapDecoder, pixels_to_unit, unit_to_uint8
+from framepack.hunyuan_layout import RELEASED_ORDERS, SectionLayout, released_schedule, section_layout
+from framepack.hunyuan_weights import check_weights_folder
+from framepack.kernels import Kernel
+from framepack.packed_group import PackedGroup
+
+OFFLOAD_MODES = ("none", "model", "sequential")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class PromptEmbeddings:
+    """Text conditioning of the HunyuanVideo transformer (what `encode_prompt` returns)."""
+
+    prompt_embeds: torch.Tensor  # (1, L, D) Llama hidden states
+    prompt_attention_mask: torch.Tensor  # (1, L)
+    pooled_prompt_embeds: torch.Tensor  # (1, D2) CLIP pooled output
+
+
+PromptEncoder = Callable[[str], PromptEmbeddings]
+
+
+@dataclass(frozen=True)
+class HunyuanOptions:
+    """How the full-scale generator samples and where it runs.
+
+    Attributes:
+        order: "inverted_anti_drifting" (FramePackI2V_HY; supports an end image) or "vanilla" (F1).
+        height, width: output size in pixels, multiples of 16; the start image is resized to it.
+        window: latent frames per section (9 in the released models: 33 pixel frames).
+        steps: Euler steps per section (the diffusers pipeline's num_inference_steps).
+        distilled_guidance: distilled-guidance strength (the released samplers use 10).
+        fps: frame rate of the output video (the released models: 30).
+        offload: "none" (everything on `device`), "model" (one model on the GPU at a time; ~ 16 GB
+            for bf16), "sequential" (layer by layer; slowest, fits ~ 6 GB).
+        vae_tiling: decode the VAE in tiles (needed below ~ 16 GB at 640 px).
+        device: "cuda", "cpu", ...; None picks cuda when available.
+        dtype: "bfloat16", "float16" or "float32"; None means bfloat16 on a GPU, float32 on the CPU.
+    """
+
+    order: str = "inverted_anti_drifting"
+    height: int = 640
+    width: int = 640
+    window: int = 9
+    steps: int = 25
+    distilled_guidance: float = 10.0
+    fps: int = 30
+    offload: str = "none"
+    vae_tiling: bool = False
+    device: str | None = None
+    dtype: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.order not in RELEASED_ORDERS:
+            raise ValueError(f"order must be one of {RELEASED_ORDERS}, got {self.order!r}")
+        if self.height % 16 or self.width % 16 or self.height < 16 or self.width < 16:
+            raise ValueError(f"height and width must be positive multiples of 16, got {self.height}x{self.width}")
+        if self.window < 1 or self.steps < 1:
+            raise ValueError(f"window and steps must be >= 1, got window={self.window}, steps={self.steps}")
+        if self.offload not in OFFLOAD_MODES:
+            raise ValueError(f"offload must be one of {OFFLOAD_MODES}, got {self.offload!r}")
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+
+    def resolved_device(self) -> torch.device:
+        return torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+    def resolved_dtype(self) -> torch.dtype:
+        if self.dtype is not None:
+            return DTYPES[self.dtype]
+        return torch.bfloat16 if self.resolved_device().type == "cuda" else torch.float32
+
+    def pixel_frames(self, num_sections: int) -> int:
+        """Pixel frames of a video of `num_sections` sections: 4·window·sections + 1."""
+        return 4 * self.window * num_sections + 1
+
+
+class HunyuanFramePackGenerator:
+    """A `framepack.generator.Generator` over the released FramePack model.
+
+    Args:
+        pipeline: a `HunyuanVideoFramepackPipeline` holding the components (its own `__call__` is
+            never used; it provides the encoders, the VAE and the offload hooks).
+        options: sampling and placement options.
+        prompt_encoder: prompt -> `PromptEmbeddings`; None uses the pipeline's tokenizers and text
+            encoders (required then).
+    """
+
+    def __init__(self, pipeline, options: HunyuanOptions, prompt_encoder: PromptEncoder | None = None) -> None:
+        if prompt_encoder is None and (pipeline.tokenizer is None or pipeline.tokenizer_2 is None):
+            raise ValueError("the pipeline has no tokenizers; give prompt_encoder (prompt -> PromptEmbeddings)")
+        self.pipeline = pipeline
+        self.options = options
+        self.prompt_encoder = prompt_encoder
+        self.model = DiffusersFramePackModel(pipeline.transformer, distilled_guidance=options.distilled_guidance)
+        self.schedule = released_schedule(options.order, options.window)
+        self.name = f"hunyuan:{self.schedule}"
+        self.fps = options.fps
+
+    # -- the Generator interface -----------------------------------------------------------------
+
+    def generate(self, request: GenerationRequest, sink: FrameSink) -> None:
+        """Generate `request` and hand uint8 frames (T, H, W, 3) to `sink`, then close it."""
+        self.generate_unit_frames(request, lambda first, frames: sink.put(first, unit_to_uint8(frames)))
+        sink.close()
+
+    @torch.no_grad()
+    def generate_unit_frames(self, request: GenerationRequest, emit: Callable[[int, torch.Tensor], None]) -> None:
+        """Generate `request`, calling `emit(first_time_index, frames)` with float frames (T, H, W, 3)
+        in [0, 1] as soon as they are final (end first for the inverted order).
+
+        The seed's stream is drawn in the released pipeline's order: the start image's VAE
+        posterior sample, the end image's, then one (1, C, window, H/8, W/8) normal draw per section.
+        """
+        options = self.options
+        if request.start_image is None:
+            raise ValueError("the FramePack image-to-video model needs request.start_image")
+        if request.end_image is not None and options.order != "inverted_anti_drifting":
+            raise ValueError(f"an end image needs order 'inverted_anti_drifting', got {options.order!r}")
+        pipe = self.pipeline
+        device = pipe._execution_device
+        dtype = pipe.transformer.dtype
+        generator = torch.Generator(device="cpu").manual_seed(request.seed)
+        num_sections = request.num_sections
+
+        text = self._encode_prompt(request.prompt, device)
+        start_pixels = self._preprocess(request.start_image)
+        image_embeds = pipe.encode_image(start_pixels, device=device).to(dtype)
+        # The end image enters through its latent only: diffusers' pipeline computes the mean of both
+        # image embeddings (as the released first-last-frame mode does) but conditions on the start
+        # image's alone; we follow diffusers so the two stay frame-identical.
+        end_pixels = self._preprocess(request.end_image) if request.end_image is not None else None
+        cond = HunyuanConditioning(
+            prompt_embeds=text.prompt_embeds.to(device=device, dtype=dtype),
+            prompt_attention_mask=text.prompt_attention_mask.to(device=device, dtype=dtype),
+            pooled_prompt_embeds=text.pooled_prompt_embeds.to(device=device, dtype=dtype),
+            image_embeds=image_embeds,
+        )
+        codec = HunyuanVideoCodec(pipe.vae, device)
+        start_latent = codec.encode_image(start_pixels, generator)
+        end_latent = codec.encode_image(end_pixels, generator) if end_pixels is not None else None
+
+        latent_shape = (1, start_latent.shape[1], options.window, *start_latent.shape[3:])
+        timesteps = self._time_grid(latent_shape)
+        reverse = options.order == "inverted_anti_drifting"
+        decoder = OverlapDecoder(
+            codec,
+            options.window,
+            options.pixel_frames(num_sections),
+            reverse=reverse,
+            emit=lambda first, pixels: emit(first, pixels_to_unit(pixels)),
+        )
+        history: dict[int, torch.Tensor] = {0: start_latent}  # true latent time -> (1, C, 1, h, w)
+        zero = torch.zeros_like(start_latent)
+        for section in range(num_sections):
+            layout = section_layout(options.order, section, num_sections, options.window, end_latent is not None)
+            context = self._context(layout, history, zero, end_latent)
+            noise = _randn(latent_shape, generator, device)
+
+            def velocity(x, t, layout=layout, context=context):
+                return self.model(x, torch.tensor(layout.noisy_rope_indices), t.reshape(1, 1), context, cond)
+
+            def on_step(step, total, _x, section=section):
+                request.report(ProgressEvent("step", step + 1, total, section=section))
+
+            latents = sample(velocity, noise, timesteps, solver="euler", on_step=on_step)
+            for offset, time in enumerate(layout.generated):
+                history[time] = latents[:, :, offset : offset + 1]
+            self._decode(decoder, layout, history, latents, start_latent)
+            _forget_unneeded(history, layout, reverse, options.window)
+            request.report(ProgressEvent("section", section + 1, num_sections, section=section))
+        decoder.finish()
+        pipe.maybe_free_model_hooks()
+
+    # -- pieces --------------------------------------------------------------------------------------
+
+    def _encode_prompt(self, prompt: str, device: torch.device) -> PromptEmbeddings:
+        if self.prompt_encoder is not None:
+            return self.prompt_encoder(prompt)
+        embeds, pooled, mask = self.pipeline.encode_prompt(prompt=prompt, device=device)
+        return PromptEmbeddings(embeds, mask, pooled)
+
+    def _preprocess(self, image: np.ndarray) -> torch.Tensor:
+        """uint8 (H, W, 3) -> (1, 3, height, width) in [-1, 1], resized as diffusers' pipeline does."""
+        from PIL import Image
+
+        return self.pipeline.video_processor.preprocess(Image.fromarray(image), self.options.height, self.options.width)
+
+    def _time_grid(self, latent_shape: tuple[int, ...]) -> torch.Tensor:
+        """Euler times from 1 to 0 with the scheduler's shift (static or resolution-dependent)."""
+        config = self.pipeline.scheduler.config
+        if not config.get("use_dynamic_shifting", False):
+            return time_grid(self.options.steps, shift=float(config.get("shift", 1.0)))
+        # Resolution-dependent shift, as the released pipeline computes it (capped at shift 7).
+        patch = self.pipeline.transformer.config.patch_size
+        seq_len = latent_shape[2] * latent_shape[3] * latent_shape[4] / patch**2
+        base_len, max_len = config.get("base_image_seq_len", 256), config.get("max_image_seq_len", 4096)
+        base_shift, max_shift = config.get("base_shift", 0.5), config.get("max_shift", 1.15)
+        slope = (max_shift - base_shift) / (max_len - base_len)
+        mu = min(seq_len * slope + base_shift - slope * base_len, math.log(7.0))
+        return time_grid(self.options.steps, mu=mu)
+
+    @staticmethod
+    def _context(
+        layout: SectionLayout, history: dict[int, torch.Tensor], zero: torch.Tensor, end_latent: torch.Tensor | None
+    ) -> list[PackedGroup]:
+        groups = []
+        for position, group in enumerate(layout.context):
+            frames = [history[t] if t is not None else zero for t in group.frames]
+            if layout.uses_end_image and position == 1:
+                frames = [end_latent]  # the first inverted section sees the end image as its k1 history
+            groups.append(
+                PackedGroup(
+                    latents=torch.cat(frames, dim=2),
+                    frame_indices=torch.tensor(group.rope_indices),
+                    kernel=Kernel(*group.kernel),
+                )
+            )
+        return groups
+
+    def _decode(self, decoder: OverlapDecoder, layout: SectionLayout, history, latents, start_latent) -> None:
+        window = self.options.window
+        first, last = layout.generated[0], layout.generated[-1]
+        section = torch.cat([start_latent, latents], dim=2) if first == 1 else latents
+        if decoder.reverse:
+            neighbour_times = range(last + 1, last + 1 + window)
+        else:
+            neighbour_times = range(first - window, first)
+        if all(t in history and t > 0 for t in neighbour_times):
+            neighbour = torch.cat([history[t] for t in neighbour_times], dim=2)
+        else:
+            neighbour = None
+        decoder.add(section, neighbour)
+
+
+def _forget_unneeded(history: dict[int, torch.Tensor], layout: SectionLayout, reverse: bool, window: int) -> None:
+    """Drop latents no later section reads (context reaches at most 19 frames, decoding `window`),
+    so memory stays bounded however long the video."""
+    reach = max(19, window)
+    if reverse:
+        keep = range(layout.generated[0], layout.generated[0] + reach)
+    else:
+        keep = range(layout.generated[-1] - reach + 1, layout.generated[-1] + 1)
+    for time in [t for t in history if t != 0 and t not in keep]:
+        del history[time]
+
+
+def _randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """A normal draw from the CPU `generator`, moved to `device` (as diffusers' randn_tensor does)."""
+    return torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
+
+
+def build_pipeline(components: dict, options: HunyuanOptions):
+    """A `HunyuanVideoFramepackPipeline` over `components` (name -> module; tokenizers may be None),
+    placed and offloaded as `options` says."""
+    from diffusers import HunyuanVideoFramepackPipeline
+
+    pipe = HunyuanVideoFramepackPipeline(**components)
+    device = options.resolved_device()
+    if options.offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif options.offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    if options.vae_tiling:
+        pipe.vae.enable_tiling()
+    return pipe
+
+
+def load_hunyuan_generator(
+    weights_dir: str | Path, prompt_encoder: PromptEncoder | None = None, **options
+) -> HunyuanFramePackGenerator:
+    """Load the full-scale FramePack generator from a local folder in diffusers' layout.
+
+    Args:
+        weights_dir: folder with subfolders transformer/, vae/, scheduler/, text_encoder/,
+            text_encoder_2/, tokenizer/, tokenizer_2/, image_encoder/, feature_extractor/.
+            Missing pieces raise `framepack.hunyuan_weights.MissingWeightsError` listing every
+            missing file, where it goes and which model repository it comes from.
+        prompt_encoder: prompt -> `PromptEmbeddings`; when given, the tokenizers are not needed.
+        **options: fields of `HunyuanOptions` (order, height, width, window, steps,
+            distilled_guidance, fps, offload, vae_tiling, device, dtype).
+    """
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideoFramepackTransformer3DModel,
+    )
+    from transformers import (
+        AutoTokenizer,
+        CLIPTextModel,
+        LlamaModel,
+        SiglipImageProcessor,
+        SiglipVisionModel,
+    )
+
+    opts = HunyuanOptions(**options)
+    folder = check_weights_folder(weights_dir, opts.order, with_tokenizers=prompt_encoder is None)
+    dtype = opts.resolved_dtype()
+    common = {"torch_dtype": dtype, "local_files_only": True}
+    components = {
+        "transformer": HunyuanVideoFramepackTransformer3DModel.from_pretrained(folder / "transformer", **common),
+        "vae": AutoencoderKLHunyuanVideo.from_pretrained(folder / "vae", **common),
+        "scheduler": FlowMatchEulerDiscreteScheduler.from_pretrained(folder / "scheduler"),
+        "text_encoder": LlamaModel.from_pretrained(folder / "text_encoder", **common),
+        "text_encoder_2": CLIPTextModel.from_pretrained(folder / "text_encoder_2", **common),
+        "image_encoder": SiglipVisionModel.from_pretrained(folder / "image_encoder", **common),
+        "feature_extractor": SiglipImageProcessor.from_pretrained(folder / "feature_extractor"),
+        "tokenizer": None,
+        "tokenizer_2": None,
+    }
+    if prompt_encoder is None:
+        components["tokenizer"] = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
+        components["tokenizer_2"] = AutoTokenizer.from_pretrained(folder / "tokenizer_2", local_files_only=True)
+    for module in components.values():
+        if isinstance(module, torch.nn.Module):
+            module.eval()
+    return HunyuanFramePackGenerator(build_pipeline(components, opts), opts, prompt_encoder)
+
+
+def with_options(generator: HunyuanFramePackGenerator, **changes) -> HunyuanFramePackGenerator:
+    """The same loaded components with some sampling options changed (no reload).
+    Placement options (offload, device, dtype, vae_tiling) cannot change this way."""
+    placement = {"offload", "device", "dtype", "vae_tiling"} & set(changes)
+    if placement:
+        raise ValueError(f"options {sorted(placement)} change where models live; load the generator again")
+    return HunyuanFramePackGenerator(generator.pipeline, replace(generator.options, **changes), generator.prompt_encoder)

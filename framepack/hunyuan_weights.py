@@ -1,0 +1,132 @@
+"""The local folder layout of the full-scale FramePack weights, and the check that names what is missing.
+
+The folder is diffusers' pipeline layout: one subfolder per component. The released FramePack
+transformer comes from one model repository, the HunyuanVideo VAE / text encoders / tokenizers /
+scheduler from another, and the SigLIP image encoder from a third; a user downloads each
+subfolder into place (nothing is downloaded at run time).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+HUNYUAN_REPO = "hunyuanvideo-community/HunyuanVideo"
+REDUX_REPO = "lllyasviel/flux_redux_bfl"
+TRANSFORMER_REPOS = {
+    "inverted_anti_drifting": "lllyasviel/FramePackI2V_HY",
+    "vanilla": "lllyasviel/FramePack_F1_I2V_HY_20250503",
+}
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One pipeline component: its subfolder, the files it needs and where they come from.
+
+    `weights` lists accepted weight file names (single file or a sharded index); one of them
+    must be present. `files` must all be present.
+    """
+
+    name: str
+    files: tuple[str, ...]
+    weights: tuple[str, ...]
+    source: str  # model repository (and its subfolder) to download from
+
+    def missing(self, folder: Path) -> list[str]:
+        """Paths (relative to `folder`) this component lacks; a weights entry lists the alternatives."""
+        sub = folder / self.name
+        absent = [f"{self.name}/{name}" for name in self.files if not (sub / name).is_file()]
+        if self.weights:
+            present = [name for name in self.weights if (sub / name).is_file()]
+            if not present:
+                absent.append(" or ".join(f"{self.name}/{name}" for name in self.weights))
+            else:
+                absent.extend(f"{self.name}/{shard}" for shard in _missing_shards(sub / present[0]))
+        return absent
+
+
+_MODEL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+_DIFFUSERS_WEIGHTS = (
+    "diffusion_pytorch_model.safetensors",
+    "diffusion_pytorch_model.safetensors.index.json",
+    "diffusion_pytorch_model.bin",
+)
+
+
+def component_specs(order: str = "inverted_anti_drifting", with_tokenizers: bool = True) -> tuple[ComponentSpec, ...]:
+    """The components a full-scale FramePack folder needs.
+
+    Args:
+        order: "inverted_anti_drifting" (FramePackI2V_HY) or "vanilla" (the F1 model); decides
+            which transformer repository the error message points to.
+        with_tokenizers: False when text embeddings are supplied by the caller.
+    """
+    if order not in TRANSFORMER_REPOS:
+        raise ValueError(f"order must be one of {sorted(TRANSFORMER_REPOS)}, got {order!r}")
+    specs = [
+        ComponentSpec("transformer", ("config.json",), _DIFFUSERS_WEIGHTS, f"{TRANSFORMER_REPOS[order]} (repository root)"),
+        ComponentSpec("vae", ("config.json",), _DIFFUSERS_WEIGHTS, f"{HUNYUAN_REPO}, subfolder vae/"),
+        ComponentSpec("scheduler", ("scheduler_config.json",), (), f"{HUNYUAN_REPO}, subfolder scheduler/"),
+        ComponentSpec("text_encoder", ("config.json",), _MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder/"),
+        ComponentSpec("text_encoder_2", ("config.json",), _MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder_2/"),
+        ComponentSpec("image_encoder", ("config.json",), _MODEL_WEIGHTS, f"{REDUX_REPO}, subfolder image_encoder/"),
+        ComponentSpec("feature_extractor", ("preprocessor_config.json",), (), f"{REDUX_REPO}, subfolder feature_extractor/"),
+    ]
+    if with_tokenizers:
+        specs += [
+            ComponentSpec("tokenizer", ("tokenizer_config.json", "tokenizer.json"), (), f"{HUNYUAN_REPO}, subfolder tokenizer/"),
+            ComponentSpec(
+                "tokenizer_2",
+                ("tokenizer_config.json", "vocab.json", "merges.txt"),
+                (),
+                f"{HUNYUAN_REPO}, subfolder tokenizer_2/",
+            ),
+        ]
+    return tuple(specs)
+
+
+class MissingWeightsError(FileNotFoundError):
+    """The weights folder lacks files; the message lists each one, where it goes and where it comes from."""
+
+    def __init__(self, folder: Path, missing: dict[str, list[str]], specs: tuple[ComponentSpec, ...]) -> None:
+        self.folder = folder
+        self.missing = missing
+        sources = {spec.name: spec.source for spec in specs}
+        lines = [f"full-scale FramePack weights incomplete in {folder}:"]
+        for name, paths in missing.items():
+            lines.append(f"  {name}: download from {sources[name]}")
+            lines.extend(f"    missing {folder / path}" for path in paths)
+        lines.append("Place each component's files in its subfolder (diffusers layout); nothing is downloaded at run time.")
+        super().__init__("\n".join(lines))
+
+
+def check_weights_folder(
+    folder: str | Path, order: str = "inverted_anti_drifting", with_tokenizers: bool = True
+) -> Path:
+    """Return `folder` as a Path if it holds every component; raise `MissingWeightsError` otherwise.
+
+    Args:
+        folder: the local weights folder (diffusers layout).
+        order: sampling order, which selects the transformer checkpoint named in errors.
+        with_tokenizers: whether the tokenizers are required (False when prompt embeddings are given).
+    """
+    folder = Path(folder).expanduser()
+    specs = component_specs(order, with_tokenizers)
+    if not folder.is_dir():
+        raise MissingWeightsError(folder, {spec.name: [f"{spec.name}/"] for spec in specs}, specs)
+    missing = {spec.name: spec.missing(folder) for spec in specs}
+    missing = {name: paths for name, paths in missing.items() if paths}
+    if missing:
+        raise MissingWeightsError(folder, missing, specs)
+    return folder
+
+
+def _missing_shards(weights_file: Path) -> list[str]:
+    if not weights_file.name.endswith(".index.json"):
+        return []
+    try:
+        shards = sorted(set(json.loads(weights_file.read_text())["weight_map"].values()))
+    except (OSError, ValueError, KeyError) as error:
+        return [f"{weights_file.name} (unreadable: {error})"]
+    return [shard for shard in shards if not (weights_file.parent / shard).is_file()]

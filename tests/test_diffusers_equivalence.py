@@ -1,0 +1,154 @@
+"""The suite's full-scale sampler reproduces diffusers' HunyuanVideoFramepackPipeline frame for frame.
+
+Both run the same tiny random-weight FramePack components, saved in diffusers' folder layout and
+loaded back, with the same inputs and seed (the seed's stream is drawn in the pipeline's order).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from framepack.generator import GenerationRequest, MemorySink
+from framepack.hunyuan_generator import PromptEmbeddings, load_hunyuan_generator, with_options
+from framepack.hunyuan_tiny import build_tiny_hunyuan_components, save_tiny_hunyuan_folder
+
+pytestmark = pytest.mark.full_scale
+
+SIZE = 32
+STEPS = 3
+GUIDANCE = 10.0
+
+
+def tiny_prompt_embeddings(prompt: str) -> PromptEmbeddings:
+    """Deterministic stand-in text embeddings (the tiny model has no tokenizers)."""
+    generator = torch.Generator().manual_seed(zlib.crc32(prompt.encode()))
+    return PromptEmbeddings(
+        prompt_embeds=torch.randn(1, 7, 16, generator=generator),
+        prompt_attention_mask=torch.tensor([[1, 1, 1, 1, 1, 0, 0]], dtype=torch.float32),
+        pooled_prompt_embeds=torch.randn(1, 8, generator=generator),
+    )
+
+
+def random_image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(SIZE, SIZE, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    return save_tiny_hunyuan_folder(build_tiny_hunyuan_components(seed=0), tmp_path_factory.mktemp("tiny_hunyuan"))
+
+
+@pytest.fixture(scope="module")
+def diffusers_pipeline(tiny_folder):
+    from diffusers import HunyuanVideoFramepackPipeline
+
+    pipe = HunyuanVideoFramepackPipeline.from_pretrained(tiny_folder, tokenizer=None, tokenizer_2=None)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def suite_generator(tiny_folder):
+    return load_hunyuan_generator(
+        tiny_folder,
+        prompt_encoder=tiny_prompt_embeddings,
+        height=SIZE,
+        width=SIZE,
+        steps=STEPS,
+        distilled_guidance=GUIDANCE,
+        device="cpu",
+    )
+
+
+def diffusers_frames(pipe, order, request, window=9):
+    from PIL import Image
+
+    text = tiny_prompt_embeddings(request.prompt)
+    output = pipe(
+        image=Image.fromarray(request.start_image),
+        last_image=None if request.end_image is None else Image.fromarray(request.end_image),
+        prompt_embeds=text.prompt_embeds,
+        prompt_attention_mask=text.prompt_attention_mask,
+        pooled_prompt_embeds=text.pooled_prompt_embeds,
+        height=SIZE,
+        width=SIZE,
+        num_frames=request.num_sections * ((window - 1) * 4 + 1),
+        latent_window_size=window,
+        num_inference_steps=STEPS,
+        guidance_scale=GUIDANCE,
+        generator=torch.Generator().manual_seed(request.seed),
+        output_type="np",
+        sampling_type=order,
+    )
+    return output.frames[0]
+
+
+def suite_frames(generator, request):
+    chunks = {}
+    generator.generate_unit_frames(request, lambda first, frames: chunks.__setitem__(first, frames.numpy()))
+    ordered = sorted(chunks.items())
+    position = 0
+    for first, chunk in ordered:
+        assert first == position, f"chunk at {first}, expected {position}"
+        position += len(chunk)
+    return np.concatenate([chunk for _, chunk in ordered])
+
+
+@pytest.mark.parametrize(
+    ("order", "num_sections", "window", "with_end"),
+    [
+        ("inverted_anti_drifting", 2, 9, False),
+        ("vanilla", 2, 9, False),
+        ("inverted_anti_drifting", 2, 9, True),
+        ("inverted_anti_drifting", 5, 3, False),  # > 4 sections: the capped paddings [3, 2, 2, 1, 0]
+        ("vanilla", 3, 3, False),
+    ],
+)
+def test_suite_frames_equal_diffusers_pipeline(diffusers_pipeline, suite_generator, order, num_sections, window, with_end):
+    request = GenerationRequest(
+        prompt="a red ball bounces",
+        start_image=random_image(1),
+        end_image=random_image(2) if with_end else None,
+        num_sections=num_sections,
+        seed=7,
+    )
+    generator = with_options(suite_generator, order=order, window=window)
+    expected = diffusers_frames(diffusers_pipeline, order, request, window)
+    actual = suite_frames(generator, request)
+    assert actual.shape == expected.shape == (4 * window * num_sections + 1, SIZE, SIZE, 3)
+    assert np.abs(actual - expected).max() <= 1e-4
+
+
+def test_end_image_changes_the_video(suite_generator):
+    base = GenerationRequest(prompt="a red ball", start_image=random_image(1), num_sections=2, seed=3)
+    with_end = GenerationRequest(
+        prompt="a red ball", start_image=random_image(1), end_image=random_image(2), num_sections=2, seed=3
+    )
+    assert np.abs(suite_frames(suite_generator, base) - suite_frames(suite_generator, with_end)).max() > 1e-3
+
+
+def test_different_seeds_give_different_frames_and_same_seed_the_same(suite_generator):
+    def frames(seed):
+        return suite_frames(suite_generator, GenerationRequest(prompt="p", start_image=random_image(1), seed=seed))
+
+    first = frames(0)
+    np.testing.assert_array_equal(first, frames(0))
+    assert np.abs(first - frames(1)).max() > 1e-3
+
+
+def test_generate_hands_uint8_frames_to_the_sink_matching_diffusers(diffusers_pipeline, suite_generator):
+    request = GenerationRequest(prompt="a cat", start_image=random_image(4), num_sections=2, seed=11)
+    sink = MemorySink()
+    suite_generator.generate(request, sink)
+    expected = (diffusers_frames(diffusers_pipeline, "inverted_anti_drifting", request) * 255).round().astype(np.uint8)
+    np.testing.assert_array_equal(sink.frames(), expected)
+
+
+def test_vanilla_rejects_an_end_image(suite_generator):
+    request = GenerationRequest(prompt="p", start_image=random_image(1), end_image=random_image(2))
+    with pytest.raises(ValueError, match="end image"):
+        suite_frames(with_options(suite_generator, order="vanilla"), request)
