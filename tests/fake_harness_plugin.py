@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.grid.errors import GridError
-from bench.grid.metric_provider import MetricInfo, MetricUnavailable
+from bench.grid.providers import MetricInfo, MetricUnavailable
 from bench.grid.registry import GeneratorKind, register_generator_kind, register_metric_provider
 from framepack.generator import ProgressEvent
 

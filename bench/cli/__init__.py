@@ -16,6 +16,12 @@ import sys
 # Module names under bench.cli, in the order `fpbench --help` lists them.
 SUBCOMMAND_MODULES = [
     "generate",
+    "run",
+    "status",
+    "table",
+    "demo",
+    "votes",
+    "rate",
 ]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bench.executors.provenance import provenance
-from bench.grid.metric_provider import MetricUnavailable, check_value_frame
+from bench.grid.providers import MetricUnavailable, check_value_frame
 from bench.grid.registry import generator_kind, load_plugins, metric_provider
 from bench.grid.resolve import RunConfig
 from bench.run_store import DONE, RunStore

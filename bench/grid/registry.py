@@ -10,7 +10,7 @@ can register more, e.g. a researcher's own generator or a test's fake one::
     register_generator_kind(GeneratorKind(name="my_model", build=lambda row: MyGenerator(**row.params)))
 
 A metric provider measures frames and computes drift; the default "metrics" provider wraps
-the `metrics` package. See `bench.grid.metric_provider`.
+the `metrics` package. See `bench.grid.providers`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from bench.grid.errors import GridError
 
 if TYPE_CHECKING:
-    from bench.grid.metric_provider import MetricProvider
+    from bench.grid.providers import MetricProvider
     from bench.grid.spec import RowSpec
     from framepack.generator import Generator
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 BUILTIN_PLUGINS = (
     "bench.grid.framepack_rows",
     "bench.grid.baseline_rows",
-    "bench.grid.metric_provider",
+    "bench.grid.providers",
 )
 
 

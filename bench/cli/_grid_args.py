@@ -1,0 +1,15 @@
+"""Arguments shared by the grid subcommands (run, status, table, demo)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_grid_arguments(parser: argparse.ArgumentParser, grid_required: bool = True) -> None:
+    """GRID, --set key=value (repeatable) and --store DIR."""
+    if grid_required:
+        parser.add_argument("grid", metavar="GRID", help="grid YAML file (e.g. grids/demo.yaml)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a grid value, e.g. --set prompts.count=2 --set rows.0.params.steps=8")
+    parser.add_argument("--store", default=None, metavar="DIR",
+                        help="run store folder (default: the grid's `store:`, usually runs/)")

@@ -1,0 +1,39 @@
+"""`fpbench table GRID`: the paper-style table of a grid's finished runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.cli._grid_args import add_grid_arguments
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "table", help="paper-style table of a grid (md / latex / csv)",
+        description="Aggregate the grid's finished runs (nothing is generated or measured): one row per "
+                    "variant, metrics and drift in percent, mean ± 95 % CI over videos, best in bold, "
+                    "ELO-K32 and rank when ratings exist. Saved under RESULTS/<grid>/.")
+    add_grid_arguments(parser)
+    parser.add_argument("--format", choices=["md", "latex", "csv"], default="md", help="printed format (default md)")
+    parser.add_argument("--results", default="results", metavar="DIR", help="output root (default results)")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    import sys
+
+    from bench.grid import load_and_resolve
+    from bench.run_store import RunStore
+    from bench.tables import write_tables
+
+    grid = load_and_resolve(args.grid, args.overrides)
+    store = RunStore(args.store or grid.spec.store)
+    tables = write_tables(grid, store, out_root=args.results)
+    states = tables["results"].runs["state"].value_counts()
+    sys.stdout.write(tables["texts"][args.format])
+    print(f"\n{int(states.get('done', 0))}/{len(tables['results'].runs)} runs done; saved "
+          f"{tables['paths']['md'].parent}/ (table.md, table.tex, table.csv, summary/scores/values.parquet)",
+          file=sys.stderr)
+    for name, reason in tables["results"].missing.items():
+        print(f"metric {name!r} was recorded as missing: {reason}", file=sys.stderr)
+    return 0

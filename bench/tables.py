@@ -1,0 +1,284 @@
+"""Paper-style tables from a grid's finished runs.
+
+One row per variant (the paper's row names: schedules in their notation), columns as the
+paper's: global metrics (↑ or ↓ as the metric says), drift Δ (↓), and ELO-K32 (↑) with its
+rank (↓) when ratings exist. Values are percentages, mean ± 95 % CI (Student t) over the
+grid's videos (prompts × seeds); the best value of each column is bold. A grid with several
+lengths gets one table per length.
+
+Everything is derived from the run folders (metrics.parquet) in seconds, without running a
+metric: drift comes from the stored per-frame values through the metric provider.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bench.grid.registry import metric_provider
+from bench.grid.resolve import ResolvedGrid
+from bench.run_store import DONE, RunStore, atomic_write, atomic_write_text
+
+FORMATS = ("md", "latex", "csv")
+SUMMARY_COLUMNS = ["length", "row", "column", "metric", "kind", "direction", "mean", "ci_low", "ci_high",
+                   "n", "best", "simulated"]
+
+
+@dataclass
+class GridResults:
+    """A grid's finished runs, read from the store.
+
+    Attributes:
+        runs: one row per run of the grid (row, prompt, seed, length, key, state).
+        values: tidy metric values of every finished run, labelled with its row/prompt/seed/length.
+        scores: one row per (finished run, metric): video score and drift Δ (fractions, not %).
+        directions: metric -> "higher" | "lower".
+        missing: metric -> reason, for metrics recorded as unavailable in some run.
+    """
+
+    runs: pd.DataFrame
+    values: pd.DataFrame
+    scores: pd.DataFrame
+    directions: dict[str, str]
+    missing: dict[str, str]
+
+
+def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridResults:
+    """Read every finished run of `grid` from the store (default: the grid's `store:`)."""
+    store = store or RunStore(grid.spec.store)
+    provider = metric_provider(grid.spec.metrics.provider)
+    run_rows, value_parts, score_rows, missing = [], [], [], {}
+    cache: dict[str, tuple[pd.DataFrame, dict[str, float]]] = {}
+    for run in grid.runs:
+        status = store.status(run.key)
+        label = {"row": run.row_name, "prompt": run.prompt.id, "seed": run.seed, "length": run.length.name}
+        run_rows.append({**label, "key": run.key, "state": status.state})
+        if status.state != DONE:
+            continue
+        missing.update(status.info.get("missing_metrics", {}))
+        if run.key not in cache:
+            values = store.read_metrics(run.key)
+            values = values[values["metric"].isin(grid.spec.metrics.names)]
+            drift = provider.drift(values)
+            cache[run.key] = (values, dict(zip(drift["metric"], drift["drift"], strict=True)))
+        values, drift = cache[run.key]
+        value_parts.append(values.assign(**label))
+        video = values[values["index_kind"] == "video"]
+        for metric, score in zip(video["metric"], video["value"], strict=True):
+            score_rows.append({**label, "key": run.key, "metric": metric, "score": float(score),
+                               "drift": float(drift[metric]) if metric in drift else math.nan})
+    values = pd.concat(value_parts, ignore_index=True) if value_parts else pd.DataFrame()
+    directions = {name: provider.info(name, grid.spec.metrics.backend).direction
+                  for name in grid.spec.metrics.names if name not in missing}
+    return GridResults(
+        runs=pd.DataFrame(run_rows, columns=["row", "prompt", "seed", "length", "key", "state"]),
+        values=values,
+        scores=pd.DataFrame(score_rows, columns=["row", "prompt", "seed", "length", "key", "metric", "score", "drift"]),
+        directions=directions,
+        missing=missing,
+    )
+
+
+def mean_ci(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, lower, upper) of a Student-t interval; the interval is NaN for fewer than 2 samples."""
+    samples = np.asarray(samples, dtype=np.float64)
+    mean = float(samples.mean())
+    if len(samples) < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(samples) - 1) * samples.std(ddof=1) / math.sqrt(len(samples)))
+    return mean, mean - half, mean + half
+
+
+def metric_label(metric: str) -> str:
+    return metric.replace("_", " ").capitalize()
+
+
+def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The table in long form: one row per (length, variant, column), with mean, CI, n, best.
+
+    Args:
+        results: from `collect_results`.
+        grid: the grid (row order, metric order, drift metrics).
+        ratings: optional leaderboard with columns model, elo, rank (and simulated).
+
+    Values are in percent for metrics and drift; ELO in rating points; rank as is.
+    """
+    records = []
+    metrics = [m for m in grid.spec.metrics.names if m in results.directions]
+    drift_metrics = [m for m in grid.spec.metrics.drift if m in results.directions]
+    for length in grid.spec.lengths:
+        for row in grid.row_names:
+            scores = results.scores[(results.scores["row"] == row) & (results.scores["length"] == length.name)]
+            for metric in metrics:
+                samples = scores.loc[scores["metric"] == metric, "score"].to_numpy() * 100
+                records.append(_record(length.name, row, f"{metric_label(metric)} {_arrow(results.directions[metric])}",
+                                       metric, "global", results.directions[metric], samples))
+            for metric in drift_metrics:
+                samples = scores.loc[scores["metric"] == metric, "drift"].dropna().to_numpy() * 100
+                records.append(_record(length.name, row, f"Δ {metric_label(metric)} ↓", metric, "drift", "lower", samples))
+            if ratings is not None and len(ratings):
+                board = ratings.set_index("model")
+                simulated = bool(board["simulated"].any()) if "simulated" in board else False
+                tag = " (simulated)" if simulated else ""
+                if row in board.index:
+                    elo, rank = float(board.loc[row, "elo"]), float(board.loc[row, "rank"])
+                    records.append({**_record(length.name, row, f"ELO-K32{tag} ↑", "elo", "rating", "higher",
+                                              np.array([elo])), "simulated": simulated})
+                    records.append({**_record(length.name, row, f"Rank{tag} ↓", "rank", "rating", "lower",
+                                              np.array([rank])), "simulated": simulated})
+    summary = pd.DataFrame(records, columns=SUMMARY_COLUMNS)
+    summary["best"] = False
+    for (_, _), group in summary.groupby(["length", "column"], sort=False):
+        valid = group.dropna(subset=["mean"])
+        if len(valid) < 2:
+            continue
+        target = valid["mean"].max() if valid["direction"].iloc[0] == "higher" else valid["mean"].min()
+        summary.loc[valid.index[np.isclose(valid["mean"], target, rtol=0, atol=1e-9)], "best"] = True
+    return summary
+
+
+def _arrow(direction: str) -> str:
+    return "↑" if direction == "higher" else "↓"
+
+
+def _record(length: str, row: str, column: str, metric: str, kind: str, direction: str, samples: np.ndarray) -> dict:
+    if len(samples) == 0:
+        mean = low = high = math.nan
+    else:
+        mean, low, high = mean_ci(samples)
+    return {"length": length, "row": row, "column": column, "metric": metric, "kind": kind, "direction": direction,
+            "mean": mean, "ci_low": low, "ci_high": high, "n": int(len(samples)), "best": False, "simulated": False}
+
+
+def _cell(record: pd.Series, bold: tuple[str, str], plus_minus: str) -> str:
+    if pd.isna(record["mean"]):
+        return "–"
+    if record["kind"] == "rating":
+        text = f"{record['mean']:.0f}"
+    elif pd.isna(record["ci_low"]):
+        text = f"{record['mean']:.2f}"
+    else:
+        text = f"{record['mean']:.2f}{plus_minus}{(record['ci_high'] - record['ci_low']) / 2:.2f}"
+    return f"{bold[0]}{text}{bold[1]}" if record["best"] else text
+
+
+def wide_table(summary: pd.DataFrame, length: str, fmt: str = "md") -> pd.DataFrame:
+    """One length's table as a DataFrame of formatted cells (rows = variants)."""
+    bold, plus_minus = {"md": (("**", "**"), " ± "), "latex": ((r"\textbf{", "}"), r" $\pm$ ")}.get(fmt, (("", ""), " ± "))
+    part = summary[summary["length"] == length]
+    columns = list(dict.fromkeys(part["column"]))
+    rows = list(dict.fromkeys(part["row"]))
+    table = pd.DataFrame(index=rows, columns=columns, dtype=object)
+    for _, record in part.iterrows():
+        table.loc[record["row"], record["column"]] = _cell(record, bold, plus_minus)
+    return table.fillna("–")
+
+
+def render(summary: pd.DataFrame, fmt: str = "md", title: str = "") -> str:
+    """The table(s) as markdown, LaTeX or CSV text (CSV: the long form, one number per cell)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown table format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt == "csv":
+        buffer = io.StringIO()
+        summary.to_csv(buffer, index=False)
+        return buffer.getvalue()
+    lengths = list(dict.fromkeys(summary["length"]))
+    blocks = []
+    for length in lengths:
+        table = wide_table(summary, length, fmt)
+        n = summary.loc[(summary["length"] == length) & (summary["kind"] != "rating"), "n"]
+        caption = f"{title} — {length} videos; percent, mean ± 95 % CI over {int(n.max()) if len(n) else 0} videos per row"
+        if summary.loc[summary["length"] == length, "simulated"].any():
+            caption += "; ELO from SIMULATED judges, not human votes"
+        blocks.append(_markdown(table, caption) if fmt == "md" else _latex(table, caption))
+    return "\n".join(blocks)
+
+
+def _markdown(table: pd.DataFrame, caption: str) -> str:
+    header = "| variant | " + " | ".join(table.columns) + " |"
+    rule = "|---|" + "|".join("---:" for _ in table.columns) + "|"
+    lines = [f"**{caption}**", "", header, rule]
+    for row, cells in table.iterrows():
+        lines.append(f"| `{row}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"),
+                 ("±", r"$\pm$"), ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), ("Δ", r"$\Delta$")):
+        text = text.replace(a, b)
+    return text
+
+
+def _latex(table: pd.DataFrame, caption: str) -> str:
+    lines = [r"\begin{table}[t]", r"\centering", r"\small",
+             r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
+             "Variant & " + " & ".join(_latex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
+    for row, cells in table.iterrows():
+        lines.append(r"\texttt{" + _latex_escape(str(row)) + "} & " + " & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _latex_escape(caption) + "}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    data = buffer.getvalue()
+    atomic_write(path, lambda stream: stream.write(data))
+
+
+def results_dir(grid: ResolvedGrid, root: str | Path = "results") -> Path:
+    """results/<grid name>/"""
+    return Path(root) / grid.name
+
+
+def find_ratings(grid: ResolvedGrid, out_dir: Path) -> pd.DataFrame | None:
+    """The grid's leaderboard if ratings exist: `rating.votes` (a ratings.parquet or a folder
+    holding one) or results/<grid>/ratings/ratings.parquet."""
+    candidates = []
+    if grid.spec.rating.votes:
+        votes = Path(grid.spec.rating.votes)
+        candidates.append(votes if votes.suffix == ".parquet" else votes / "ratings.parquet")
+    candidates.append(out_dir / "ratings" / "ratings.parquet")
+    for path in candidates:
+        if path.is_file():
+            return pd.read_parquet(path)
+    return None
+
+
+def write_tables(grid: ResolvedGrid, store: RunStore | None = None, out_root: str | Path = "results",
+                 ratings: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Collect, summarise and save a grid's table under results/<grid>/.
+
+    Writes table.md, table.tex, table.csv (long form), summary.parquet, scores.parquet
+    (per run × metric) and values.parquet (every stored per-frame value), atomically.
+
+    Returns:
+        {"summary": DataFrame, "results": GridResults, "paths": {name: Path}, "markdown": str}
+    """
+    out_dir = results_dir(grid, out_root)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = collect_results(grid, store)
+    if ratings is None:
+        ratings = find_ratings(grid, out_dir)
+    summary = summarise(results, grid, ratings)
+    title = f"{grid.name}"
+    paths = {
+        "md": out_dir / "table.md", "latex": out_dir / "table.tex", "csv": out_dir / "table.csv",
+        "summary": out_dir / "summary.parquet", "scores": out_dir / "scores.parquet",
+        "values": out_dir / "values.parquet",
+    }
+    texts = {fmt: render(summary, fmt, title) for fmt in FORMATS}
+    atomic_write_text(paths["md"], texts["md"])
+    atomic_write_text(paths["latex"], texts["latex"])
+    atomic_write_text(paths["csv"], texts["csv"])
+    for name, frame in (("summary", summary), ("scores", results.scores), ("values", results.values)):
+        _write_parquet(paths[name], frame)
+    return {"summary": summary, "results": results, "paths": paths, "texts": texts}
