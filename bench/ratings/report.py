@@ -225,8 +225,10 @@ def markdown_table(report: RatingReport) -> str:
         f"Ranks: ELO-K{cfg.k:g} in logged order, ratings within ±{cfg.tie_band:g} share a rank; "
         "rank (UB) = 1 + models whose BT lower bound beats this model's upper bound.",
         f"Battles: {s['regular_battles']} rated, {s['gold_votes']} gold; tie rate {s['tie_rate']:.3f}, "
-        f"both-bad rate {s['both_bad_rate']:.3f}, left-side win rate {s['left_win_rate']:.3f} "
-        f"over {s['decisive_with_side']} decisive votes; annotators {s['annotators']}; "
+        f"both-bad rate {s['both_bad_rate']:.3f}, left-side win rate "
+        + (f"{s['left_win_rate']:.3f} over {s['decisive_with_side']} decisive votes"
+           if s["decisive_with_side"] else "unknown (sides not recorded)")
+        + f"; annotators {s['annotators']}; "
         f"comparison graph {'connected' if s['connected'] else 'NOT connected: ' + str(s['components'])}.",
     ]
     agreement = s["agreement"]

@@ -113,3 +113,63 @@ def simulate_battles(
         "kind": "regular",
         "simulated": True,
     })
+
+
+def simulate_study_votes(
+    study_dir,
+    strengths: Mapping[str, float],
+    annotators: int = 5,
+    votes_per_annotator: int | None = None,
+    seed: int = 0,
+    tie_rate: float = 0.05,
+    both_bad_rate: float = 0.02,
+    judge_noise: float = 30.0,
+    left_bias: float = 0.0,
+) -> int:
+    """Let simulated judges vote on a study through its store (same path as real votes).
+
+    Each judge ("simulated-judge-NN", no token, ``simulated=1``) walks its own queue, gold items
+    included; a broken video counts as 1000 points weaker than its row, so attentive simulated
+    judges pass the broken-video gold items.
+
+    Args:
+        study_dir: a study folder.
+        strengths: true Elo-scale strength of every row of the study.
+        annotators: number of simulated judges.
+        votes_per_annotator: items each judge votes on (default: the whole queue).
+        seed, tie_rate, both_bad_rate, judge_noise, left_bias: see :func:`simulate_battles`.
+
+    Returns:
+        The number of votes stored.
+    """
+    from pathlib import Path
+
+    from bench.votes.store import VoteStore
+    from bench.votes.study import DB_FILE, annotator_queue, load_study
+
+    study = load_study(study_dir)
+    missing = [row for row in study.rows if row not in strengths]
+    if missing:
+        raise ValueError(f"no simulated strength for row(s) {missing}; give one per study row {study.rows}")
+    store = VoteStore(Path(study_dir) / DB_FILE)
+    rng = np.random.default_rng(seed)
+    items = study.item_by_id
+    stored = 0
+    try:
+        for j in range(annotators):
+            name = f"{SIMULATED_JUDGE_PREFIX}{j:02d}"
+            annotator = store.annotator_by_name(name) or store.add_annotator(name, simulated=True, with_token=False)[0]
+            personal = {row: float(s) + rng.normal(0.0, judge_noise) for row, s in strengths.items()}
+            answered = store.answered_items(annotator.annotator_id)
+            queue = [i for i in annotator_queue(study, annotator.annotator_id) if i not in answered]
+            for item_id in queue[:votes_per_annotator]:
+                item = items[item_id]
+                left = personal[item.left_row] - (1000.0 if item.expected_side == "right" else 0.0)
+                right = personal[item.right_row] - (1000.0 if item.expected_side == "left" else 0.0)
+                choice = judge_decision(rng, np.array([left]), np.array([right]), tie_rate, both_bad_rate, left_bias)[0]
+                vote_id = f"sim-{study.seed}-{j:02d}-{item_id}"
+                created, _ = store.record_vote(vote_id, annotator, item, str(choice), simulated=True)
+                stored += int(created)
+    finally:
+        store.close()
+    return stored

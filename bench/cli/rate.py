@@ -1,0 +1,54 @@
+"""`fpbench rate VOTES`: ELO-K32, permutation spread, Bradley–Terry with bootstrap, ranks, QC tables."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "rate", help="ratings (ELO-K32, Bradley–Terry) from a study or an exported votes file",
+        description="Read a study folder or a votes file (.jsonl/.csv/.json FastChat/.parquet) and write "
+                    "ratings.parquet, pairs/annotators/gold parquet, ratings.md, summary.json and figures.")
+    parser.add_argument("votes", metavar="VOTES", help="study folder or votes file")
+    parser.add_argument("--k", type=float, default=32.0, help="online Elo step (paper: 32)")
+    parser.add_argument("--permutations", type=int, default=1000, help="shuffled vote orders for the Elo spread")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="Bradley–Terry bootstrap rounds")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tie-band", type=float, default=16.0, help="ratings this close share a rank (paper: 16)")
+    parser.add_argument("--out", default=None, help="output folder (default: STUDY/ratings or FILE_ratings/)")
+    parser.add_argument("--no-figures", action="store_true")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.console import Console
+
+    from bench.ratings import RatingConfig, compute_ratings, markdown_table, write_report
+    from bench.votes.exchange import read_battles, study_battles
+    from bench.votes.study import STUDY_FILE
+
+    source = Path(args.votes)
+    if source.is_dir():
+        if not (source / STUDY_FILE).is_file():
+            raise FileNotFoundError(f"{source} is a folder but not a study ({STUDY_FILE} missing)")
+        battles = study_battles(source)
+        out = Path(args.out) if args.out else source / "ratings"
+    else:
+        battles = read_battles(source)
+        out = Path(args.out) if args.out else source.with_name(source.stem + "_ratings")
+    config = RatingConfig(k=args.k, permutations=args.permutations, bootstrap=args.bootstrap, seed=args.seed,
+                          tie_band=args.tie_band)
+    console = Console()
+    start = time.perf_counter()
+    with console.status(f"rating {len(battles)} votes ({args.permutations} orders, {args.bootstrap} bootstrap)"):
+        report = compute_ratings(battles, config)
+        written = write_report(report, out, figures=not args.no_figures)
+    elapsed = time.perf_counter() - start
+    print(markdown_table(report))
+    seconds = ", ".join(f"{k} {v:.2f} s" for k, v in report.summary["seconds"].items())
+    console.print(f"wrote {len(written)} files to {out} in {elapsed:.1f} s ({seconds})", markup=False)
+    return 0

@@ -1,0 +1,187 @@
+"""`fpbench votes …`: build a blind A/B study, invite annotators, serve, export/import, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_STUDIES_DIR = "studies"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("votes", help="blind A/B human evaluation: studies, invites, server, export",
+                                   description="Blind A/B human evaluation of a grid's videos.")
+    commands = parser.add_subparsers(dest="votes_command", metavar="ACTION", required=True)
+
+    create = commands.add_parser("create-study", help="build a balanced blind study from a grid's finished videos")
+    create.add_argument("grid", metavar="GRID", help="grid YAML (its finished runs), or a video list "
+                        "(.csv/.jsonl/.parquet with row, prompt_id, seed, video[, prompt])")
+    create.add_argument("--name", required=True, help="study name")
+    create.add_argument("--per-row", type=int, default=100, help="minimum assessments per row (paper: 100)")
+    create.add_argument("--seed", type=int, default=0, help="seed of pairs, sides and blind ids")
+    create.add_argument("--out", default=None, help=f"study folder (default: {DEFAULT_STUDIES_DIR}/NAME)")
+    create.add_argument("--gold-broken", type=int, default=None, help="broken-video gold items (default 5 %%)")
+    create.add_argument("--gold-swap", type=int, default=None, help="swapped-repeat gold items (default 5 %%)")
+    create.add_argument("--store", default=None, metavar="DIR", help="run store of the grid (default: the grid's)")
+    create.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="grid override, as for `fpbench run`")
+    create.set_defaults(func=create_study)
+
+    invite = commands.add_parser("invite", help="issue an annotator token and print the invite link")
+    invite.add_argument("study", metavar="STUDY", help="study folder")
+    invite.add_argument("name", metavar="NAME", help="annotator name (unique in the study)")
+    invite.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the server will be reached")
+    invite.set_defaults(func=invite_annotator)
+
+    serve = commands.add_parser("serve", help="run the vote web app (SQLite WAL store)")
+    serve.add_argument("study", metavar="STUDY", help="study folder")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=serve_study)
+
+    export = commands.add_parser("export", help="write the votes as jsonl, csv or FastChat battles")
+    export.add_argument("study", metavar="STUDY", help="study folder")
+    export.add_argument("--format", choices=("jsonl", "csv", "fastchat"), default="jsonl")
+    export.add_argument("--out", default=None, help="output file (default: STUDY/votes.<ext>)")
+    export.set_defaults(func=export_votes)
+
+    imp = commands.add_parser("import", help="import votes (jsonl / csv / FastChat json) into a study")
+    imp.add_argument("study", metavar="STUDY", help="study folder")
+    imp.add_argument("file", metavar="FILE", help="votes file")
+    imp.set_defaults(func=import_votes)
+
+    simulate = commands.add_parser("simulate", help="SIMULATED judges vote on a study (labelled simulated)")
+    simulate.add_argument("study", metavar="STUDY", help="study folder")
+    simulate.add_argument("--strength", action="append", default=[], metavar="ROW=ELO",
+                          help="true strength of a row (repeat for every row)")
+    simulate.add_argument("--scores", default=None, metavar="FILE",
+                          help="csv with columns row,score (e.g. a lab metric's means) instead of --strength")
+    simulate.add_argument("--lower-is-better", action="store_true", help="the --scores metric improves downward")
+    simulate.add_argument("--annotators", type=int, default=5)
+    simulate.add_argument("--votes-per-annotator", type=int, default=None, help="default: each judge's whole queue")
+    simulate.add_argument("--tie-rate", type=float, default=0.05)
+    simulate.add_argument("--both-bad-rate", type=float, default=0.02)
+    simulate.add_argument("--judge-noise", type=float, default=30.0, help="per-judge strength noise (points)")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.set_defaults(func=simulate_votes)
+
+
+def _study_dir(path: str) -> Path:
+    from bench.votes.study import STUDY_FILE
+
+    directory = Path(path)
+    if not (directory / STUDY_FILE).is_file():
+        raise FileNotFoundError(f"no study at {directory} ({STUDY_FILE} missing); create one with "
+                                "`fpbench votes create-study`")
+    return directory
+
+
+def create_study(args: argparse.Namespace) -> int:
+    from bench.votes.grid_videos import RECORD_SUFFIXES, grid_video_records, read_video_records
+    from bench.votes.study import create_study_from_videos
+
+    source = Path(args.grid)
+    if source.suffix.lower() in RECORD_SUFFIXES:
+        records = read_video_records(source)
+    else:
+        from bench.grid import load_and_resolve
+        from bench.run_store import RunStore
+
+        grid = load_and_resolve(args.grid, args.overrides)
+        records = grid_video_records(grid, RunStore(args.store or grid.spec.store))
+        if not records:
+            raise FileNotFoundError(f"grid {args.grid} has no finished videos yet; run `fpbench run {args.grid}`")
+    out = Path(args.out) if args.out else Path(DEFAULT_STUDIES_DIR) / args.name
+    if (out / "study.json").exists():
+        raise ValueError(f"a study already exists at {out}; choose another --name or --out")
+    study = create_study_from_videos(records, args.name, per_row=args.per_row, seed=args.seed, directory=out,
+                                     gold_broken=args.gold_broken, gold_swap=args.gold_swap)
+    kinds = {k: sum(1 for i in study.items if i.kind == k) for k in ("regular", "gold_broken", "gold_swap")}
+    print(f"study {study.name} at {out}: {len(study.rows)} rows, {kinds['regular']} pairs, "
+          f"{kinds['gold_broken']} broken-video gold, {kinds['gold_swap']} swapped gold")
+    print("assessments per row: " + ", ".join(f"{r}={n}" for r, n in study.assessments_per_row().items()))
+    return 0
+
+
+def invite_annotator(args: argparse.Namespace) -> int:
+    from bench.votes.store import VoteStore
+    from bench.votes.study import DB_FILE
+
+    directory = _study_dir(args.study)
+    store = VoteStore(directory / DB_FILE)
+    _, token = store.add_annotator(args.name)
+    store.close()
+    print(f"{args.base_url.rstrip('/')}/a/{token}")
+    return 0
+
+
+def serve_study(args: argparse.Namespace) -> int:
+    from bench.votes.app import is_loopback, serve
+
+    directory = _study_dir(args.study)
+    if not is_loopback(args.host):
+        print(f"warning: serving on {args.host}, reachable from other machines; use TLS in front of it",
+              file=sys.stderr)
+    print(f"serving study {directory} on http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
+    serve(directory, host=args.host, port=args.port)
+    return 0
+
+
+def export_votes(args: argparse.Namespace) -> int:
+    from bench.votes.exchange import export_battles, study_battles
+
+    directory = _study_dir(args.study)
+    battles = study_battles(directory)
+    ext = {"jsonl": "jsonl", "csv": "csv", "fastchat": "json"}[args.format]
+    out = Path(args.out) if args.out else directory / f"votes.{ext}"
+    export_battles(battles, out, args.format)
+    simulated = int(battles["simulated"].sum())
+    note = f" ({simulated} SIMULATED)" if simulated else ""
+    print(f"wrote {len(battles)} votes{note} to {out}")
+    return 0
+
+
+def import_votes(args: argparse.Namespace) -> int:
+    from bench.votes.exchange import import_battles
+
+    stored, present = import_battles(_study_dir(args.study), args.file)
+    print(f"imported {stored} votes from {args.file} ({present} already present)")
+    return 0
+
+
+def _parse_strengths(items: list[str]) -> dict[str, float]:
+    strengths = {}
+    for item in items:
+        name, sep, value = item.rpartition("=")
+        try:
+            strengths[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise ValueError(f"--strength expects ROW=ELO (e.g. vanilla=1050), got {item!r}")
+    return strengths
+
+
+def simulate_votes(args: argparse.Namespace) -> int:
+    from bench.votes.simulate import simulate_study_votes, strengths_from_scores
+
+    directory = _study_dir(args.study)
+    if args.scores:
+        import pandas as pd
+
+        table = pd.read_csv(args.scores)
+        if not {"row", "score"} <= set(table.columns):
+            raise ValueError(f"{args.scores} needs columns row,score; has {list(table.columns)}")
+        strengths = strengths_from_scores(dict(zip(table["row"].astype(str), table["score"], strict=True)),
+                                          higher_is_better=not args.lower_is_better)
+    elif args.strength:
+        strengths = _parse_strengths(args.strength)
+    else:
+        raise ValueError("give the simulated judges true strengths: --strength ROW=ELO … or --scores FILE")
+    stored = simulate_study_votes(directory, strengths, annotators=args.annotators,
+                                  votes_per_annotator=args.votes_per_annotator, seed=args.seed,
+                                  tie_rate=args.tie_rate, both_bad_rate=args.both_bad_rate,
+                                  judge_noise=args.judge_noise)
+    print(f"stored {stored} SIMULATED votes from {args.annotators} simulated judges in {directory}")
+    return 0
