@@ -1,0 +1,227 @@
+"""Training recipe for the lab perceptor (`fpbench train bench/train/configs/perceptor.yaml`).
+
+Reads top to bottom: every step renders a fresh batch of random labelled frames (subject
+present or not, anywhere, any shape / colour / identity, intact or broken, clean or
+degraded; drawn from a random stream keyed by (seed, step), so a resumed run sees the same
+data), trains all heads at once, and checkpoints (model + optimiser + loss rows) so a killed
+run resumes where it stopped. At the end it saves the safetensors checkpoint, the loss log
+(parquet + PNG) and a report of held-out accuracies measured by `evaluate_perceptor`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.train.common import atomic_torch_save, plot_loss_curve, seed_everything, write_loss_log
+from bench.train.perceptor_eval import evaluate_perceptor
+from bench.world import COLOURS, NUM_IDENTITIES, SHAPES, sample_labelled_frame
+from metrics.lab.perceptor import (
+    LabPerceptor,
+    LabPerceptorNet,
+    PerceptorConfig,
+    frames_to_tensor,
+    save_perceptor,
+)
+
+# Identity is unreadable when the eyes are gone or moved: those frames do not train identity.
+IDENTITY_READABLE = ("intact", "extra_eye", "torn")
+COLOUR_SHIFT_READABLE = 0.25  # above this hue rotation the true colour no longer shows
+HEAT_CELL = 4  # pixels per cell of the locator's 16×16 heat map
+TRAIN_STREAM = 7_000  # first entropy word of training streams (evaluation uses other words)
+
+
+@dataclass
+class PerceptorTrainConfig:
+    """Perceptor training settings (all keys of the YAML file).
+
+    Args:
+        out: checkpoint path; the loss log (.parquet / .png) and report (`*_report.json`) go beside it.
+        work_dir: where resumable training state is kept (not committed).
+        steps: optimisation steps (cosine learning-rate decay over them).
+        batch_size, lr, weight_decay, warmup_steps: optimisation.
+        crop_jitter: std (px) of the noise added to the true centre where the reader looks, so it
+            tolerates the locator's errors.
+        identity_margin: cosine margin of the identity classifier (larger separates identities more).
+        checkpoint_every: steps between resumable checkpoints (and loss-log writes).
+        max_minutes: stop early (still saving everything) when this much wall time has passed.
+        eval_frames, eval_clips: size of the held-out evaluation.
+        seed: seeds initialisation and the data stream. threads: torch CPU threads.
+    """
+
+    out: str = "results/checkpoints/perceptor.safetensors"
+    work_dir: str = "runs/perceptor"
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    crop_jitter: float = 1.0
+    identity_margin: float = 0.2
+    checkpoint_every: int = 100
+    max_minutes: float = 15.0
+    eval_frames: int = 2000
+    eval_clips: int = 48
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "threads"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+def render_batch(seed: int, step: int, batch_size: int) -> dict[str, np.ndarray]:
+    """The labelled frames of one training step (same (seed, step) → same batch)."""
+    rng = np.random.default_rng([TRAIN_STREAM, seed, step])
+    samples = [sample_labelled_frame(rng) for _ in range(batch_size)]
+    states = [s.state for s in samples]
+    return {
+        "frames": np.stack([s.frame for s in samples]),
+        "present": np.array([s.present for s in states], np.float32),
+        "position": np.array([(s.x, s.y) for s in states], np.float32),
+        "shape": np.array([SHAPES.index(s.shape) for s in states]),
+        "colour": np.array([COLOURS.index(s.colour) for s in states]),
+        "identity": np.array([s.identity for s in states]),
+        "intact": np.array([s.structure_intact for s in states], np.float32),
+        "identity_readable": np.array([s.structure in IDENTITY_READABLE for s in states]),
+        "colour_readable": np.array([s.degradation.colour_shift < COLOUR_SHIFT_READABLE for s in samples]),
+        "level": np.array([s.degradation.level for s in samples], np.float32),
+        "jitter": rng.normal(0.0, 1.0, size=(batch_size, 2)).astype(np.float32),
+        "absent_centre": rng.uniform(8.0, 56.0, size=(batch_size, 2)).astype(np.float32),
+    }
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def perceptor_losses(
+    net: LabPerceptorNet, batch: dict[str, np.ndarray], crop_jitter: float, identity_margin: float
+) -> dict[str, torch.Tensor]:
+    """Every head's loss on one batch (the reader looks at jittered true centres)."""
+    t = {k: torch.from_numpy(v) for k, v in batch.items() if k != "frames"}
+    present = t["present"]
+    centres = torch.where(present[:, None] > 0, t["position"] + crop_jitter * t["jitter"], t["absent_centre"])
+    out = net(frames_to_tensor(batch["frames"]), crop_centres=centres)
+    position_error = F.smooth_l1_loss(out["position"], t["position"], reduction="none", beta=1.0).sum(1)
+    cells = out["heat_logits"].shape[1]
+    side = int(math.isqrt(cells))
+    cell_xy = (t["position"] / HEAT_CELL).floor().long().clamp(0, side - 1)
+    target_cell = cell_xy[:, 1] * side + cell_xy[:, 0]
+    margin = identity_margin * F.one_hot(t["identity"], NUM_IDENTITIES)
+    identity_logits = net.config.identity_scale * (out["identity_cosine"] - margin)
+    readable_identity = present * t["identity_readable"].float()
+    readable_colour = present * t["colour_readable"].float()
+    return {
+        "presence": F.binary_cross_entropy_with_logits(out["presence_logit"], present),
+        "position": 0.1 * _masked_mean(position_error, present),
+        "heat": 0.5 * _masked_mean(F.cross_entropy(out["heat_logits"], target_cell, reduction="none"), present),
+        "degradation": F.binary_cross_entropy_with_logits(out["degradation_logit"], t["level"]),
+        "shape": _masked_mean(F.cross_entropy(out["shape_logits"], t["shape"], reduction="none"), present),
+        "colour": _masked_mean(
+            F.cross_entropy(out["colour_logits"], t["colour"], reduction="none"), readable_colour
+        ),
+        "identity": _masked_mean(F.cross_entropy(identity_logits, t["identity"], reduction="none"), readable_identity),
+        "structure": _masked_mean(
+            F.binary_cross_entropy_with_logits(out["intact_logit"], t["intact"], reduction="none"), present
+        ),
+    }
+
+
+def learning_rate(step: int, config: PerceptorTrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 2 % of the peak."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return config.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _net_config() -> PerceptorConfig:
+    return PerceptorConfig(shapes=SHAPES, colours=COLOURS, num_identities=NUM_IDENTITIES)
+
+
+def train_perceptor(config: PerceptorTrainConfig | None = None) -> Path:
+    """Train the lab perceptor; returns the checkpoint path.
+
+    Writes `config.out` (safetensors), `<stem>_log.parquet`, `<stem>_loss.png` and
+    `<stem>_report.json` beside it. Resumes from `config.work_dir/state.pt` when that state was
+    written by the same config.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    config = config or PerceptorTrainConfig()
+    torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    out = Path(config.out)
+    state_path = Path(config.work_dir) / "state.pt"
+    net = LabPerceptorNet(_net_config())
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    rows: list[dict] = []
+    start_step = 0
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=False)
+        if state["config"] == asdict(config):
+            net.load_state_dict(state["model"])
+            optimiser.load_state_dict(state["optimiser"])
+            rows, start_step = state["rows"], state["step"]
+    elapsed_before = rows[-1]["elapsed_s"] if rows else 0.0
+    started = time.perf_counter()
+
+    def save_state(step: int) -> None:
+        atomic_torch_save(
+            {"config": asdict(config), "model": net.state_dict(), "optimiser": optimiser.state_dict(),
+             "rows": rows, "step": step},
+            state_path,
+        )
+        write_loss_log(rows, out.with_name(out.stem + "_log.parquet"))
+
+    net.train()
+    step = start_step
+    columns = [TextColumn("perceptor"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns) as progress:
+        task = progress.add_task("train", total=config.steps, completed=start_step, loss=float("nan"))
+        while step < config.steps:
+            if (time.perf_counter() - started + elapsed_before) / 60 > config.max_minutes:
+                progress.console.print(f"stopping at step {step}: max_minutes={config.max_minutes} reached")
+                break
+            lr = learning_rate(step, config)
+            for group in optimiser.param_groups:
+                group["lr"] = lr
+            losses = perceptor_losses(net, render_batch(config.seed, step, config.batch_size),
+                                      config.crop_jitter, config.identity_margin)
+            loss = sum(losses.values())
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            optimiser.step()
+            step += 1
+            rows.append({"step": step, "loss": loss.item(), "lr": lr,
+                         "elapsed_s": elapsed_before + time.perf_counter() - started,
+                         **{f"loss_{k}": v.item() for k, v in losses.items()}})
+            progress.update(task, completed=step, loss=loss.item())
+            if step % config.checkpoint_every == 0:
+                save_state(step)
+    save_state(step)
+
+    save_perceptor(net.eval(), out)
+    plot_loss_curve(rows, out.with_name(out.stem + "_loss.png"), "lab perceptor")
+    report = evaluate_perceptor(LabPerceptor.load(out), num_frames=config.eval_frames, num_clips=config.eval_clips)
+    report.update({"steps": step, "train_minutes": rows[-1]["elapsed_s"] / 60 if rows else 0.0,
+                   "parameters": sum(p.numel() for p in net.parameters()),
+                   "checkpoint_bytes": out.stat().st_size, "config": asdict(config)})
+    report_path = out.with_name(out.stem + "_report.json")
+    tmp = report_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(report_path)
+    return out

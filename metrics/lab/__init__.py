@@ -1,0 +1,1 @@
+"""Lab backends: metrics measured on the lab world, built on the lab perceptor."""
