@@ -8,9 +8,11 @@ take it as ``?token=`` because a <video> element cannot send headers):
 - ``POST /api/votes``          one vote ``{vote_id, item_id, choice, watched, watch_ms}``
 - ``GET  /media/{media_id}``   a video of the study's registry, by blind id only
 - ``GET  /healthz``            liveness
+
+(No ``from __future__ import annotations`` here: FastAPI must see the real dependency objects
+in the route signatures, which are closures over the app's state.)
 """
 
-from __future__ import annotations
 
 import ipaddress
 import re
