@@ -1,0 +1,154 @@
+"""The `Metric` interface and its result type.
+
+A metric turns a video (uint8 frames) and its prompt into per-unit values (per frame, per
+consecutive pair, per odd-frame triplet or per window) plus one video score. Drift and
+per-window curves are computed later from the stored per-unit values (see `metrics.drift`),
+never by a metric itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import numpy as np
+
+Granularity = Literal["per_frame", "per_pair", "per_triplet", "per_window", "per_video"]
+Backend = Literal["paper", "classical", "lab"]
+Direction = Literal["higher", "lower"]
+
+# The lab world's nominal frame rate, used when a caller does not know a video's rate.
+DEFAULT_FPS = 16.0
+
+# Which index a stored value carries, by granularity.
+INDEX_KIND: dict[str, str] = {
+    "per_frame": "frame",
+    "per_pair": "pair",
+    "per_triplet": "triplet",
+    "per_window": "window",
+    "per_video": "video",
+}
+# How many frames one unit spans (a pair joins frames i and i+1; a triplet is the odd frame
+# 2k+1 interpolated from frames 2k and 2k+2).
+FRAMES_PER_UNIT: dict[str, int] = {"frame": 1, "pair": 2, "triplet": 3}
+
+
+class MetricUnavailableError(RuntimeError):
+    """A metric cannot run here (a package or a parameter file is missing); says which and why."""
+
+
+@dataclass
+class MetricResult:
+    """What one metric measured on one video.
+
+    Attributes:
+        values: per-unit values, shape (N,), float64; empty for per-video metrics.
+        index: the index of each unit, shape (N,): frame t, pair i (frames i, i+1),
+            triplet k (odd frame 2k+1 between 2k and 2k+2) or window w.
+        index_kind: "frame" | "pair" | "triplet" | "window" | "video".
+        score: the video score (the paper's number for this video).
+        details: small JSON-able facts about how the score was formed (e.g. a threshold).
+    """
+
+    values: np.ndarray
+    index: np.ndarray
+    index_kind: str
+    score: float
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.float64).reshape(-1)
+        self.index = np.asarray(self.index, dtype=np.int64).reshape(-1)
+        if self.values.shape != self.index.shape:
+            raise ValueError(
+                f"MetricResult: values {self.values.shape} and index {self.index.shape} must match"
+            )
+        if self.index_kind not in INDEX_KIND.values():
+            raise ValueError(f"MetricResult: index_kind {self.index_kind!r} not in {sorted(INDEX_KIND.values())}")
+        self.score = float(self.score)
+
+
+class Metric:
+    """Base class of every metric backend.
+
+    Subclasses set the class attributes and implement `measure`. Register them with
+    `@metrics.registry.register` so the CLI and `metrics.evaluate` can find them.
+
+    Class attributes:
+        name: the quality measured ("clarity", "aesthetic", "motion", "dynamic", "semantic",
+            "anatomy", "identity", or a named variant such as "clarity_piqe").
+        backend: "paper" (the paper's learned network, local weights), "classical" (no learned
+            weights) or "lab" (validated on the lab world).
+        direction: "higher" or "lower" is better.
+        granularity: the unit of the stored values.
+        version: bump when the numbers a metric produces change; part of the cache key.
+        min_frames: fewest frames the metric accepts.
+        description: one line for `fpbench metrics --list`.
+    """
+
+    name: ClassVar[str] = ""
+    backend: ClassVar[Backend] = "classical"
+    direction: ClassVar[Direction] = "higher"
+    granularity: ClassVar[Granularity] = "per_frame"
+    version: ClassVar[str] = "1"
+    min_frames: ClassVar[int] = 1
+    description: ClassVar[str] = ""
+
+    def __init__(self, weights_dir: str | None = None) -> None:
+        """Args:
+            weights_dir: a folder searched first for weight / parameter files (see `metrics.weights`).
+        """
+        self.weights_dir = weights_dir
+
+    @property
+    def cache_version(self) -> str:
+        """The version string stored with results; subclasses add their options to it."""
+        return self.version
+
+    def available(self) -> tuple[bool, str]:
+        """Whether this metric can run here and now, and if not, why (names the missing piece)."""
+        return True, ""
+
+    def measure(self, frames: np.ndarray, prompt: str, reference: np.ndarray | None, fps: float) -> MetricResult:
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        frames: np.ndarray,
+        prompt: str = "",
+        reference: np.ndarray | None = None,
+        fps: float | None = None,
+    ) -> MetricResult:
+        """Measure one video.
+
+        Args:
+            frames: uint8 array (T, H, W, 3), RGB.
+            prompt: the video's text prompt ("" if none; prompt-based metrics then refuse).
+            reference: optional uint8 (H, W, 3) reference image (e.g. the image-to-video start frame).
+            fps: the video's frame rate (None: the lab world's nominal 16 fps); the motion
+                metrics sample and threshold by it, as VBench does.
+
+        Returns:
+            A `MetricResult`.
+        """
+        frames = check_frames(frames, self.min_frames, f"{self.name}[{self.backend}]")
+        if fps is not None and not fps > 0:
+            raise ValueError(f"{self.name}[{self.backend}]: fps must be > 0, got {fps}")
+        return self.measure(frames, prompt, reference, float(fps or DEFAULT_FPS))
+
+
+def check_frames(frames: np.ndarray, min_frames: int, who: str) -> np.ndarray:
+    """Validate a video array at the boundary: uint8 (T, H, W, 3) with at least `min_frames` frames."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"{who}: expected uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    if frames.shape[0] < min_frames:
+        raise ValueError(f"{who}: needs at least {min_frames} frames, got {frames.shape[0]}")
+    return frames
+
+
+def per_frame_result(values: np.ndarray, score: float | None = None, **details) -> MetricResult:
+    """A per-frame result whose score is the mean of the values unless given."""
+    values = np.asarray(values, dtype=np.float64)
+    return MetricResult(values, np.arange(len(values)), "frame",
+                        float(values.mean()) if score is None else score, details)
