@@ -445,18 +445,53 @@ class PackedDiT(nn.Module):
         Returns:
             (B, C, F, H, W) velocity v = noise − x0.
         """
+        native = self.predict_native(
+            noisy, noisy_indices, timesteps, context, cond, attention=attention, kv_cache=kv_cache, block_frames=block_frames
+        )
+        if self.config.prediction == "velocity":
+            return native
+        batch, _, frames = noisy.shape[:3]
+        t = torch.as_tensor(timesteps, dtype=noisy.dtype, device=noisy.device)
+        t = t.reshape(batch, -1).expand(batch, frames).clamp_min(self.config.x0_min_t).view(batch, 1, frames, 1, 1)
+        return (noisy - native) / t
+
+    def pack(
+        self,
+        noisy: torch.Tensor,
+        noisy_indices: torch.Tensor,
+        timesteps: torch.Tensor,
+        context: Sequence[PackedGroup],
+    ) -> tuple[TokenBlock, int]:
+        """The packed token sequence [coarsest context … k1 context | noisy] and its context length."""
+        noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
+        noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
+        sequence = concat_blocks([*(self._embed_context(g) for g in context_order(context)), noisy_block])
+        return sequence, sequence.num_tokens - noisy_block.num_tokens
+
+    def predict_native(
+        self,
+        noisy: torch.Tensor,
+        noisy_indices: torch.Tensor,
+        timesteps: torch.Tensor,
+        context: Sequence[PackedGroup],
+        cond: LabConditioning,
+        attention: str = "full",
+        kv_cache: KVCache | None = None,
+        block_frames: int | None = None,
+    ) -> torch.Tensor:
+        """The network's output in its own target (`config.prediction`: velocity or x0); same
+        arguments as `forward`. Training with an x0 loss uses this; samplers use `forward`."""
         noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
         timesteps = self._check_inputs(noisy, noisy_indices, timesteps, context, cond, attention)
-        batch, channels, frames, height, width = noisy.shape
+        _, channels, frames, height, width = noisy.shape
         block_frames = frames if block_frames is None else int(block_frames)
+        if block_frames < 1:
+            raise ValueError(f"block_frames must be >= 1, got {block_frames}")
         origin = float(noisy_indices.min())
         memory, memory_mask, pooled = self._condition_memory(cond)
-        noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
-        ordered = context_order(context)
 
         if kv_cache is None:
-            sequence = concat_blocks([*(self._embed_context(g) for g in ordered), noisy_block])
-            num_context = sequence.num_tokens - noisy_block.num_tokens
+            sequence, num_context = self.pack(noisy, noisy_indices, timesteps, context)
             mask = attention_mask(sequence.times, sequence.times, attention, block_origin=origin, block_frames=block_frames)
             if not self.config.context_sees_noisy and num_context:
                 if mask is None:
@@ -469,17 +504,15 @@ class PackedDiT(nn.Module):
             x = x[:, num_context:]
             noisy_condition = condition[:, sequence.slots[num_context:]]
         else:
+            noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
             x, noisy_condition = self._forward_cached(
-                noisy_block, ordered, cond, attention, origin, block_frames, memory, memory_mask, pooled, kv_cache
+                noisy_block, context_order(context), cond, attention, origin, block_frames,
+                memory, memory_mask, pooled, kv_cache,
             )
 
         shift, scale = self.final_modulation(noisy_condition).chunk(2, dim=-1)
         out = self.final_proj(self.final_norm(x) * (1 + scale) + shift)
-        prediction = unpatchify_k1(out, frames, (height, width), channels)
-        if self.config.prediction == "velocity":
-            return prediction
-        t = timesteps.clamp_min(self.config.x0_min_t).view(batch, 1, frames, 1, 1)
-        return (noisy - prediction) / t
+        return unpatchify_k1(out, frames, (height, width), channels)
 
     def _forward_cached(
         self,

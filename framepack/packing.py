@@ -45,7 +45,14 @@ class PatchEmbedding(nn.Module):
         self.proj = nn.Conv3d(channels, dim, kernel_size=kernel.size, stride=kernel.size)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.proj(pad_to_kernel(latents, self.kernel)).flatten(2).transpose(1, 2)
+        # Same result as self.proj(padded).flatten(2).transpose(1, 2); cutting patches and doing
+        # one matmul is several times faster than conv3d on the CPU when kernel = stride.
+        padded = pad_to_kernel(latents, self.kernel)
+        batch, channels, frames, height, width = padded.shape
+        kt, kh, kw = self.kernel.size
+        patches = padded.reshape(batch, channels, frames // kt, kt, height // kh, kh, width // kw, kw)
+        patches = patches.permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(batch, -1, channels * kt * kh * kw)
+        return F.linear(patches, self.proj.weight.reshape(self.proj.out_channels, -1), self.proj.bias)
 
     @torch.no_grad()
     def init_from_k1(self, k1: PatchEmbedding) -> None:

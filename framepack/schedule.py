@@ -320,7 +320,9 @@ class Schedule:
                     tail_far.append(index)
         return _SideLayout(tuple(near), first_absorber, tuple(tail_far), tuple(anchors))
 
-    def _side_has_history(self, direction: int) -> bool:
+    def side_has_history(self, direction: int) -> bool:
+        """Whether one side (-1 before, +1 after the section) holds history: groups next to the
+        section, or a tail. Anchor-only sides (a gap, then a planned frame) do not."""
         side = self._side(direction)
         if side.near:
             return True
@@ -381,7 +383,7 @@ class Schedule:
             raise ValueError(f"history_frames must be >= 0, got {history_frames}")
         sides = {}
         for direction in (-1, +1):
-            available = (history_frames if self._side_has_history(direction) else 0) + self.anchor_frames(direction)
+            available = (history_frames if self.side_has_history(direction) else 0) + self.anchor_frames(direction)
             sides[direction] = list(range(available))
         filled = self.assign(sides[-1], sides[+1])
         counts = [len(frames) for frames in filled]
