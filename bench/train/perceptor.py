@@ -52,6 +52,7 @@ class PerceptorTrainConfig:
         identity_margin: cosine margin of the identity classifier (larger separates identities more).
         checkpoint_every: steps between resumable checkpoints (and loss-log writes).
         max_minutes: stop early (still saving everything) when this much wall time has passed.
+        stop_at_step: stop early (still saving everything) at this step; a later call resumes.
         eval_frames, eval_clips: size of the held-out evaluation.
         seed: seeds initialisation and the data stream. threads: torch CPU threads.
     """
@@ -67,6 +68,7 @@ class PerceptorTrainConfig:
     identity_margin: float = 0.2
     checkpoint_every: int = 100
     max_minutes: float = 15.0
+    stop_at_step: int | None = None
     eval_frames: int = 2000
     eval_clips: int = 48
     seed: int = 0
@@ -146,6 +148,19 @@ def learning_rate(step: int, config: PerceptorTrainConfig) -> float:
     return config.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+# Keys that do not change the weights a step produces: a run may resume under other values.
+RESUMABLE_CHANGES = ("out", "max_minutes", "stop_at_step", "threads", "eval_frames", "eval_clips",
+                     "checkpoint_every")
+
+
+def _trajectory_keys(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in RESUMABLE_CHANGES}
+
+
+def _minutes_or_none(seconds: float | None) -> float | None:
+    return None if seconds is None or math.isnan(seconds) else seconds / 60
+
+
 def _net_config() -> PerceptorConfig:
     return PerceptorConfig(shapes=SHAPES, colours=COLOURS, num_identities=NUM_IDENTITIES)
 
@@ -155,7 +170,8 @@ def train_perceptor(config: PerceptorTrainConfig | None = None) -> Path:
 
     Writes `config.out` (safetensors), `<stem>_log.parquet`, `<stem>_loss.png` and
     `<stem>_report.json` beside it. Resumes from `config.work_dir/state.pt` when that state was
-    written by the same config.
+    written by a config that differs at most in `RESUMABLE_CHANGES` (e.g. a larger max_minutes
+    continues a run that was stopped by its time limit).
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -170,12 +186,13 @@ def train_perceptor(config: PerceptorTrainConfig | None = None) -> Path:
     start_step = 0
     if state_path.is_file():
         state = torch.load(state_path, weights_only=False)
-        if state["config"] == asdict(config):
+        if _trajectory_keys(state["config"]) == _trajectory_keys(asdict(config)):
             net.load_state_dict(state["model"])
             optimiser.load_state_dict(state["optimiser"])
             rows, start_step = state["rows"], state["step"]
     elapsed_before = rows[-1]["elapsed_s"] if rows else 0.0
-    started = time.perf_counter()
+    cpu_before = rows[-1].get("cpu_s", float("nan")) if rows else 0.0
+    started, cpu_started = time.perf_counter(), time.process_time()
 
     def save_state(step: int) -> None:
         atomic_torch_save(
@@ -195,6 +212,8 @@ def train_perceptor(config: PerceptorTrainConfig | None = None) -> Path:
             if (time.perf_counter() - started + elapsed_before) / 60 > config.max_minutes:
                 progress.console.print(f"stopping at step {step}: max_minutes={config.max_minutes} reached")
                 break
+            if config.stop_at_step is not None and step >= config.stop_at_step:
+                break
             lr = learning_rate(step, config)
             for group in optimiser.param_groups:
                 group["lr"] = lr
@@ -208,6 +227,7 @@ def train_perceptor(config: PerceptorTrainConfig | None = None) -> Path:
             step += 1
             rows.append({"step": step, "loss": loss.item(), "lr": lr,
                          "elapsed_s": elapsed_before + time.perf_counter() - started,
+                         "cpu_s": cpu_before + time.process_time() - cpu_started,
                          **{f"loss_{k}": v.item() for k, v in losses.items()}})
             progress.update(task, completed=step, loss=loss.item())
             if step % config.checkpoint_every == 0:
@@ -218,6 +238,8 @@ def train_perceptor(config: PerceptorTrainConfig | None = None) -> Path:
     plot_loss_curve(rows, out.with_name(out.stem + "_loss.png"), "lab perceptor")
     report = evaluate_perceptor(LabPerceptor.load(out), num_frames=config.eval_frames, num_clips=config.eval_clips)
     report.update({"steps": step, "train_minutes": rows[-1]["elapsed_s"] / 60 if rows else 0.0,
+                   # Unknown (None) for a run resumed from state written before CPU time was logged.
+                   "train_cpu_minutes": _minutes_or_none(rows[-1].get("cpu_s")) if rows else 0.0,
                    "parameters": sum(p.numel() for p in net.parameters()),
                    "checkpoint_bytes": out.stat().st_size, "config": asdict(config)})
     report_path = out.with_name(out.stem + "_report.json")
