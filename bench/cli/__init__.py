@@ -22,6 +22,8 @@ SUBCOMMAND_MODULES = [
     "demo",
     "votes",
     "rate",
+    "metrics",
+    "weights",
 ]
 
 
