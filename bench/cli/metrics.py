@@ -1,0 +1,143 @@
+"""`fpbench metrics PATH...`: measure mp4 files or folders with the metric backends.
+
+Also `fpbench metrics --list`: every metric with its backend, granularity and whether it can
+run here and now (and if not, why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "metrics", help="measure videos with the paper / classical / lab metric backends",
+        description="Measure mp4 files (or folders of them) and print a summary table. Per-unit values and "
+                    "video scores go to --out as tidy parquet rows. Bad videos get a per-video error; the "
+                    "others are still measured. Exit status 1 if any (video, metric) could not be measured.")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="mp4 files or folders (searched recursively)")
+    parser.add_argument("--metrics", default=None,
+                        help="comma-separated metric names (default: all that the backends provide)")
+    parser.add_argument("--backend", default="lab,classical",
+                        help="lab | classical | paper, or a comma-separated preference order (default lab,classical)")
+    parser.add_argument("--prompts", default=None,
+                        help="JSON ({video: prompt} or [{video, prompt}]) or CSV (columns video,prompt); "
+                             "otherwise a sidecar VIDEO.txt is used")
+    parser.add_argument("--out", default=None, help="write tidy rows to this parquet file")
+    parser.add_argument("--cache", default=None, help="cache folder: unchanged (video, metric) pairs are not recomputed")
+    parser.add_argument("--weights-dir", default=None, help="folder searched first for weight files")
+    parser.add_argument("--drift", action="store_true", help="also print the start-end contrast per metric")
+    parser.add_argument("--list", action="store_true", help="list metrics, backends and availability, then exit")
+    parser.set_defaults(func=main)
+
+
+def load_prompts(path: str | None) -> dict[str, str]:
+    """Read a prompts file: JSON mapping / list of {video, prompt}, or CSV with video,prompt columns."""
+    if path is None:
+        return {}
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--prompts {path}: no such file")
+    if file.suffix.lower() == ".json":
+        data = json.loads(file.read_text())
+        if isinstance(data, dict):
+            return {str(k): str(v) for k, v in data.items()}
+        if isinstance(data, list) and all(isinstance(d, dict) and {"video", "prompt"} <= d.keys() for d in data):
+            return {str(d["video"]): str(d["prompt"]) for d in data}
+        raise ValueError(f"--prompts {path}: expected a JSON object {{video: prompt}} or a list of "
+                         "{\"video\": ..., \"prompt\": ...}")
+    if file.suffix.lower() == ".csv":
+        import pandas as pd
+
+        table = pd.read_csv(file, dtype=str, keep_default_na=False)
+        if not {"video", "prompt"} <= set(table.columns):
+            raise ValueError(f"--prompts {path}: CSV needs columns video,prompt; has {list(table.columns)}")
+        return dict(zip(table["video"], table["prompt"], strict=True))
+    raise ValueError(f"--prompts {path}: expected a .json or .csv file")
+
+
+def collect_videos(paths: list[str]) -> list[Path]:
+    """Files as given (any extension, so bad files are reported) and *.mp4 under folders, sorted."""
+    videos: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            videos += sorted(p for p in path.rglob("*.mp4") if p.is_file())
+        else:
+            videos.append(path)  # a missing file becomes a per-video error
+    return videos
+
+
+def list_metrics(weights_dir: str | None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from metrics.registry import metric_classes
+
+    table = Table(title="metrics (fpbench metrics --list)")
+    for column in ("metric", "backend", "granularity", "better", "version", "available here", "what"):
+        table.add_column(column)
+    for cls in metric_classes():
+        if cls.name.startswith("test_"):
+            continue
+        ok, reason = cls(weights_dir=weights_dir).available()
+        table.add_row(cls.name, cls.backend, cls.granularity, cls.direction, cls.version,
+                      "[green]yes[/]" if ok else f"[red]no[/]: {reason}", cls.description)
+    Console(width=200).print(table)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.list:
+        return list_metrics(args.weights_dir)
+    if not args.paths:
+        raise ValueError("give at least one video file or folder (or --list)")
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from metrics.drift import start_end_contrast
+    from metrics.evaluate import Evaluator
+    from metrics.results import video_scores, write_results
+
+    names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    prompts = load_prompts(args.prompts)
+    videos = collect_videos(args.paths)
+    if not videos:
+        raise FileNotFoundError(f"no .mp4 files under {args.paths}")
+    evaluator = Evaluator(names, backends, cache=args.cache, weights_dir=args.weights_dir)
+    console = Console(width=200)
+    with Progress(TextColumn("[bold]measuring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("", total=len(videos))
+        results = evaluator.evaluate_files(
+            videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=Path(path).name))
+    if args.out:
+        write_results(results, args.out)
+    scores = video_scores(results)
+    table = Table(title=f"video scores ({len(videos)} videos)")
+    table.add_column("video")
+    columns = list(dict.fromkeys(f"{m}[{b}]" for m, b in zip(scores["metric"], scores["backend"], strict=True)))
+    for column in columns:
+        table.add_column(column, justify="right")
+    for video, part in scores.groupby("video", sort=False):
+        cells = {f"{r.metric}[{r.backend}]": ("[red]error[/]" if r.error else f"{r.value:.4f}")
+                 for r in part.itertuples()}
+        table.add_row(Path(video).name, *(cells.get(c, "") for c in columns))
+    console.print(table)
+    if args.drift and (results["kind"].isin(["frame", "pair", "triplet", "window"])).any():
+        drift = start_end_contrast(results[results["error"] == ""]) if len(results) else None
+        if drift is not None and len(drift):
+            console.print("start-end contrast (|M(first 15%) - M(last 15%)|):")
+            console.print(drift[["video", "metric", "backend", "start", "end", "delta"]].to_string(index=False),
+                          markup=False, highlight=False)
+    errors = scores[scores["error"] != ""]
+    for row in errors.itertuples():
+        console.print(f"[red]error[/] {row.video} {row.metric}[{row.backend}]: {row.error}", markup=True,
+                      highlight=False)
+    if args.out:
+        console.print(f"wrote {len(results)} rows to {args.out}")
+    return 1 if len(errors) else 0
