@@ -132,6 +132,11 @@ class FramePackGenerator:
         fps: nominal frame rate of the output.
         name: the table row name; default the schedule's notation (plus the order if it differs
             from the schedule's form).
+        attention: passed to the model as `attention=` when given ("full", "causal",
+            "block_causal"; `PackedDiT` supports them).
+        kv_cache: give the model a fresh `framepack.attention.KVCache` per section and branch, so
+            the clean context is computed once per section instead of once per step (needs a model
+            whose context does not attend to the noisy tokens).
     """
 
     def __init__(
@@ -152,6 +157,8 @@ class FramePackGenerator:
         frame_size: tuple[int, int] = (64, 64),
         fps: int = 16,
         name: str | None = None,
+        attention: str | None = None,
+        kv_cache: bool = False,
     ) -> None:
         self.schedule = Schedule.parse(schedule) if isinstance(schedule, str) else schedule
         self.order = order if order is not None else self.schedule.form
@@ -187,6 +194,8 @@ class FramePackGenerator:
         if self.order != self.schedule.form:
             default_name += f" ({self.order})"
         self.name = name if name is not None else default_name
+        self.attention = attention
+        self.kv_cache = kv_cache
         self.peak_buffer_frames = 0  # the largest history buffer of the last generate() call
 
     # -- planning ----------------------------------------------------------------------------------
@@ -303,9 +312,17 @@ class FramePackGenerator:
         return groups
 
     def _velocity_fn(self, inputs: SectionInputs, positions: torch.Tensor):
+        options: dict[str, Any] = {}
+        if self.attention is not None:
+            options["attention"] = self.attention
+        if self.kv_cache:
+            from framepack.attention import KVCache  # only PackedDiT-like models take one
+
+            options["kv_cache"] = KVCache()
+
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             timesteps = t.to(x.dtype).expand(x.shape[0], x.shape[2]).to(x.device)
-            return self.model(x, positions, timesteps, inputs.context, inputs.cond)
+            return self.model(x, positions, timesteps, inputs.context, inputs.cond, **options)
 
         return velocity
 

@@ -230,6 +230,29 @@ def test_runs_the_real_packed_dit_and_lab_codec():
     assert len([e for e in events if e.kind == "step"]) == 4
 
 
+def test_kv_cache_reuses_the_context_and_changes_nothing(monkeypatch):
+    import framepack.attention
+    from framepack.model import PackedDiT, PackedDiTConfig
+
+    caches = []
+
+    class RecordedCache(framepack.attention.KVCache):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            caches.append(self)
+
+    monkeypatch.setattr(framepack.attention, "KVCache", RecordedCache)
+    config = PackedDiTConfig(latent_channels=3, dim=32, depth=1, heads=2, text_layers=0, context_sees_noisy=False)
+    model = PackedDiT(config).eval()
+    videos = []
+    for cached in (False, True):
+        generator = FramePackGenerator(model, PoolCodec(), "td_f4k2f2k1_g2", steps=3, kv_cache=cached)
+        videos.append(run(generator, start_image=image(9), num_sections=2).frames())
+    assert np.abs(videos[0].astype(int) - videos[1].astype(int)).max() <= 1
+    assert len(caches) == 2  # one per section (no CFG branch)
+    assert [(cache.misses, cache.hits) for cache in caches] == [(1, 2), (1, 2)]
+
+
 def test_bad_configuration_is_named():
     with pytest.raises(ValueError, match="order"):
         make("td_f1k1_g1_f1k1_td")  # a custom form needs an explicit order
