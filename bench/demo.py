@@ -101,7 +101,7 @@ def demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, path:
     drift_metrics = [m for m in grid.spec.metrics.drift if m in results.directions]
     curves = []
     long_values = results.values[results.values["length"] == length] if len(results.values) else results.values
-    for (row, key), values in long_values.groupby(["row", "run"], sort=False) if len(long_values) else []:
+    for (row, key), values in long_values.groupby(["row", "video"], sort=False) if len(long_values) else []:
         curve = provider.curves(values[values["metric"].isin(drift_metrics)], windows)
         curves.append(curve.assign(row=row, key=key))
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["metric", "window", "value", "row"])

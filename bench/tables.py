@@ -70,7 +70,7 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
             cache[run.key] = (values, dict(zip(drift["metric"], drift["drift"], strict=True)))
         values, drift = cache[run.key]
         value_parts.append(values.assign(**label))
-        video = values[values["index_kind"] == "video"]
+        video = values[values["kind"] == "video"]
         for metric, score in zip(video["metric"], video["value"], strict=True):
             score_rows.append({**label, "key": run.key, "metric": metric, "score": float(score),
                                "drift": float(drift[metric]) if metric in drift else math.nan})
@@ -108,20 +108,22 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
         grid: the grid (row order, metric order, drift metrics).
         ratings: optional leaderboard with columns model, elo, rank (and simulated).
 
-    Values are in percent for metrics and drift; ELO in rating points; rank as is.
+    Metrics with scores in [0, 1] and their drift are in percent (others, such as NIQE, as
+    they are); ELO in rating points; rank as is.
     """
     records = []
     metrics = [m for m in grid.spec.metrics.names if m in results.directions]
+    scale = {m: percent_scale(results.scores.loc[results.scores["metric"] == m, "score"]) for m in metrics}
     drift_metrics = [m for m in grid.spec.metrics.drift if m in results.directions]
     for length in grid.spec.lengths:
         for row in grid.row_names:
             scores = results.scores[(results.scores["row"] == row) & (results.scores["length"] == length.name)]
             for metric in metrics:
-                samples = scores.loc[scores["metric"] == metric, "score"].to_numpy() * 100
+                samples = scores.loc[scores["metric"] == metric, "score"].to_numpy() * scale[metric]
                 records.append(_record(length.name, row, f"{metric_label(metric)} {_arrow(results.directions[metric])}",
                                        metric, "global", results.directions[metric], samples))
             for metric in drift_metrics:
-                samples = scores.loc[scores["metric"] == metric, "drift"].dropna().to_numpy() * 100
+                samples = scores.loc[scores["metric"] == metric, "drift"].dropna().to_numpy() * scale[metric]
                 records.append(_record(length.name, row, f"Δ {metric_label(metric)} ↓", metric, "drift", "lower", samples))
             if ratings is not None and len(ratings):
                 board = ratings.set_index("model")
@@ -142,6 +144,13 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
         target = valid["mean"].max() if valid["direction"].iloc[0] == "higher" else valid["mean"].min()
         summary.loc[valid.index[np.isclose(valid["mean"], target, rtol=0, atol=1e-9)], "best"] = True
     return summary
+
+
+def percent_scale(scores: pd.Series) -> float:
+    """100 for a metric whose video scores are fractions in [0, 1] (shown in percent, as the
+    paper does); 1 for an unbounded one (e.g. NIQE), shown as is."""
+    values = scores.to_numpy(dtype=np.float64)
+    return 100.0 if len(values) and values.min() >= -1e-9 and values.max() <= 1 + 1e-9 else 1.0
 
 
 def _arrow(direction: str) -> str:

@@ -109,7 +109,7 @@ class FakeMetricProvider:
     def unavailable(self, names, backend):
         return {n: "fake weights file missing" for n in names if n == "needs_weights"}
 
-    def score(self, frames, prompt, name, backend, reference=None):
+    def score(self, frames, prompt, name, backend, reference=None, fps=None):
         if name == "needs_weights":
             raise MetricUnavailable("needs_weights: fake weights file missing")
         frames = frames.astype(np.float64)
@@ -119,15 +119,15 @@ class FakeMetricProvider:
         else:
             per = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3)) / 255.0
             kind = "pair"
-        rows = [{"metric": name, "backend": backend, "version": "1", "index_kind": kind, "index": i, "value": v}
+        rows = [{"metric": name, "backend": backend, "version": "1", "kind": kind, "index": i, "value": v}
                 for i, v in enumerate(per)]
-        rows.append({"metric": name, "backend": backend, "version": "1", "index_kind": "video", "index": 0,
+        rows.append({"metric": name, "backend": backend, "version": "1", "kind": "video", "index": -1,
                      "value": float(per.mean())})
         return pd.DataFrame(rows)
 
     def drift(self, values):
         out = []
-        for name, group in values[values["index_kind"] != "video"].groupby("metric"):
+        for name, group in values[values["kind"] != "video"].groupby("metric"):
             series = group.sort_values("index")["value"].to_numpy()
             n = max(1, int(round(0.15 * len(series))))
             out.append({"metric": name, "drift": abs(series[:n].mean() - series[-n:].mean())})
@@ -135,7 +135,7 @@ class FakeMetricProvider:
 
     def curves(self, values, windows):
         out = []
-        for name, group in values[values["index_kind"] != "video"].groupby("metric"):
+        for name, group in values[values["kind"] != "video"].groupby("metric"):
             series = group.sort_values("index")["value"].to_numpy()
             for w, chunk in enumerate(np.array_split(series, min(windows, len(series)))):
                 out.append({"metric": name, "window": w, "value": float(chunk.mean())})

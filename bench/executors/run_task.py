@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bench.executors.provenance import provenance
-from bench.grid.providers import MetricUnavailable, check_value_frame
+from bench.grid.providers import VALUE_COLUMNS, MetricUnavailable, check_value_frame
 from bench.grid.registry import generator_kind, load_plugins, metric_provider
 from bench.grid.resolve import RunConfig
 from bench.run_store import DONE, RunStore
@@ -122,24 +122,29 @@ def generate_frames(config: RunConfig, on_progress: ProgressFn | None = None) ->
     return sink.frames(), int(getattr(generator, "fps", 16))
 
 
-def score_frames(config: RunConfig, frames: np.ndarray, names: tuple[str, ...],
+def score_frames(config: RunConfig, frames: np.ndarray, names: tuple[str, ...], fps: int,
                  on_progress: ProgressFn | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Measure `names` on the frames; (tidy values, {metric: reason} for metrics that cannot run)."""
+    """Measure `names` on the frames; (tidy values, {metric: reason} for metrics that cannot run).
+
+    The `video` column of the values holds the run key.
+    """
     provider = metric_provider(config.metrics.provider)
-    reference = config.prompt.image[None] if config.prompt.image is not None else None
     parts, missing = [], {}
     for i, name in enumerate(names):
         try:
-            parts.append(check_value_frame(
-                provider.score(frames, config.prompt.prompt, name, config.metrics.backend, reference=reference), name))
+            values = provider.score(frames, config.prompt.prompt, name, config.metrics.backend,
+                                    reference=config.prompt.image, fps=fps)
+            parts.append(check_value_frame(values, name))
         except MetricUnavailable as error:
             missing[name] = str(error)
         if on_progress is not None:
             on_progress(config.key, "metric", i + 1, len(names))
-    values = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {c: pd.Series(dtype="float64" if c == "value" else "object") for c in
-         ("metric", "backend", "version", "index_kind", "index", "value")})
-    values.insert(0, "run", config.key)
+    if parts:
+        values = pd.concat(parts, ignore_index=True)
+    else:
+        values = pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "int64" if c == "index" else "object")
+                               for c in VALUE_COLUMNS})
+    values["video"] = config.key
     return values, missing
 
 
@@ -169,7 +174,7 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 fps = int(status.info.get("fps", 16))
                 old = store.read_metrics(config.key)
                 todo = tuple(n for n in wanted if n not in set(old["metric"]))
-                values, missing = score_frames(config, frames, todo, on_progress)
+                values, missing = score_frames(config, frames, todo, fps, on_progress)
                 values = pd.concat([old, values], ignore_index=True) if len(values) else old
                 missing = {**status.info.get("missing_metrics", {}), **missing}
                 generation_seconds = status.info.get("generation_seconds")
@@ -183,7 +188,7 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 if config.keep_frames:
                     store.write_frames(config.key, frames)
                 store.write_video(config.key, frames, fps)
-                values, missing = score_frames(config, frames, wanted, on_progress)
+                values, missing = score_frames(config, frames, wanted, fps, on_progress)
             store.write_metrics(config.key, values)
             store.write_json(config.key, "provenance.json", provenance(config, task.executor, started))
             store.mark_done(config.key, {

@@ -1,12 +1,13 @@
 """Metric providers: what measures a run's frames and turns stored values into drift.
 
 The harness never computes a metric itself. A provider wraps a metric registry; the
-default, "metrics", wraps the `metrics` package (its registry, its cache, its drift
+default, "metrics", wraps the `metrics` package (its registry, backends and drift
 functions). Tests and plugins may register their own provider.
 
-Values travel as a tidy DataFrame with the columns of `VALUE_COLUMNS`:
-one row per (metric, index) where `index_kind` is "frame", "pair", "triplet", "window"
-or "video" (the video score, index 0).
+Values travel in the `metrics` package's tidy result shape (`VALUE_COLUMNS`, the same as
+`metrics.RESULT_COLUMNS`): one row per measured unit, `kind` "frame" | "pair" | "triplet" |
+"window", plus one row of kind "video" (index -1) holding the video score. In the run
+store, the `video` column holds the run key.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 from bench.grid.errors import GridError
 from bench.grid.registry import register_metric_provider
 
-VALUE_COLUMNS = ("metric", "backend", "version", "index_kind", "index", "value")
+VALUE_COLUMNS = ("video", "metric", "backend", "version", "kind", "index", "value", "error")
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,10 @@ class MetricProvider(Protocol):
         """Metrics that cannot run here, with the reason (e.g. the missing weights file)."""
 
     def score(self, frames: np.ndarray, prompt: str, name: str, backend: str,
-              reference: np.ndarray | None = None) -> pd.DataFrame:
+              reference: np.ndarray | None = None, fps: float | None = None) -> pd.DataFrame:
         """Measure one metric on uint8 frames (T, H, W, 3); tidy rows of VALUE_COLUMNS.
-        Raises MetricUnavailable when it cannot run here."""
+        `reference` is the start image (H, W, 3) or None. Raises MetricUnavailable when
+        the metric cannot run here."""
 
     def drift(self, values: pd.DataFrame) -> pd.DataFrame:
         """Start–end contrast per metric from one video's stored values: columns metric, drift."""
@@ -62,46 +64,109 @@ class MetricProvider(Protocol):
 
 
 def check_value_frame(values: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Normalise a provider's result for metric `name` to VALUE_COLUMNS, refusing NaNs."""
+    """Normalise a provider's result for metric `name` to VALUE_COLUMNS, refusing NaN values."""
+    values = values.copy()
+    if "error" not in values.columns:
+        values["error"] = ""
+    if "video" not in values.columns:
+        values["video"] = ""
     missing = [c for c in VALUE_COLUMNS if c not in values.columns]
     if missing:
         raise ValueError(f"metric {name!r} returned values without columns {missing}")
-    values = values.loc[:, list(VALUE_COLUMNS)].copy()
+    values = values.loc[:, list(VALUE_COLUMNS)]
     if values["value"].isna().any():
         raise ValueError(f"metric {name!r} returned NaN values; a metric that cannot measure must raise")
-    if not (values["index_kind"] == "video").any():
+    if not (values["kind"] == "video").any():
         raise ValueError(f"metric {name!r} returned no video score")
     values["index"] = values["index"].astype("int64")
     values["value"] = values["value"].astype("float64")
     return values
 
 
+def backend_preference(backend: str) -> list[str]:
+    """"lab" -> ["lab"]; "lab,classical" -> ["lab", "classical"] (first that a metric has wins)."""
+    return [part.strip() for part in backend.split(",") if part.strip()]
+
+
 class PackageMetricProvider:
-    """The default provider: the `metrics` package's registry, cache and drift."""
+    """The default provider: the `metrics` package's registry, backends and drift.
+
+    Metric instances are kept, so paper networks load once per worker process.
+    """
 
     def __init__(self) -> None:
-        try:
-            import metrics  # noqa: F401
-        except ImportError as error:  # pragma: no cover - the package is part of the repo
-            raise GridError("metrics.provider", f"the metrics package cannot be imported: {error}") from None
+        self._evaluators: dict[tuple[str, str], object] = {}
+
+    def _resolve(self, name: str, backend: str) -> tuple[str, str]:
+        from metrics.evaluate import resolve_backends
+
+        return resolve_backends([name], backend_preference(backend))[0]
 
     def check(self, names: Sequence[str], backend: str) -> None:
-        raise GridError("metrics.provider", "the metrics package adapter is not wired yet")
+        from metrics.evaluate import resolve_backends
+
+        preference = backend_preference(backend)
+        if not preference:
+            raise GridError("metrics.backend", f"expected a backend (lab, classical, paper), got {backend!r}")
+        for candidate in preference:
+            if candidate not in ("paper", "classical", "lab"):
+                raise GridError("metrics.backend", f"unknown backend {candidate!r}; expected lab, classical or paper")
+        for i, name in enumerate(names):
+            try:
+                resolve_backends([name], preference)
+            except ValueError as error:
+                raise GridError(f"metrics.names[{i}]", str(error)) from None
 
     def info(self, name: str, backend: str) -> MetricInfo:
-        raise NotImplementedError
+        from metrics.registry import get_metric_class
+
+        name, chosen = self._resolve(name, backend)
+        cls = get_metric_class(name, chosen)
+        return MetricInfo(name, cls.direction, cls.granularity, chosen, str(cls.version))
+
+    def _evaluator(self, name: str, backend: str):
+        from metrics.evaluate import Evaluator
+
+        key = (name, backend)
+        if key not in self._evaluators:
+            self._evaluators[key] = Evaluator([name], backend_preference(backend), cache=None, on_error="record")
+        return self._evaluators[key]
 
     def unavailable(self, names: Sequence[str], backend: str) -> dict[str, str]:
-        raise NotImplementedError
+        reasons = {}
+        for name in names:
+            for metric in self._evaluator(name, backend).metrics:
+                ok, reason = metric.available()
+                if not ok:
+                    reasons[name] = reason
+        return reasons
 
-    def score(self, frames, prompt, name, backend, reference=None) -> pd.DataFrame:
-        raise NotImplementedError
+    def score(self, frames, prompt, name, backend, reference=None, fps=None) -> pd.DataFrame:
+        values = self._evaluator(name, backend).evaluate(frames, prompt, reference=reference, fps=fps)
+        errors = values[values["kind"] == "error"]
+        if len(errors):
+            raise MetricUnavailable(f"{name}: {errors['error'].iloc[0]}")
+        return values
 
     def drift(self, values: pd.DataFrame) -> pd.DataFrame:
-        raise NotImplementedError
+        from metrics.drift import start_end_contrast
+
+        units = values[values["kind"].isin(("frame", "pair", "triplet", "window"))]
+        counts = units.groupby("metric")["index"].count()
+        usable = units[units["metric"].isin(counts[counts >= 2].index)]
+        if usable.empty:
+            return pd.DataFrame(columns=["metric", "drift"])
+        contrast = start_end_contrast(usable)
+        return contrast.groupby("metric", as_index=False)["delta"].mean().rename(columns={"delta": "drift"})
 
     def curves(self, values: pd.DataFrame, windows: int) -> pd.DataFrame:
-        raise NotImplementedError
+        from metrics.drift import window_curves
+
+        units = values[values["kind"].isin(("frame", "pair", "triplet", "window"))]
+        if units.empty:
+            return pd.DataFrame(columns=["metric", "window", "value"])
+        curves = window_curves(units, windows)
+        return curves.groupby(["metric", "window"], as_index=False)["value"].mean()
 
 
 register_metric_provider("metrics", PackageMetricProvider)
