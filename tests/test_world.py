@@ -173,3 +173,31 @@ def test_labelled_frames_cover_all_classes_and_render_fast():
     assert {f.state.colour for f in frames} == set(COLOURS)
     assert {f.state.structure for f in frames} == set(STRUCTURES)
     assert any(not f.state.present for f in frames) and any(f.degradation.level > 0 for f in frames)
+
+
+def _run_world_cli(argv):
+    import argparse
+
+    from bench.cli import world
+
+    parser = argparse.ArgumentParser()
+    world.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["world", *argv])
+    return args.func(args)
+
+
+def test_world_cli_writes_a_clip_its_states_and_a_split(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    assert _run_world_cli(["--seed", "4", "--frames", "6", "--out", str(tmp_path / "c.png"),
+                           "--states", str(tmp_path / "s.parquet")]) == 0
+    assert sample_clip(4, 1).prompt in capsys.readouterr().out
+    states = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(states) == 6 and states["x"].tolist() == [s.x for s in sample_clip(4, 6).states]
+    assert _run_world_cli(["--split", "t2v", "--out", str(tmp_path / "t2v")]) == 0
+    items = json.loads((tmp_path / "t2v" / "prompts.json").read_text())
+    assert [i["prompt"] for i in items] == [item.prompt for item in test_split("t2v")]
+    with pytest.raises(ValueError, match="c.gif"):
+        _run_world_cli(["--seed", "1", "--out", str(tmp_path / "c.gif")])

@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = [
     "rate",
     "metrics",
     "weights",
+    "world",
 ]
 
 
