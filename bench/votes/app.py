@@ -118,6 +118,10 @@ def create_app(study_dir: str | Path) -> FastAPI:
     def healthz() -> dict:
         return {"ok": True}
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         return "<!doctype html><title>votes</title><p>Open the invite link you were given.</p>"
