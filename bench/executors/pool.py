@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -17,9 +18,11 @@ _EVENTS: Any = None
 def _init_worker(events: Any, threads: int) -> None:
     global _EVENTS
     _EVENTS = events
-    import torch
-
-    torch.set_num_threads(threads)
+    # Read by torch / OpenMP when they load, so importing torch here (slow) is not needed.
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def _relay(key: str, kind: str, done: int, total: int | None) -> None:

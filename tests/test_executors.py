@@ -1,0 +1,107 @@
+"""Executors: sequential, process pool and Ray give the same results; progress is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from bench.executors import (
+    LocalPoolExecutor,
+    RayExecutor,
+    RunTask,
+    SequentialExecutor,
+    make_executor,
+    pending_tasks,
+    run_grid,
+)
+from bench.grid import load_and_resolve
+from bench.run_store import RunStore
+
+PLUGIN = str(Path(__file__).with_name("fake_harness_plugin.py"))
+
+
+def make_grid(tmp_path: Path, store: str, prompts: int = 2):
+    document = {
+        "name": "exec-test",
+        "plugins": [PLUGIN],
+        "store": str(tmp_path / store),
+        "rows": [{"generator": "fake_video", "params": {"drift": 2.0}},
+                 {"generator": "fake_video", "params": {"drift": 6.0, "reverse": True}}],
+        "prompts": {"source": "lab", "split": "i2v", "count": prompts},
+        "seeds": [0],
+        "lengths": {"long": 3},
+        "metrics": {"names": ["brightness", "flicker"], "backend": "fake", "provider": "fake"},
+        "resources": {"num_cpus": 1},
+    }
+    path = tmp_path / f"{store}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return load_and_resolve(path)
+
+
+def stored_values(grid) -> pd.DataFrame:
+    store = RunStore(grid.spec.store)
+    frames = [store.read_metrics(run.key) for run in grid.runs]
+    return pd.concat(frames, ignore_index=True).sort_values(["video", "metric", "kind", "index"]).reset_index(drop=True)
+
+
+def test_make_executor_chooses_by_name_and_jobs():
+    assert isinstance(make_executor("local"), SequentialExecutor)
+    assert isinstance(make_executor("local", jobs=2), LocalPoolExecutor)
+    assert isinstance(make_executor("process", jobs=3), LocalPoolExecutor)
+    assert isinstance(make_executor("ray", address="auto"), RayExecutor)
+    with pytest.raises(ValueError, match="'cluster'"):
+        make_executor("cluster")
+    with pytest.raises(ValueError, match="--jobs"):
+        make_executor("local", jobs=0)
+    with pytest.raises(ValueError, match="--address"):
+        make_executor("local", address="ray://x:1")
+
+
+def test_sequential_executor_reports_overall_and_per_run_progress(tmp_path):
+    grid = make_grid(tmp_path, "seq")
+    events = []
+    finished = []
+    tasks = [RunTask(r, grid.spec.store) for r in grid.runs]
+    SequentialExecutor().run(tasks, on_progress=lambda *e: events.append(e), on_finished=finished.append)
+    assert len(finished) == len(grid.runs)
+    for run in grid.runs:
+        kinds = [e[1] for e in events if e[0] == run.key]
+        assert kinds[0] == "start" and kinds[-1] == "end"
+        sections = [e for e in events if e[0] == run.key and e[1] == "section"]
+        assert [s[2] for s in sections] == [1, 2, 3] and all(s[3] == 3 for s in sections)
+        assert kinds.count("step") == 3 * 2 and kinds.count("metric") == 2
+
+
+def test_process_pool_gives_the_same_results_as_sequential(tmp_path):
+    sequential = make_grid(tmp_path, "seq")
+    pooled = make_grid(tmp_path, "pool")
+    run_grid(sequential, executor=make_executor("local"), progress=False)
+    summary = run_grid(pooled, executor=make_executor("process", jobs=2), progress=False)
+    assert summary.counts == {"generated": 4, "already done": 0}
+    pd.testing.assert_frame_equal(stored_values(sequential), stored_values(pooled))
+
+
+@pytest.mark.slow
+def test_ray_executor_on_a_real_local_ray_instance(tmp_path):
+    ray = pytest.importorskip("ray", reason="the `ray` extra is not installed")
+    sequential = make_grid(tmp_path, "seq", prompts=1)
+    on_ray = make_grid(tmp_path, "ray", prompts=1)
+    run_grid(sequential, executor=make_executor("local"), progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        events = []
+        executor = RayExecutor(num_cpus=1)
+        tasks, _ = pending_tasks(on_ray, RunStore(on_ray.spec.store), "ray")
+        outcomes = executor.run(tasks, on_progress=lambda *e: events.append(e))
+        assert sorted(o.action for o in outcomes) == ["generated", "generated"]
+        assert {e[0] for e in events if e[1] == "end"} == {r.key for r in on_ray.runs}
+        again = run_grid(on_ray, executor=executor, progress=False)
+        assert again.counts == {"already done": 2}
+    finally:
+        ray.shutdown()
+    pd.testing.assert_frame_equal(stored_values(sequential), stored_values(on_ray))
+    provenance = (RunStore(on_ray.spec.store).run_dir(on_ray.runs[0].key) / "provenance.json").read_text()
+    assert '"executor": "ray"' in provenance
