@@ -76,10 +76,10 @@ def gold_accuracy(battles: pd.DataFrame) -> pd.DataFrame:
         broken = votes[votes["kind"] == "gold_broken"]
         correct = int((broken["winner"] == broken.get("expected_winner")).sum()) if len(broken) else 0
         swaps = votes[votes["kind"] == "gold_swap"]
-        by_item = {r["item_id"]: _chosen(r) for _, r in votes.iterrows() if r["kind"] == "regular"}
+        by_item = {r.get("item_id"): _chosen(r) for _, r in votes.iterrows() if r["kind"] == "regular"}
         scored = consistent = 0
         for _, swap in swaps.iterrows():
-            original = by_item.get(swap.get("gold_of"))
+            original = by_item.get(swap.get("gold_of")) if swap.get("gold_of") is not None else None
             if original is None:
                 continue
             scored += 1

@@ -1,0 +1,93 @@
+"""`fpbench votes …` and `fpbench rate` end to end through the CLI entry point."""
+
+import json
+
+import pandas as pd
+import pytest
+
+import bench.cli
+from bench.votes.demo_videos import make_demo_videos
+
+
+@pytest.fixture()
+def fpbench(monkeypatch):
+    """Run `fpbench` with only this suite's subcommands registered (isolated from other modules)."""
+    monkeypatch.setattr(bench.cli, "SUBCOMMAND_MODULES", ["votes", "rate"])
+    return bench.cli.main
+
+
+@pytest.fixture()
+def video_list(tmp_path):
+    records = make_demo_videos(tmp_path / "videos", ["inv", "van", "vanD"], prompts=2, frames=4)
+    frame = pd.DataFrame([r.__dict__ for r in records])
+    frame["video"] = [str(p).split("/")[-1] for p in frame["video"]]  # relative to the list's folder
+    path = tmp_path / "videos" / "videos.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_create_invite_simulate_export_and_rate(fpbench, video_list, tmp_path, capsys):
+    study = tmp_path / "study"
+    assert fpbench(["votes", "create-study", str(video_list), "--name", "cli", "--per-row", "8",
+                    "--out", str(study), "--gold-broken", "1", "--gold-swap", "1"]) == 0
+    assert "assessments per row: inv=8, van=8, vanD=8" in capsys.readouterr().out
+
+    assert fpbench(["votes", "invite", str(study), "alice", "--base-url", "http://127.0.0.1:9000"]) == 0
+    link = capsys.readouterr().out.strip()
+    assert link.startswith("http://127.0.0.1:9000/a/") and len(link.rsplit("/", 1)[1]) >= 24
+
+    assert fpbench(["votes", "simulate", str(study), "--strength", "inv=1200", "--strength", "van=1000",
+                    "--strength", "vanD=1050", "--annotators", "4", "--seed", "3"]) == 0
+    assert "SIMULATED" in capsys.readouterr().out
+
+    for fmt, name in (("jsonl", "votes.jsonl"), ("csv", "votes.csv"), ("fastchat", "votes.json")):
+        assert fpbench(["votes", "export", str(study), "--format", fmt]) == 0
+        assert (study / name).is_file()
+    capsys.readouterr()
+
+    assert fpbench(["rate", str(study), "--permutations", "30", "--bootstrap", "30", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "SIMULATED judges" in out and "| inv |" in out
+    ratings = pd.read_parquet(study / "ratings" / "ratings.parquet")
+    assert ratings.iloc[0]["model"] == "inv" and ratings["simulated"].all()
+    summary = json.loads((study / "ratings" / "summary.json").read_text())
+    assert summary["gold_votes"] == 4 * 2 and summary["annotators"] == 4
+    gold = pd.read_parquet(study / "ratings" / "gold.parquet")
+    assert (gold["broken_accuracy"] == 1.0).all()  # attentive simulated judges reject broken videos
+
+    assert fpbench(["rate", str(study / "votes.json"), "--permutations", "10", "--bootstrap", "10",
+                    "--no-figures"]) == 0
+    assert (tmp_path / "study" / "votes_ratings" / "ratings.md").is_file()
+
+
+def test_import_command_reports_counts(fpbench, video_list, tmp_path, capsys):
+    rows = [{"model_a": "inv", "model_b": "van", "winner": "model_a", "judge": "ext", "tstamp": 1.0}]
+    (tmp_path / "arena.json").write_text(json.dumps(rows))
+    study = tmp_path / "study"
+    fpbench(["votes", "create-study", str(video_list), "--name", "imp", "--per-row", "2", "--out", str(study)])
+    capsys.readouterr()
+    assert fpbench(["votes", "import", str(study), str(tmp_path / "arena.json")]) == 0
+    assert "imported 1 votes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["votes", "simulate", "{study}", "--strength", "inv=1100", "--strength", "van=1000"], "vanD"),
+        (["votes", "simulate", "{study}", "--strength", "inv:1100"], "ROW=ELO"),
+        (["votes", "simulate", "{study}"], "--strength"),
+        (["votes", "invite", "{tmp}/nowhere", "bob"], "no study at"),
+        (["votes", "export", "{study}"], "no votes yet"),
+        (["rate", "{tmp}/missing.jsonl"], "missing.jsonl"),
+        (["votes", "create-study", "{list}", "--name", "again", "--out", "{study}"], "already exists"),
+        (["votes", "create-study", "{list}", "--name", "bad/name"], "study name"),
+    ],
+)
+def test_bad_input_gives_a_clear_error_without_traceback(fpbench, video_list, tmp_path, capsys, argv, message):
+    study = tmp_path / "study"
+    fpbench(["votes", "create-study", str(video_list), "--name", "err", "--per-row", "2", "--out", str(study)])
+    capsys.readouterr()
+    argv = [a.format(study=study, tmp=tmp_path, list=video_list) for a in argv]
+    assert fpbench(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
