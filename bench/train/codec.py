@@ -1,0 +1,182 @@
+"""Training recipe for the lab latent codec (`fpbench train bench/train/configs/codec.yaml`).
+
+Reads top to bottom: render frames from the world; for the "linear" kind fit the patch PCA; for
+the "conv" kind train the autoencoder on random batches with a little latent noise (so the decoder
+tolerates imperfect generated latents) and measure the per-channel latent statistics as its
+normalisation; then report held-out PSNR.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.train.common import EMA, plot_loss_curve, seed_everything, write_loss_log
+from bench.train.data import render_frames
+from framepack.lab_codec import LabCodec, LabCodecConfig
+
+
+@dataclass
+class CodecTrainConfig:
+    """Codec training settings (all keys of the YAML file).
+
+    Args:
+        out: checkpoint path; the loss log (.parquet), curve (.png) and report (.json) go beside it.
+        kind, latent_channels, downsample, widths: the codec's shape (see `LabCodecConfig`).
+        whitening: for the linear kind, how far the per-channel scale whitens (see `LabCodec.fit_linear`).
+        train_clips, frames_per_clip: how many frames are rendered for training.
+        heldout_clips: clips (disjoint seeds) for the PSNR report.
+        batch_size, lr, max_steps, max_minutes: optimisation; training stops at whichever limit comes first.
+        latent_noise: std of Gaussian noise added to latents while training, relative to their std.
+        latent_penalty: weight of the mean squared latent (keeps the scale bounded against the noise).
+        ema_decay: decay of the weight average that is saved.
+        seed: seeds data order and initialisation.
+        threads: torch CPU threads.
+    """
+
+    out: str = "results/checkpoints/codec.safetensors"
+    kind: str = "linear"
+    latent_channels: int = 32
+    downsample: int = 8
+    widths: tuple[int, ...] = ()
+    whitening: float = 0.5
+    train_clips: int = 300
+    frames_per_clip: int = 12
+    heldout_clips: int = 24
+    batch_size: int = 32
+    lr: float = 2e-3
+    max_steps: int = 100_000
+    max_minutes: float = 10.0
+    latent_noise: float = 0.1
+    latent_penalty: float = 1e-3
+    ema_decay: float = 0.995
+    seed: int = 0
+    threads: int = 2
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB between two uint8 arrays of the same shape."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * math.log10(255.0**2 / mse))
+
+
+def _to_float(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, 3) → float (N, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+@torch.no_grad()
+def reconstruct(codec: LabCodec, frames: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Encode and decode uint8 frames (N, H, W, 3); returns uint8 (N, H, W, 3)."""
+    out = []
+    for i in range(0, len(frames), batch):
+        x = _to_float(frames[i : i + batch]).unsqueeze(2)  # (B, 3, 1, H, W)
+        y = codec.decode(codec.encode(x))[:, :, 0]
+        out.append(((y.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy())
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def measure_latent_statistics(codec: LabCodec, frames: np.ndarray, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std of the raw (unnormalised) latents of `frames`."""
+    latents = torch.cat([codec.encode_frames_raw(_to_float(frames[i : i + batch])) for i in range(0, len(frames), batch)])
+    return latents.mean(dim=(0, 2, 3)), latents.std(dim=(0, 2, 3)).clamp_min(1e-4)
+
+
+def train_codec(config: CodecTrainConfig, show_progress: bool = True) -> dict:
+    """Train the codec described by `config`, save it, and return the report dict."""
+    torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    out = Path(config.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log_path = out.with_suffix(".log")
+
+    def log(message: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {message}"
+        if show_progress:
+            print(line, flush=True)
+        with open(log_path, "a") as handle:
+            handle.write(line + "\n")
+
+    log(f"codec config {json.dumps(asdict(config))}")
+    started = time.time()
+    train_frames = render_frames("train", config.train_clips, config.frames_per_clip, seed=config.seed)
+    heldout_frames = render_frames("heldout", config.heldout_clips, config.frames_per_clip, seed=config.seed)
+    log(f"rendered {len(train_frames)} train / {len(heldout_frames)} held-out frames in {time.time() - started:.0f}s")
+
+    codec = LabCodec(
+        LabCodecConfig(kind=config.kind, latent_channels=config.latent_channels, downsample=config.downsample, widths=config.widths)
+    )
+    if config.kind == "linear":
+        return _fit_linear(codec, config, train_frames, heldout_frames, out, log)
+    log(f"codec parameters {sum(p.numel() for p in codec.parameters())}")
+    optimiser = torch.optim.AdamW(codec.parameters(), lr=config.lr, weight_decay=0.0)
+    ema = EMA(codec, config.ema_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    rows: list[dict] = []
+    started = time.time()
+    step = 0
+    while step < config.max_steps and time.time() - started < config.max_minutes * 60:
+        # Cosine decay over the time budget (or the step budget if that comes first).
+        progress = max(step / config.max_steps, (time.time() - started) / (config.max_minutes * 60))
+        for group in optimiser.param_groups:
+            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        index = torch.randint(len(train_frames), (config.batch_size,), generator=generator)
+        x = _to_float(train_frames[index.numpy()])
+        z = codec.encode_frames_raw(x)
+        noise = torch.randn(z.shape, generator=generator) * config.latent_noise * z.detach().std()
+        y = codec.decode_frames_raw(z + noise)
+        reconstruction = F.mse_loss(y, x)
+        loss = reconstruction + config.latent_penalty * z.pow(2).mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        ema.update(codec, step)
+        rows.append({"step": step, "loss": reconstruction.item(), "time_s": time.time() - started})
+        if step % 50 == 0:
+            log(f"step {step} mse {float(reconstruction):.5f} ({(step + 1) / (time.time() - started):.2f} steps/s)")
+        step += 1
+
+    final = ema.shadow
+    shift, scale = measure_latent_statistics(final, train_frames[:2048])
+    final.latent_shift.copy_(shift)
+    final.latent_scale.copy_(scale)
+    final.save(out)
+
+    return _finish(final, config, heldout_frames, out, log, rows, step, started)
+
+
+def _fit_linear(codec: LabCodec, config: CodecTrainConfig, train_frames, heldout_frames, out: Path, log) -> dict:
+    started = time.time()
+    codec.fit_linear(_to_float(train_frames), whitening=config.whitening)
+    codec.save(out)
+    log(f"fitted patch PCA ({config.latent_channels} components of {config.downsample}x{config.downsample} patches)")
+    return _finish(codec, config, heldout_frames, out, log, [], 0, started)
+
+
+def _finish(final: LabCodec, config: CodecTrainConfig, heldout_frames, out: Path, log, rows, step, started) -> dict:
+    recon = reconstruct(final, heldout_frames)
+    report = {
+        "kind": config.kind,
+        "steps": step,
+        "minutes": (time.time() - started) / 60,
+        "heldout_frames": len(heldout_frames),
+        "heldout_psnr_db": psnr(recon, heldout_frames),
+        "latent_shape": [config.latent_channels, final.latent_size, final.latent_size],
+        "parameters": sum(p.numel() for p in final.parameters()),
+        "checkpoint_bytes": out.stat().st_size,
+    }
+    log(f"report {json.dumps(report)}")
+    if rows:
+        write_loss_log(rows, out.with_name(out.stem + "_loss.parquet"))
+        plot_loss_curve(rows, out.with_name(out.stem + "_loss.png"), f"codec {config.latent_channels}x{final.latent_size}x{final.latent_size}")
+    with open(out.with_name(out.stem + "_report.json"), "w") as handle:
+        json.dump(report, handle, indent=2)
+    return report

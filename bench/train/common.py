@@ -1,0 +1,138 @@
+"""Pieces every training recipe shares: YAML configs into dataclasses, seeding, EMA,
+atomic checkpoint files, loss logs (parquet) and loss-curve figures."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+import yaml
+
+ConfigT = TypeVar("ConfigT")
+
+
+class ConfigError(ValueError):
+    """A training config names an unknown key or holds a value of the wrong kind."""
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML mapping; FileNotFoundError / ConfigError name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"training config not found: {path}")
+    with open(path) as handle:
+        raw = yaml.safe_load(handle) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(raw).__name__}")
+    return raw
+
+
+def config_from_dict(cls: type[ConfigT], raw: dict[str, Any], source: str = "config") -> ConfigT:
+    """Build dataclass `cls` from `raw`, rejecting unknown keys with the list of known ones."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {unknown}; known keys: {sorted(fields)}")
+    values = {}
+    for name, value in raw.items():
+        default = fields[name].default
+        if isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise ConfigError(f"{source}: {error}") from error
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+class EMA:
+    """Exponential moving average of a module's parameters (buffers are copied)."""
+
+    def __init__(self, module: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = copy.deepcopy(module).eval()
+        for p in self.shadow.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module, step: int) -> None:
+        # Warm-up: early on the average follows the model closely.
+        decay = min(self.decay, (1 + step) / (10 + step))
+        for ema_p, p in zip(self.shadow.parameters(), module.parameters(), strict=True):
+            ema_p.lerp_(p.detach(), 1 - decay)
+        for ema_b, b in zip(self.shadow.buffers(), module.buffers(), strict=True):
+            ema_b.copy_(b)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """torch.save to a temp file in the same folder, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_loss_log(rows: list[dict[str, Any]], path: str | os.PathLike) -> None:
+    """Write the per-step loss rows as parquet (atomically)."""
+    import pandas as pd
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        pd.DataFrame(rows).to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def plot_loss_curve(rows: list[dict[str, Any]], path: str | os.PathLike, title: str) -> None:
+    """Loss (and its running mean) against step, saved as PNG (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(frame["step"], frame["loss"], lw=0.5, alpha=0.4, label="loss")
+    window = max(1, len(frame) // 50)
+    ax.plot(frame["step"], frame["loss"].rolling(window, min_periods=1).mean(), lw=1.5, label=f"mean of {window}")
+    for column in [c for c in frame.columns if c.startswith("eval_")]:
+        points = frame.dropna(subset=[column])
+        ax.plot(points["step"], points[column], "o-", ms=3, label=column)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
