@@ -42,7 +42,7 @@ from framepack.packing import (
     pad_to_kernel,
     unpatchify_k1,
 )
-from framepack.rope import RopeSpec, apply_rope
+from framepack.rope import RopeSpec, apply_rotation, rotation
 
 __all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "CheckpointNotFoundError"]
 
@@ -176,15 +176,15 @@ class SelfAttention(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        angles: torch.Tensor | None,
+        rotations: torch.Tensor | None,
         mask: torch.Tensor | None,
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         batch, tokens, dim = x.shape
         q, k, v = self.qkv(x).view(batch, tokens, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
         q, k = self.q_norm(q), self.k_norm(k)
-        if angles is not None:
-            q, k = apply_rope(q, angles), apply_rope(k, angles)
+        if rotations is not None:
+            q, k = apply_rotation(q, rotations), apply_rotation(k, rotations)
         own = (k, v)
         if prefix is not None:
             k = torch.cat([prefix[0], k], dim=2)
@@ -240,18 +240,21 @@ class DiTBlock(nn.Module):
         x: torch.Tensor,
         slot_condition: torch.Tensor,
         slots: torch.Tensor,
-        angles: torch.Tensor,
+        rotations: torch.Tensor,
         mask: torch.Tensor | None,
         memory: torch.Tensor,
         memory_mask: torch.Tensor,
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        modulation = self.modulation(slot_condition)[:, slots]  # (B, N, 6·dim)
+        # (B, S, 6·dim) per slot; "1 + scale" is folded in before gathering to tokens
+        modulation = self.modulation(slot_condition)
         shift1, scale1, gate1, shift2, scale2, gate2 = modulation.chunk(6, dim=-1)
-        attended, own_kv = self.attn(self.norm1(x) * (1 + scale1) + shift1, angles, mask, prefix)
-        x = x + gate1 * attended
+        per_token = torch.cat([shift1, 1 + scale1, gate1, shift2, 1 + scale2, gate2], dim=-1)[:, slots]
+        shift1, scale1, gate1, shift2, scale2, gate2 = per_token.chunk(6, dim=-1)
+        attended, own_kv = self.attn(torch.addcmul(shift1, self.norm1(x), scale1), rotations, mask, prefix)
+        x = torch.addcmul(x, gate1, attended)
         x = x + self.cross(self.norm_cross(x), memory, memory_mask)
-        x = x + gate2 * self.mlp(self.norm2(x) * (1 + scale2) + shift2)
+        x = torch.addcmul(x, gate2, self.mlp(torch.addcmul(shift2, self.norm2(x), scale2)))
         return x, own_kv
 
 
@@ -499,8 +502,9 @@ class PackedDiT(nn.Module):
                 mask[:num_context, num_context:] = False
             x = sequence.tokens
             condition = self._slot_condition(sequence, pooled)
+            rotations = rotation(sequence.angles)
             for block in self.blocks:
-                x, _ = block(x, condition, sequence.slots, sequence.angles, mask, memory, memory_mask)
+                x, _ = block(x, condition, sequence.slots, rotations, mask, memory, memory_mask)
             x = x[:, num_context:]
             noisy_condition = condition[:, sequence.slots[num_context:]]
         else:
@@ -556,8 +560,9 @@ class PackedDiT(nn.Module):
                 x = context.tokens
                 condition = self._slot_condition(context, pooled)
                 layers = []
+                rotations = rotation(context.angles)
                 for block in self.blocks:
-                    x, own_kv = block(x, condition, context.slots, context.angles, context_mask, memory, memory_mask)
+                    x, own_kv = block(x, condition, context.slots, rotations, context_mask, memory, memory_mask)
                     layers.append(own_kv)
                 kv_cache.store(key, layers, context.times)
         else:
@@ -569,9 +574,10 @@ class PackedDiT(nn.Module):
             key_times = torch.cat([kv_cache.context_times, noisy_block.times])
             mask = attention_mask(noisy_block.times, key_times, attention, block_origin=origin, block_frames=block_frames)
         x = noisy_block.tokens
+        rotations = rotation(noisy_block.angles)
         for index, block in enumerate(self.blocks):
             prefix = kv_cache.layers[index] if context is not None else None
-            x, _ = block(x, condition, noisy_block.slots, noisy_block.angles, mask, memory, memory_mask, prefix)
+            x, _ = block(x, condition, noisy_block.slots, rotations, mask, memory, memory_mask, prefix)
         return x, condition[:, noisy_block.slots]
 
     # -- persistence ------------------------------------------------------------------------------

@@ -108,10 +108,17 @@ def kernel_angles(frame_indices: torch.Tensor, latent_hw: tuple[int, int], kerne
     return pool_grid(grid, kernel.ratio).reshape(-1, spec.head_dim // 2)
 
 
+def rotation(angles: torch.Tensor) -> torch.Tensor:
+    """Unit complex numbers e^{i·angle}, (N, head_dim/2): compute once per forward, reuse per layer."""
+    return torch.polar(torch.ones_like(angles, dtype=torch.float32), angles.float())
+
+
+def apply_rotation(x: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
+    """Rotate channel pairs (2i, 2i+1) of x (..., N, head_dim) by `rotation(angles)` (N, head_dim/2)."""
+    pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2).contiguous())
+    return torch.view_as_real(pairs * rotations).flatten(-2).to(x.dtype)
+
+
 def apply_rope(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """Rotate channel pairs (2i, 2i+1) of x (..., N, head_dim) by angles (N, head_dim/2)."""
-    pairs = x.float().reshape(*x.shape[:-1], -1, 2)
-    cos, sin = angles.cos(), angles.sin()
-    first, second = pairs[..., 0], pairs[..., 1]
-    rotated = torch.stack([first * cos - second * sin, first * sin + second * cos], dim=-1)
-    return rotated.flatten(-2).to(x.dtype)
+    return apply_rotation(x, rotation(angles))
