@@ -28,10 +28,10 @@ from framepack.diffusers_backend import DiffusersFramePackModel, HunyuanConditio
 from framepack.flow_matching import sample, time_grid
 from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
 from framepack.hunyuan_codec import HunyuanVideoCodec, OverlapDecoder, pixels_to_unit, unit_to_uint8
-from framepack.hunyuan_layout import RELEASED_ORDERS, SectionLayout, released_schedule, section_layout
+from framepack.hunyuan_layout import RELEASED_ORDERS, released_plans, released_schedule
 from framepack.hunyuan_weights import check_weights_folder
-from framepack.kernels import Kernel
 from framepack.packed_group import PackedGroup
+from framepack.section_plan import SectionPlan, last_uses
 
 OFFLOAD_MODES = ("none", "model", "sequential")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -179,25 +179,44 @@ class HunyuanFramePackGenerator:
             reverse=reverse,
             emit=lambda first, pixels: emit(first, pixels_to_unit(pixels)),
         )
-        history: dict[int, torch.Tensor] = {0: start_latent}  # true latent time -> (1, C, 1, h, w)
+        plans = released_plans(options.order, num_sections, options.window, has_end=end_latent is not None)
+        last_use = last_uses(plans)
+        # latent time -> (1, C, 1, h, w): the start frame, the end image (just after the video), and
+        # the generated frames some later plan still reads.
+        history: dict[int, torch.Tensor] = {0: start_latent}
+        last_frame = options.window * num_sections
+        if end_latent is not None:
+            history[last_frame + 1] = end_latent
         zero = torch.zeros_like(start_latent)
-        for section in range(num_sections):
-            layout = section_layout(options.order, section, num_sections, options.window, end_latent is not None)
-            context = self._context(layout, history, zero, end_latent)
+        for step, plan in enumerate(plans):
+            context = [
+                PackedGroup(
+                    latents=torch.cat([zero if f is None else history[f] for f in piece.frames], dim=2),
+                    frame_indices=torch.tensor(piece.positions),
+                    kernel=piece.kernel,
+                )
+                for piece in plan.context
+            ]
+            positions = torch.tensor(plan.generated_positions)
             noise = _randn(latent_shape, generator, device)
 
-            def velocity(x, t, layout=layout, context=context):
-                return self.model(x, torch.tensor(layout.noisy_rope_indices), t.reshape(1, 1), context, cond)
+            def velocity(x, t, positions=positions, context=context):
+                return self.model(x, positions, t.reshape(1, 1), context, cond)
 
-            def on_step(step, total, _x, section=section):
-                request.report(ProgressEvent("step", step + 1, total, section=section))
+            def on_step(index, total, _x, step=step):
+                request.report(ProgressEvent("step", index + 1, total, section=step))
 
             latents = sample(velocity, noise, timesteps, solver="euler", on_step=on_step)
-            for offset, time in enumerate(layout.generated):
-                history[time] = latents[:, :, offset : offset + 1]
-            self._decode(decoder, layout, history, latents, start_latent)
-            _forget_unneeded(history, layout, reverse, options.window)
-            request.report(ProgressEvent("section", section + 1, num_sections, section=section))
+            neighbour = self._neighbour(plan, history, reverse, last_frame)
+            for offset, frame in enumerate(plan.generated):
+                history[frame] = latents[:, :, offset : offset + 1]
+            section_latents = torch.cat([start_latent, latents], dim=2) if plan.generated[0] == 1 else latents
+            decoder.add(section_latents, neighbour)
+            # Keep what a later plan reads and this section (the next one decodes next to it).
+            for frame in [f for f in history if 0 < f <= last_frame and last_use.get(f, -1) <= step]:
+                if frame not in plan.generated:
+                    del history[frame]
+            request.report(ProgressEvent("section", step + 1, num_sections, section=step))
         decoder.finish()
         pipe.maybe_free_model_hooks()
 
@@ -229,49 +248,14 @@ class HunyuanFramePackGenerator:
         mu = min(seq_len * slope + base_shift - slope * base_len, math.log(7.0))
         return time_grid(self.options.steps, mu=mu)
 
-    @staticmethod
-    def _context(
-        layout: SectionLayout, history: dict[int, torch.Tensor], zero: torch.Tensor, end_latent: torch.Tensor | None
-    ) -> list[PackedGroup]:
-        groups = []
-        for position, group in enumerate(layout.context):
-            frames = [history[t] if t is not None else zero for t in group.frames]
-            if layout.uses_end_image and position == 1:
-                frames = [end_latent]  # the first inverted section sees the end image as its k1 history
-            groups.append(
-                PackedGroup(
-                    latents=torch.cat(frames, dim=2),
-                    frame_indices=torch.tensor(group.rope_indices),
-                    kernel=Kernel(*group.kernel),
-                )
-            )
-        return groups
-
-    def _decode(self, decoder: OverlapDecoder, layout: SectionLayout, history, latents, start_latent) -> None:
+    def _neighbour(self, plan: SectionPlan, history: dict[int, torch.Tensor], reverse: bool, last_frame: int):
+        """The already generated section next to `plan` in time (decoded together with it), or None."""
         window = self.options.window
-        first, last = layout.generated[0], layout.generated[-1]
-        section = torch.cat([start_latent, latents], dim=2) if first == 1 else latents
-        if decoder.reverse:
-            neighbour_times = range(last + 1, last + 1 + window)
-        else:
-            neighbour_times = range(first - window, first)
-        if all(t in history and t > 0 for t in neighbour_times):
-            neighbour = torch.cat([history[t] for t in neighbour_times], dim=2)
-        else:
-            neighbour = None
-        decoder.add(section, neighbour)
-
-
-def _forget_unneeded(history: dict[int, torch.Tensor], layout: SectionLayout, reverse: bool, window: int) -> None:
-    """Drop latents no later section reads (context reaches at most 19 frames, decoding `window`),
-    so memory stays bounded however long the video."""
-    reach = max(19, window)
-    if reverse:
-        keep = range(layout.generated[0], layout.generated[0] + reach)
-    else:
-        keep = range(layout.generated[-1] - reach + 1, layout.generated[-1] + 1)
-    for time in [t for t in history if t != 0 and t not in keep]:
-        del history[time]
+        first, last = plan.generated[0], plan.generated[-1]
+        times = range(last + 1, last + 1 + window) if reverse else range(first - window, first)
+        if not all(1 <= t <= last_frame and t in history for t in times):
+            return None
+        return torch.cat([history[t] for t in times], dim=2)
 
 
 def _randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -18,8 +18,8 @@ from framepack.hunyuan_tiny import build_tiny_hunyuan_components, save_tiny_huny
 
 pytestmark = pytest.mark.full_scale
 
-SIZE = 32
-STEPS = 3
+SIZE = 16
+STEPS = 2
 GUIDANCE = 10.0
 
 
@@ -124,16 +124,19 @@ def test_suite_frames_equal_diffusers_pipeline(diffusers_pipeline, suite_generat
 
 
 def test_end_image_changes_the_video(suite_generator):
+    generator = with_options(suite_generator, window=3)
     base = GenerationRequest(prompt="a red ball", start_image=random_image(1), num_sections=2, seed=3)
     with_end = GenerationRequest(
         prompt="a red ball", start_image=random_image(1), end_image=random_image(2), num_sections=2, seed=3
     )
-    assert np.abs(suite_frames(suite_generator, base) - suite_frames(suite_generator, with_end)).max() > 1e-3
+    assert np.abs(suite_frames(generator, base) - suite_frames(generator, with_end)).max() > 1e-3
 
 
 def test_different_seeds_give_different_frames_and_same_seed_the_same(suite_generator):
+    generator = with_options(suite_generator, window=3)
+
     def frames(seed):
-        return suite_frames(suite_generator, GenerationRequest(prompt="p", start_image=random_image(1), seed=seed))
+        return suite_frames(generator, GenerationRequest(prompt="p", start_image=random_image(1), seed=seed))
 
     first = frames(0)
     np.testing.assert_array_equal(first, frames(0))
@@ -143,8 +146,9 @@ def test_different_seeds_give_different_frames_and_same_seed_the_same(suite_gene
 def test_generate_hands_uint8_frames_to_the_sink_matching_diffusers(diffusers_pipeline, suite_generator):
     request = GenerationRequest(prompt="a cat", start_image=random_image(4), num_sections=2, seed=11)
     sink = MemorySink()
-    suite_generator.generate(request, sink)
-    expected = (diffusers_frames(diffusers_pipeline, "inverted_anti_drifting", request) * 255).round().astype(np.uint8)
+    with_options(suite_generator, window=3).generate(request, sink)
+    expected = diffusers_frames(diffusers_pipeline, "inverted_anti_drifting", request, window=3)
+    expected = (expected * 255).round().astype(np.uint8)
     np.testing.assert_array_equal(sink.frames(), expected)
 
 
@@ -152,3 +156,22 @@ def test_vanilla_rejects_an_end_image(suite_generator):
     request = GenerationRequest(prompt="p", start_image=random_image(1), end_image=random_image(2))
     with pytest.raises(ValueError, match="end image"):
         suite_frames(with_options(suite_generator, order="vanilla"), request)
+
+
+@pytest.mark.parametrize("num_sections", [1, 2, 3, 4, 5, 8])
+def test_released_inverted_layout_is_the_suite_section_plan(num_sections):
+    """Without an end image, the inverted plans the generator follows are `plan_sections`' own, and
+    they place frames where the released loop does (what the equivalence test relies on)."""
+    from framepack.hunyuan_layout import released_plans
+    from framepack.section_plan import plan_sections
+
+    plans = released_plans("inverted_anti_drifting", num_sections, window=9)
+    assert plans == plan_sections("f1k1_x_g9_f1k1f2k2f16k4_td", num_sections, "inverted_anti_drifting", has_start=True)
+    gaps = [plan.generated_positions[0] - 1 for plan in plans]
+    expected_paddings = [3] + [2] * (num_sections - 3) + [1, 0] if num_sections > 4 else list(range(num_sections))[::-1]
+    assert gaps == [9 * p for p in expected_paddings]
+    for plan in plans:  # history: k1, k2, k4 right after the section, zero-filled beyond the video
+        after = [piece for piece in plan.context if piece.role != "start"]
+        assert [len(piece.frames) for piece in after] == [1, 2, 16]
+        expected = [f if f <= 9 * num_sections else None for f in range(plan.generated[-1] + 1, plan.generated[-1] + 20)]
+        assert [f for piece in after for f in piece.frames] == expected
