@@ -13,6 +13,12 @@ BACKEND_MODULES = [
     "metrics.classical.motion_smoothness",
     "metrics.classical.dynamic_degree",
     "metrics.classical.iqa",
+    "metrics.paper.clarity_musiq",
+    "metrics.paper.clip_metrics",
+    "metrics.paper.dynamic_raft",
+    "metrics.paper.motion_interpolation",
+    "metrics.paper.anatomy",
+    "metrics.paper.identity_dlib",
 ]
 _loaded = False
 

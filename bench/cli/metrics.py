@@ -72,6 +72,7 @@ def collect_videos(paths: list[str]) -> list[Path]:
 
 def list_metrics(weights_dir: str | None) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from metrics.registry import metric_classes
@@ -84,7 +85,7 @@ def list_metrics(weights_dir: str | None) -> int:
             continue
         ok, reason = cls(weights_dir=weights_dir).available()
         table.add_row(cls.name, cls.backend, cls.granularity, cls.direction, cls.version,
-                      "[green]yes[/]" if ok else f"[red]no[/]: {reason}", cls.description)
+                      "[green]yes[/]" if ok else f"[red]no[/]: {escape(reason)}", escape(cls.description))
     Console(width=200).print(table)
     return 0
 
@@ -95,6 +96,7 @@ def main(args: argparse.Namespace) -> int:
     if not args.paths:
         raise ValueError("give at least one video file or folder (or --list)")
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -122,7 +124,7 @@ def main(args: argparse.Namespace) -> int:
     table.add_column("video")
     columns = list(dict.fromkeys(f"{m}[{b}]" for m, b in zip(scores["metric"], scores["backend"], strict=True)))
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(escape(column), justify="right")
     for video, part in scores.groupby("video", sort=False):
         cells = {f"{r.metric}[{r.backend}]": ("[red]error[/]" if r.error else f"{r.value:.4f}")
                  for r in part.itertuples()}
@@ -136,7 +138,7 @@ def main(args: argparse.Namespace) -> int:
                           markup=False, highlight=False)
     errors = scores[scores["error"] != ""]
     for row in errors.itertuples():
-        console.print(f"[red]error[/] {row.video} {row.metric}[{row.backend}]: {row.error}", markup=True,
+        console.print(f"[red]error[/] {escape(f'{row.video} {row.metric}[{row.backend}]: {row.error}')}",
                       highlight=False)
     if args.out:
         console.print(f"wrote {len(results)} rows to {args.out}")

@@ -19,6 +19,7 @@ def main(args: argparse.Namespace) -> int:
     import json
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from metrics.weights import WeightsResolver
@@ -33,7 +34,8 @@ def main(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for row in rows:
         state = "[green]present[/]" if row["present"] else "[red]missing[/]"
-        table.add_row(row["filename"], row["used_by"], row["size"], state, row["found"] or row["expected"])
+        table.add_row(escape(row["filename"]), escape(row["used_by"]), row["size"], state,
+                      escape(row["found"] or row["expected"]))
     console.print(table)
     console.print("sources:")
     for row in rows:

@@ -1,0 +1,59 @@
+"""Clarity, paper backend: MUSIQ trained on SPAQ (pyiqa), as VBench's imaging quality.
+
+Frames whose longer side exceeds 512 px are shrunk to 512 (VBench's resizing); each frame is
+scored in [0, 1] (MUSIQ's 0..100 divided by 100); the video score is the mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from metrics.metric import Metric, MetricResult, MetricUnavailableError, per_frame_result
+from metrics.registry import register
+from metrics.tensors import resize_longer_side, to_float_tensor
+from metrics.weights import MissingWeightsError, WeightsResolver
+
+
+@register
+class ClarityMUSIQ(Metric):
+    name = "clarity"
+    backend = "paper"
+    granularity = "per_frame"
+    version = "1"
+    description = "MUSIQ-SPAQ (pyiqa) per frame, longer side <= 512, /100 (VBench imaging quality)"
+
+    def __init__(self, weights_dir: str | None = None) -> None:
+        super().__init__(weights_dir)
+        self._model = None
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            import pyiqa.archs.musiq_arch  # noqa: F401
+        except ImportError as error:
+            return False, f"pyiqa is not installed ({error})"
+        try:
+            WeightsResolver(self.weights_dir).require("musiq_spaq")
+        except MissingWeightsError as error:
+            return False, str(error)
+        return True, ""
+
+    def model(self):
+        """The MUSIQ network loaded from the local SPAQ checkpoint (loaded once)."""
+        if self._model is None:
+            path = WeightsResolver(self.weights_dir).require("musiq_spaq")
+            try:
+                from pyiqa.archs.musiq_arch import MUSIQ
+            except ImportError as error:
+                raise MetricUnavailableError(f"clarity[paper]: pyiqa is not installed ({error})") from error
+            model = MUSIQ(pretrained_model_path=str(path))
+            self._model = model.eval()
+        return self._model
+
+    def measure(self, frames, prompt, reference, fps) -> MetricResult:
+        import torch
+
+        model = self.model()
+        frames = resize_longer_side(frames, 512)
+        with torch.no_grad():
+            values = [float(model(to_float_tensor(frame[None])).reshape(-1)[0]) / 100.0 for frame in frames]
+        return per_frame_result(np.asarray(values))

@@ -1,0 +1,38 @@
+"""Dynamic degree, paper backend: VBench's rule on torchvision RAFT flow (local weights)."""
+
+from __future__ import annotations
+
+from metrics.classical.dynamic_degree import dynamic_degree
+from metrics.metric import Metric, MetricResult
+from metrics.paper.raft_flow import RaftFlow, raft_key
+from metrics.registry import register
+from metrics.weights import MissingWeightsError, WeightsResolver
+
+
+@register
+class DynamicDegreeRAFT(Metric):
+    name = "dynamic"
+    backend = "paper"
+    granularity = "per_pair"
+    min_frames = 2
+    version = "1"
+    description = "dynamic degree: VBench rule on torchvision RAFT flow (raft=large|small, local weights)"
+
+    def __init__(self, weights_dir: str | None = None, raft: str = "large") -> None:
+        super().__init__(weights_dir)
+        raft_key(raft)
+        self.raft = raft
+
+    @property
+    def cache_version(self) -> str:
+        return f"{self.version}+raft_{self.raft}"
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            WeightsResolver(self.weights_dir).require(raft_key(self.raft))
+        except MissingWeightsError as error:
+            return False, str(error)
+        return True, ""
+
+    def measure(self, frames, prompt, reference, fps) -> MetricResult:
+        return dynamic_degree(frames, fps, RaftFlow(self.raft, self.weights_dir))
