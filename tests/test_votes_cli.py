@@ -91,3 +91,57 @@ def test_bad_input_gives_a_clear_error_without_traceback(fpbench, video_list, tm
     assert fpbench(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_serve_command_binds_loopback_and_serves_the_invite_page(video_list, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    repo = str(Path(__file__).resolve().parents[1])
+    study = tmp_path / "study"
+    run = ("import sys, bench.cli as cli; cli.SUBCOMMAND_MODULES = ['votes']; sys.exit(cli.main(sys.argv[1:]))")
+    env = {**os.environ, "PYTHONPATH": repo}
+    subprocess.run([sys.executable, "-c", run, "votes", "create-study", str(video_list), "--name", "srv",
+                    "--per-row", "2", "--out", str(study)], check=True, cwd=repo, env=env, capture_output=True)
+    link = subprocess.run([sys.executable, "-c", run, "votes", "invite", str(study), "carol"], check=True,
+                          cwd=repo, env=env, capture_output=True, text=True).stdout.strip()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", run, "votes", "serve", str(study), "--port", str(port)],
+                              cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        token = link.rsplit("/", 1)[1]
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/a/{token}", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+                time.sleep(0.1)
+        assert page.status_code == 200 and "/static/vote.js" in page.text
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+        if listening:  # ss is present: the socket is bound to loopback only
+            local_addresses = {line.split()[3] for line in listening.splitlines()}
+            assert local_addresses == {f"127.0.0.1:{port}"}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_simulate_from_metric_scores(fpbench, video_list, tmp_path, capsys):
+    study = tmp_path / "study"
+    fpbench(["votes", "create-study", str(video_list), "--name", "sc", "--per-row", "30", "--out", str(study)])
+    scores = tmp_path / "scores.csv"
+    pd.DataFrame({"row": ["inv", "van", "vanD"], "score": [0.9, 0.2, 0.5]}).to_csv(scores, index=False)
+    assert fpbench(["votes", "simulate", str(study), "--scores", str(scores), "--annotators", "3"]) == 0
+    assert fpbench(["rate", str(study), "--permutations", "10", "--bootstrap", "10", "--no-figures"]) == 0
+    board = pd.read_parquet(study / "ratings" / "ratings.parquet").set_index("model")
+    assert board.loc["inv", "bt"] > board.loc["vanD", "bt"] > board.loc["van", "bt"]

@@ -34,3 +34,37 @@ def test_finished_runs_become_video_records_and_a_study(tmp_path):
     assert all(r.prompt.startswith("text of p") for r in records)
     study = create_study_from_videos(records, "from-grid", per_row=2, seed=0)
     assert study.assessments_per_row() == {"vanilla": 2, "inverted": 2}
+
+
+def test_create_study_command_reads_a_real_grid_run(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    import yaml
+
+    import bench.cli
+    from bench.executors import run_grid
+    from bench.grid import load_and_resolve
+    from bench.votes.study import load_study
+
+    plugin = str(Path(__file__).with_name("fake_harness_plugin.py"))
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text(yaml.safe_dump({
+        "name": "ab-grid",
+        "plugins": [plugin],
+        "store": str(tmp_path / "runs"),
+        "rows": [{"name": "steady", "generator": "fake_video", "params": {"drift": 0.0}},
+                 {"name": "drifting", "generator": "fake_video", "params": {"drift": 9.0}}],
+        "prompts": {"source": "lab", "split": "i2v", "count": 2},
+        "seeds": [0],
+        "lengths": {"short": 2},
+        "metrics": {"names": ["brightness"], "backend": "fake", "provider": "fake"},
+    }))
+    run_grid(load_and_resolve(grid_file), progress=False)
+    monkeypatch.setattr(bench.cli, "SUBCOMMAND_MODULES", ["votes"])
+    out = tmp_path / "study"
+    assert bench.cli.main(["votes", "create-study", str(grid_file), "--name", "g", "--per-row", "3",
+                           "--out", str(out)]) == 0
+    assert "steady=3, drifting=3" in capsys.readouterr().out
+    study = load_study(out)
+    assert set(study.rows) == {"steady", "drifting"}
+    assert all(study.media_path(i.left_media).name == "video.mp4" for i in study.items if i.kind == "regular")
