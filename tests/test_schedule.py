@@ -160,3 +160,17 @@ def test_figure_1_variants_are_distinct_schedules():
     assert parsed["temporal_kernels"].groups[0].kernel.size == (4, 2, 2)
     assert parsed["symmetric"].form == "custom"
     assert parsed["important_start"].fill_counts(40)[0] == 1
+
+
+def test_schedule_cli_reports_counts_and_rejects_bad_notation(capsys):
+    import json
+
+    from bench.cli import main
+
+    assert main(["schedule", "td_f16k4f4k2f1k1_g9", "--latent", "16", "16", "--history", "0", "19", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    schedule = Schedule.parse("td_f16k4f4k2f1k1_g9")
+    assert report["token_counts"] == {"0": schedule.token_count(0, (16, 16)), "19": schedule.token_count(19, (16, 16))}
+    assert report["bound"] == schedule.bound((16, 16)) and report["form"] == "vanilla"
+    assert main(["schedule", "td_f16k4_f2k2_g9"]) == 2
+    assert "character 8" in capsys.readouterr().err

@@ -16,6 +16,7 @@ import sys
 # Module names under bench.cli, in the order `fpbench --help` lists them.
 SUBCOMMAND_MODULES = [
     "generate",
+    "train",
     "run",
     "status",
     "table",
@@ -25,6 +26,7 @@ SUBCOMMAND_MODULES = [
     "metrics",
     "weights",
     "world",
+    "schedule",
 ]
 
 
