@@ -18,6 +18,7 @@ BACKEND_MODULES = [
     "metrics.paper.dynamic_raft",
     "metrics.paper.motion_interpolation",
     "metrics.paper.anatomy",
+    "metrics.paper.identity_insightface",
     "metrics.paper.identity_dlib",
 ]
 _loaded = False

@@ -209,6 +209,58 @@ def test_anatomy_scores_share_of_frames_without_anomalous_detections():
     assert result.details["frames_with_detections"] == 4
 
 
+class TinySCRFD(torch.nn.Module):
+    """SCRFD's output contract (3 strides x 2 anchors: scores, distances, 5 keypoints) with tiny random convs."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.stem, self.down16, self.down32 = nn.Conv2d(3, 8, 8, 8), nn.Conv2d(8, 8, 2, 2), nn.Conv2d(8, 8, 2, 2)
+        self.score = nn.ModuleList(nn.Conv2d(8, 2, 1) for _ in range(3))
+        self.bbox = nn.ModuleList(nn.Conv2d(8, 8, 1) for _ in range(3))
+        self.kps = nn.ModuleList(nn.Conv2d(8, 20, 1) for _ in range(3))
+
+    def forward(self, x):
+        f8 = torch.relu(self.stem(x))
+        f16 = torch.relu(self.down16(f8))
+        f32 = torch.relu(self.down32(f16))
+        scores, boxes, points = [], [], []
+        for i, feature in enumerate((f8, f16, f32)):
+            scores.append(torch.sigmoid(self.score[i](feature)).permute(0, 2, 3, 1).reshape(-1, 1))
+            boxes.append((torch.relu(self.bbox[i](feature)) + 1.0).permute(0, 2, 3, 1).reshape(-1, 4))
+            points.append(self.kps[i](feature).permute(0, 2, 3, 1).reshape(-1, 10))
+        return (*scores, *boxes, *points)
+
+
+class TinyArcFace(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = torch.nn.Conv2d(3, 8, 4, 4), torch.nn.Linear(8 * 28 * 28, 512)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+def test_insightface_identity_loads_random_onnx_models_from_the_insightface_root():
+    pytest.importorskip("insightface")
+    pytest.importorskip("onnx")
+    resolver = WeightsResolver()
+    detector, recogniser = resolver.expected_path("insightface_det"), resolver.expected_path("insightface_rec")
+    detector.parent.mkdir(parents=True)
+    outputs = [f"{kind}_{stride}" for kind in ("score", "bbox", "kps") for stride in (8, 16, 32)]
+    torch.onnx.export(TinySCRFD(), torch.zeros(1, 3, 640, 640), str(detector), input_names=["input.1"],
+                      output_names=outputs, dynamic_axes={"input.1": {2: "h", 3: "w"}}, dynamo=False)
+    torch.onnx.export(TinyArcFace(), torch.zeros(1, 3, 112, 112), str(recogniser), input_names=["input.1"],
+                      output_names=["embedding"], dynamo=False)
+    metric = get_metric("identity", "paper", det_size=160, det_thresh=0.52)
+    assert metric.available() == (True, "")
+    same = np.repeat(video(1, 64, seed=1), 3, axis=0)
+    result = metric(same)
+    assert list(result.index) == [1, 2] and result.values == pytest.approx([1.0, 1.0], abs=1e-5)
+    different = metric(np.concatenate([same[:1], video(2, 64, seed=2)]))
+    assert np.all(different.values < 0.9999)
+
+
 def test_dlib_identity_with_real_cc0_weights_same_person_stays_below_0_6():
     pytest.importorskip("dlib")
     data = pytest.importorskip("skimage.data")
