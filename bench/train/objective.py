@@ -1,0 +1,136 @@
+"""The flow-matching training objective and the copy-last-frame comparison every recipe reports.
+
+Convention (as diffusers): x_t = (1 − t)·x0 + t·noise, t = 1 pure noise, velocity v = noise − x0.
+The model always returns a velocity; `loss_target` chooses what the loss compares:
+"velocity" (v̂ against v) or "x0" (x̂0 = x_t − t·v̂ against x0, i.e. the velocity loss weighted by t²).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from bench.train.examples import TrainingBatch
+from framepack.flow_matching import sample, time_grid
+from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
+
+LOSS_TARGETS = ("velocity", "x0")
+
+
+def sample_times(batch_size: int, generator: torch.Generator, shift: float = 1.0) -> torch.Tensor:
+    """Training times t ∈ (0, 1): logit-normal (as SD3), then the static shift (> 1: noisier)."""
+    t = torch.sigmoid(torch.randn(batch_size, generator=generator))
+    return shift * t / (1 + (shift - 1) * t)
+
+
+def conditioning(
+    encoder: LabTextEncoder,
+    batch: TrainingBatch,
+    text_dropout: float = 0.0,
+    rng: random.Random | None = None,
+    use_image: bool = True,
+) -> LabConditioning:
+    """Text (with prompts dropped to "" at rate `text_dropout`, for guidance) and the start frame."""
+    prompts = [("" if rng is not None and rng.random() < text_dropout else p) for p in batch.prompts]
+    image = batch.start_latent if use_image else None
+    return encoder.condition(prompts, image)
+
+
+def model_velocity(model, x_t: torch.Tensor, t: torch.Tensor, batch: TrainingBatch, cond: LabConditioning) -> torch.Tensor:
+    """The model's velocity for a noisy section at per-example times t (B,)."""
+    timesteps = t.view(-1, 1).expand(-1, x_t.shape[2]).contiguous()
+    return model(x_t, batch.noisy_indices, timesteps, batch.context, cond)
+
+
+def flow_matching_loss(
+    model,
+    batch: TrainingBatch,
+    cond: LabConditioning,
+    generator: torch.Generator,
+    loss_target: str = "velocity",
+    time_shift: float = 1.0,
+) -> torch.Tensor:
+    """Mean squared error of one noised batch (see the module docstring for `loss_target`)."""
+    if loss_target not in LOSS_TARGETS:
+        raise ValueError(f"unknown loss_target {loss_target!r}; expected one of {LOSS_TARGETS}")
+    x0 = batch.target
+    t = sample_times(x0.shape[0], generator, time_shift)
+    noise = torch.randn(x0.shape, generator=generator)
+    tt = t.view(-1, 1, 1, 1, 1)
+    x_t = (1 - tt) * x0 + tt * noise
+    v_hat = model_velocity(model, x_t, t, batch, cond)
+    if loss_target == "velocity":
+        return F.mse_loss(v_hat, noise - x0)
+    return F.mse_loss(x_t - tt * v_hat, x0)
+
+
+@torch.no_grad()
+def sample_section(
+    model,
+    batch: TrainingBatch,
+    cond: LabConditioning,
+    noise: torch.Tensor,
+    steps: int = 16,
+    shift: float = 3.0,
+) -> torch.Tensor:
+    """Euler-sample the batch's section from `noise` (B, C, g, h, w); returns clean latents."""
+
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return model_velocity(model, x, t.expand(x.shape[0]), batch, cond)
+
+    return sample(velocity, noise, time_grid(steps, shift))
+
+
+@dataclass
+class CopyLastComparison:
+    """Held-out errors of the model against the copy-last-frame baseline (lower is better).
+
+    latent_* are MSEs of normalised latents; pixel_* MSEs of decoded frames in [0, 1].
+    one_step is the model's x0 estimate from pure noise (its conditional mean); sampled is a full
+    Euler sample; copy_last replaces every generated frame by the nearest real context frame.
+    """
+
+    latent_one_step: float
+    latent_sampled: float
+    latent_copy_last: float
+    pixel_sampled: float
+    pixel_copy_last: float
+
+    def as_dict(self, prefix: str = "eval_") -> dict[str, float]:
+        return {prefix + name: value for name, value in self.__dict__.items()}
+
+
+@torch.no_grad()
+def compare_to_copy_last(
+    model,
+    batches: list[TrainingBatch],
+    encoder: LabTextEncoder,
+    codec,
+    seed: int = 0,
+    steps: int = 16,
+    shift: float = 3.0,
+) -> CopyLastComparison:
+    """Evaluate `model` on fixed held-out batches (each must have a copy-last baseline)."""
+    was_training = model.training
+    model.eval()
+    sums = dict.fromkeys(CopyLastComparison.__dataclass_fields__, 0.0)
+    generator = torch.Generator().manual_seed(seed)
+    for batch in batches:
+        if batch.last_context is None:
+            raise ValueError("compare_to_copy_last needs batches whose context holds a real frame")
+        cond = conditioning(encoder, batch)
+        noise = torch.randn(batch.target.shape, generator=generator)
+        ones = torch.ones(noise.shape[0])
+        one_step = noise - model_velocity(model, noise, ones, batch, cond)
+        sampled = sample_section(model, batch, cond, noise, steps, shift)
+        sums["latent_one_step"] += F.mse_loss(one_step, batch.target).item()
+        sums["latent_sampled"] += F.mse_loss(sampled, batch.target).item()
+        sums["latent_copy_last"] += F.mse_loss(batch.last_context, batch.target).item()
+        real = codec.decode(batch.target)
+        sums["pixel_sampled"] += F.mse_loss((codec.decode(sampled) + 1) / 2, (real + 1) / 2).item()
+        sums["pixel_copy_last"] += F.mse_loss((codec.decode(batch.last_context) + 1) / 2, (real + 1) / 2).item()
+    model.train(was_training)
+    return CopyLastComparison(**{name: value / len(batches) for name, value in sums.items()})
