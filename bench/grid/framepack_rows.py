@@ -4,7 +4,8 @@
 Row fields: `schedule` (the paper's notation), `order` (a sampling order; defaults to the
 schedule's form), `checkpoint` (a packed-DiT file), and `params`, passed to the generator
 (e.g. `steps`, `solver`, `shift`, `guidance`), except `codec`, the latent codec checkpoint
-(default `results/checkpoints/codec.safetensors`).
+(default `results/checkpoints/codec.safetensors`); a `+D` schedule also needs `codebook`
+(the discrete-history codebook file), passed on to the generator.
 Heavy imports happen inside `build`, so validating a grid stays fast.
 """
 
@@ -53,12 +54,27 @@ def resolved_order(row: RowSpec) -> str:
 
 
 def validate_framepack_row(row: RowSpec) -> None:
-    """Parse the schedule and the order; check the codec file when one is named."""
-    _parse_schedule(row)
+    """Parse the schedule and the order; a +D schedule needs `params.codebook`; file
+    parameters must be paths (their existence is checked with the checkpoint's)."""
+    schedule = _parse_schedule(row)
     resolved_order(row)
-    codec = row.params.get("codec")
-    if codec is not None and not isinstance(codec, str):
-        raise GridError(f"{row.key}.params.codec", f"expected a checkpoint path, got {codec!r}")
+    for label in ("codec", "codebook"):
+        value = row.params.get(label)
+        if value is not None and not isinstance(value, str):
+            raise GridError(f"{row.key}.params.{label}", f"expected a file path, got {value!r}")
+    if getattr(schedule, "discrete_history", False) and not row.params.get("codebook"):
+        raise GridError(
+            f"{row.key}.params.codebook",
+            f"schedule {row.schedule!r} uses discrete history (+D) and needs `params.codebook` (a codebook file)",
+        )
+
+
+def framepack_files(row: RowSpec) -> dict[str, str]:
+    """Files besides the checkpoint whose content determines the output: codec, codebook."""
+    files = {"codec": str(row.params.get("codec", DEFAULT_CODEC))}
+    if row.params.get("codebook"):
+        files["codebook"] = str(row.params["codebook"])
+    return files
 
 
 def framepack_row_name(row: RowSpec) -> str:
@@ -92,7 +108,7 @@ FRAMEPACK = register_generator_kind(
         validate=validate_framepack_row,
         display_name=framepack_row_name,
         needs_checkpoint=True,
-        extra_files=lambda row: {"codec": str(row.params.get("codec", DEFAULT_CODEC))},
+        extra_files=framepack_files,
         description="FramePack with a packing schedule and a sampling order (framepack/)",
     )
 )
