@@ -47,7 +47,8 @@ def online_elo(
 def permutation_orders(n: int, permutations: int, seed: int = 0) -> np.ndarray:
     """The vote orders :func:`elo_over_permutations` uses: (permutations, n) int32, row p a permutation."""
     rng = np.random.default_rng(seed)
-    return rng.permuted(np.tile(np.arange(n, dtype=np.int32), (permutations, 1)), axis=1)
+    orders = np.tile(np.arange(n, dtype=np.int32), (permutations, 1))
+    return rng.permuted(orders, axis=1, out=orders)  # in place: one (permutations, n) array in memory
 
 
 def elo_over_permutations(

@@ -44,7 +44,8 @@ def plot_ratings(report: RatingReport, path: str | Path) -> Path:
     ax.set_yticks(y, board["model"])
     ax.set_xlabel("rating")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15 - 0.6 / len(board)), ncol=1)
+    axes_height_in = fig.get_figheight() * ax.get_position().height
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.5 / axes_height_in), ncol=1)
     ax.set_title(_title(report, "Ratings"), fontsize=9)
     return _save(fig, Path(path))
 
