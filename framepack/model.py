@@ -348,6 +348,27 @@ class PackedDiT(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    @torch.no_grad()
+    def add_kernels(self, kernels: Sequence[Kernel | str]) -> list[Kernel]:
+        """Give the model patch embeddings for more kernels (e.g. to fine-tune a base model into a
+        schedule with `k8` or `k1h4w4`); new ones start from the clean k1 embedding as at init.
+
+        Returns the kernels that were added (already known ones are skipped). `config.kernels` is
+        updated, so `save` / `load` keep them.
+        """
+        added = []
+        clean_k1 = self.context_embeddings[K1.key]
+        for kernel in kernels:
+            kernel = Kernel.parse(kernel) if isinstance(kernel, str) else kernel
+            if kernel.key in self.context_embeddings:
+                continue
+            embedding = PatchEmbedding(self.config.latent_channels, self.config.dim, kernel).to(clean_k1.proj.weight)
+            embedding.init_from_k1(clean_k1)
+            self.context_embeddings[kernel.key] = embedding
+            self.config.kernels = (*self.config.kernels, str(kernel))
+            added.append(kernel)
+        return added
+
     def _condition_memory(self, cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Cross-attention memory (B, L, dim), its mask (B, L) and the pooled vector (B, dim)."""
         text = self.text(cond.text_ids, cond.text_mask)

@@ -267,3 +267,17 @@ def test_fresh_model_learns_a_fixed_batch():
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
     assert all(p.grad is not None for name, p in model.named_parameters() if not name.startswith("image_"))
+
+
+@torch.no_grad()
+def test_added_kernels_start_from_k1_and_survive_save_load(tmp_path):
+    model = make_model(kernels=("k2",))
+    added = model.add_kernels(["k4", "k1h4w4", "k2"])
+    assert [str(k) for k in added] == ["k4", "k1h4w4"]
+    latents = torch.randn(1, CHANNELS, 4, 8, 8)
+    k1 = model.context_embeddings[K1.key]
+    for kernel in added:
+        pooled = torch.nn.functional.avg_pool3d(latents, kernel.ratio, kernel.ratio)
+        torch.testing.assert_close(model.context_embeddings[kernel.key](latents), k1(pooled), atol=1e-5, rtol=1e-4)
+    loaded = PackedDiT.load(model.save(tmp_path / "m.safetensors"))
+    assert set(loaded.context_embeddings) == set(model.context_embeddings)
