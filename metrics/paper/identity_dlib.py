@@ -12,7 +12,7 @@ import functools
 import numpy as np
 
 from metrics.metric import Metric, MetricResult, MetricUnavailableError
-from metrics.paper.identity_common import identity_result
+from metrics.identity_common import identity_result
 from metrics.registry import register
 from metrics.weights import MissingWeightsError, WeightsResolver
 

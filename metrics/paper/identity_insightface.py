@@ -13,7 +13,7 @@ import importlib.util
 import numpy as np
 
 from metrics.metric import Metric, MetricResult, MetricUnavailableError
-from metrics.paper.identity_common import identity_result
+from metrics.identity_common import identity_result
 from metrics.registry import register
 from metrics.weights import MissingWeightsError, WeightsResolver
 
