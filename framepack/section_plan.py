@@ -280,9 +280,10 @@ def _prompt_index(section: int, ends: tuple[int, ...]) -> int:
     return max(len(ends) - 1, 0)
 
 
-def _outward_virtual(direction: int, timeline: Timeline) -> Iterator[int]:
-    """Indices of zero-filled slots: beyond the video's ends (and the end image), going outward."""
-    index = -1 if direction < 0 else timeline.num_frames + int(timeline.has_end)
+def _outward_virtual(direction: int, timeline: Timeline, sees_end: bool) -> Iterator[int]:
+    """Time indices of zero-filled slots: beyond the video's ends (and the end image if the section
+    sees it), going outward."""
+    index = -1 if direction < 0 else timeline.num_frames + int(sees_end)
     while True:
         yield index
         index += direction
@@ -314,7 +315,7 @@ def _plan_one(
 ) -> SectionPlan:
     filled: list[list[int]] = [list(frames) for frames in schedule.assign(before, after)]
     if missing == "zeros":
-        _pad_groups(schedule, timeline, filled)
+        _pad_groups(schedule, timeline, filled, sees_end=timeline.end_frame in after)
 
     # RoPE positions are true time; the inverted order moves the pieces beyond its start gap
     # closer so that the gap holds `gap_cap` frames.
@@ -365,11 +366,12 @@ def _role(frames: list[int], timeline: Timeline) -> str:
     return "history"
 
 
-def _pad_groups(schedule: Schedule, timeline: Timeline, filled: list[list[int]]) -> None:
+def _pad_groups(schedule: Schedule, timeline: Timeline, filled: list[list[int]], sees_end: bool) -> None:
     """Fill every group to capacity with zero slots beyond the video, outward per side: the near
-    groups first, so their zero slots continue the real history contiguously."""
+    groups first, so their zero slots continue the real history contiguously (past the end image
+    when this section sees it, else from the video's last frame on, as the released loop does)."""
     for direction in (-1, +1):
-        virtual = _outward_virtual(direction, timeline)
+        virtual = _outward_virtual(direction, timeline, sees_end)
         for index in _outward(schedule, direction):
             piece = schedule.pieces[index]
             if not isinstance(piece, Group):

@@ -83,10 +83,11 @@ def test_positions_increase_left_to_right_in_the_schedule_layout():
             assert min(sequence) == 0
 
 
-def released_inverted_loop(num_sections, window):
+def released_inverted_loop(num_sections, window, end_image=False):
     """The released demo_gradio.py loop's index arithmetic, written out independently: per
     generation step, (generated frame ids, generated RoPE indices, [(frame ids, RoPE indices)] for
-    start, 1x, 2x, 4x). Frame ids are true latent times; None marks the zero history."""
+    start, 1x, 2x, 4x). Frame ids are true latent times; None marks the zero history. With
+    `end_image`, diffusers' last_image replaces the first step's 1x frame (id 1 + window·S)."""
     if num_sections > 4:
         paddings = [3] + [2] * (num_sections - 3) + [1, 0]
     else:
@@ -100,9 +101,12 @@ def released_inverted_loop(num_sections, window):
         cuts = list(itertools.accumulate(sizes))
         pre, _, latent, post, two, four = (indices[a:b] for a, b in zip([0, *cuts], cuts, strict=False))
         ids = list(range(next_last - window + 1, next_last + 1))
+        one_x = history[:1]
+        if end_image and not steps:
+            one_x = [1 + window * num_sections]
         steps.append(
             (tuple(ids), tuple(latent),
-             [((0,), tuple(pre)), (tuple(history[:1]), tuple(post)),
+             [((0,), tuple(pre)), (tuple(one_x), tuple(post)),
               (tuple(history[1:3]), tuple(two)), (tuple(history[3:19]), tuple(four))])
         )
         history = ids + history
@@ -112,9 +116,12 @@ def released_inverted_loop(num_sections, window):
 
 @pytest.mark.parametrize("sections", range(1, 9))
 @pytest.mark.parametrize("window", [9, 4])
-def test_inverted_plan_equals_the_released_loop(sections, window):
-    plans = plan_sections(INVERTED.format(g=window), sections, "inverted_anti_drifting", has_start=True)
-    expected = released_inverted_loop(sections, window)
+@pytest.mark.parametrize("end_image", [False, True])
+def test_inverted_plan_equals_the_released_loop(sections, window, end_image):
+    plans = plan_sections(
+        INVERTED.format(g=window), sections, "inverted_anti_drifting", has_start=True, has_end=end_image
+    )
+    expected = released_inverted_loop(sections, window, end_image)
     assert len(plans) == len(expected)
     for plan, (ids, latent, groups) in zip(plans, expected, strict=True):
         assert plan.generated == ids
