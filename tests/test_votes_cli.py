@@ -145,3 +145,24 @@ def test_simulate_from_metric_scores(fpbench, video_list, tmp_path, capsys):
     assert fpbench(["rate", str(study), "--permutations", "10", "--bootstrap", "10", "--no-figures"]) == 0
     board = pd.read_parquet(study / "ratings" / "ratings.parquet").set_index("model")
     assert board.loc["inv", "bt"] > board.loc["vanD", "bt"] > board.loc["van", "bt"]
+
+
+def test_status_shows_progress_per_annotator_and_row(fpbench, video_list, tmp_path, capsys):
+    from bench.cli.votes import study_progress
+
+    study = tmp_path / "study"
+    fpbench(["votes", "create-study", str(video_list), "--name", "st", "--per-row", "4", "--out", str(study),
+             "--gold-broken", "1", "--gold-swap", "1"])
+    fpbench(["votes", "invite", str(study), "dave"])
+    fpbench(["votes", "simulate", str(study), "--strength", "inv=1100", "--strength", "van=1000",
+             "--strength", "vanD=1000", "--annotators", "2", "--votes-per-annotator", "5"])
+    capsys.readouterr()
+    assert fpbench(["votes", "status", str(study)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert any("simulated-judge-00" in line and "SIMULATED" in line for line in lines)
+    assert any("dave" in line and "human" in line for line in lines)
+    per_annotator, per_row = study_progress(study)
+    assert per_annotator.set_index("annotator").loc["dave", "answered"] == 0
+    assert per_annotator.set_index("annotator").loc["simulated-judge-01", "answered"] == 5
+    assert per_row["assessments"].sum() <= 2 * 2 * 5 and set(per_row["target"]) == {4}

@@ -40,6 +40,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=serve_study)
 
+    status = commands.add_parser("status", help="progress per annotator and per row, gold-item scores")
+    status.add_argument("study", metavar="STUDY", help="study folder")
+    status.set_defaults(func=study_status)
+
     export = commands.add_parser("export", help="write the votes as jsonl, csv or FastChat battles")
     export.add_argument("study", metavar="STUDY", help="study folder")
     export.add_argument("--format", choices=("jsonl", "csv", "fastchat"), default="jsonl")
@@ -125,6 +129,71 @@ def serve_study(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"serving study {directory} on http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
     serve(directory, host=args.host, port=args.port)
+    return 0
+
+
+def study_progress(study_dir: Path) -> tuple:
+    """(per-annotator table, per-row table) of a study's collection progress and gold scores."""
+    import pandas as pd
+
+    from bench.ratings import gold_accuracy, normalize_battles
+    from bench.votes.store import VoteStore, votes_to_battles
+    from bench.votes.study import DB_FILE, annotator_queue, load_study
+
+    study = load_study(study_dir)
+    store = VoteStore(study_dir / DB_FILE)
+    try:
+        votes = store.votes()
+        annotators = store.annotators()
+    finally:
+        store.close()
+    battles = votes_to_battles(votes)
+    gold = gold_accuracy(normalize_battles(battles)).set_index("judge") if len(battles) else None
+    rows = []
+    for ann in annotators.itertuples():
+        mine = votes[votes["annotator_id"] == ann.annotator_id]
+        queue = len(annotator_queue(study, ann.annotator_id))
+        entry = {"annotator": ann.name, "simulated": bool(ann.simulated), "answered": len(mine),
+                 "queue": queue, "skipped": int((mine["choice"] == "skip").sum()),
+                 "broken_accuracy": float("nan"), "swap_consistency": float("nan")}
+        if gold is not None and ann.name in gold.index:
+            entry["broken_accuracy"] = gold.loc[ann.name, "broken_accuracy"]
+            entry["swap_consistency"] = gold.loc[ann.name, "swap_consistency"]
+        rows.append(entry)
+    per_annotator = pd.DataFrame(rows, columns=["annotator", "simulated", "answered", "queue", "skipped",
+                                                "broken_accuracy", "swap_consistency"])
+    regular = battles[battles["kind"] == "regular"] if len(battles) else battles
+    counts = pd.concat([regular["model_a"], regular["model_b"]]).value_counts() if len(regular) else pd.Series()
+    per_row = pd.DataFrame({"row": study.rows,
+                            "assessments": [int(counts.get(row, 0)) for row in study.rows],
+                            "target": study.per_row})
+    return per_annotator, per_row
+
+
+def study_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    directory = _study_dir(args.study)
+    per_annotator, per_row = study_progress(directory)
+    console = Console()
+    table = Table(title=f"study {directory}: annotators")
+    table.add_column("annotator", no_wrap=True)
+    table.add_column("judge", no_wrap=True)
+    for column in ("answered", "skipped", "broken ok", "swap same"):
+        table.add_column(column, justify="right")
+    fmt = lambda v: "–" if v != v else f"{v:.0%}"  # noqa: E731 (NaN check)
+    for r in per_annotator.itertuples():
+        table.add_row(r.annotator, "SIMULATED" if r.simulated else "human", f"{r.answered} / {r.queue}", str(r.skipped), fmt(r.broken_accuracy),
+                      fmt(r.swap_consistency))
+    console.print(table)
+    rows = Table(title="assessments per row (non-skip regular votes)")
+    for column in ("row", "assessments", "target"):
+        rows.add_column(column, justify="left" if column == "row" else "right")
+    for r in per_row.itertuples():
+        style = "green" if r.assessments >= r.target else None
+        rows.add_row(r.row, str(r.assessments), str(r.target), style=style)
+    console.print(rows)
     return 0
 
 

@@ -224,6 +224,12 @@ class VoteStore:
             return False
         return True
 
+    def annotators(self) -> pd.DataFrame:
+        """Every annotator (id, name, simulated, created), in order of invitation; never the token hash."""
+        return pd.read_sql_query(
+            "SELECT annotator_id, name, simulated, created FROM annotators ORDER BY created", self._connect()
+        )
+
     def votes(self) -> pd.DataFrame:
         """Every stored vote (skips included) joined with its annotator, in logged order."""
         query = (
