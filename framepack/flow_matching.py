@@ -181,7 +181,9 @@ def sample(
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {SOLVERS}")
-    timesteps = torch.as_tensor(timesteps, dtype=torch.float32)
+    timesteps = torch.as_tensor(timesteps)
+    if timesteps.dtype != torch.float64:
+        timesteps = timesteps.to(torch.float32)  # float64 grids stay float64 (accuracy studies)
     if timesteps.ndim != 1 or len(timesteps) < 2:
         raise ValueError(f"timesteps must be 1-D with at least 2 values, got shape {tuple(timesteps.shape)}")
     if not bool((timesteps[1:] < timesteps[:-1]).all()):
