@@ -182,10 +182,14 @@ def test_media_served_by_registry_id_with_token_and_ranges(served):
         "/static/..%2Fapp.py",
         "/static/vote.html%00.js",
         "/static/../app.py",
+        "/media/{media_id}%0A",
+        "/media/{media_id}%00",
     ],
 )
 def test_path_traversal_and_unknown_media_are_not_served(served, path):
     client, token, _, _ = served
+    media_id = client.get("/api/state", headers=_auth(token)).json()["item"]["left"].split("/")[2].split("?")[0]
+    path = path.replace("{media_id}", media_id)
     sep = "&" if "?" in path else "?"
     response = client.get(f"{path}{sep}token={token}")
     assert response.status_code == 404

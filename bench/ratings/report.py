@@ -265,7 +265,7 @@ def write_report(report: RatingReport, out_dir: str | Path, figures: bool = True
     tables = {
         "ratings": report.leaderboard,
         "pairs": report.pairs,
-        "annotators": report.annotators.assign(simulated=report.annotators["simulated"]),
+        "annotators": report.annotators,
         "gold": report.gold,
         "elo_permutations": report.elo_permutations,
         "bt_bootstrap": report.bt_bootstrap,

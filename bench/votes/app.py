@@ -128,7 +128,7 @@ def create_app(study_dir: str | Path) -> FastAPI:
 
     @app.get("/a/{token}", response_class=HTMLResponse)
     def page(token: str) -> Response:
-        if not TOKEN_PATTERN.match(token) or server.store.annotator_for_token(token) is None:
+        if not TOKEN_PATTERN.fullmatch(token) or server.store.annotator_for_token(token) is None:
             return HTMLResponse("<!doctype html><title>invalid link</title><p>This invite link is not valid.</p>",
                                 status_code=401)
         return HTMLResponse((STATIC_DIR / "vote.html").read_text())

@@ -86,7 +86,7 @@ class Study:
 
     def media_path(self, media_id: str) -> Path:
         """The file behind a media id; raises KeyError for anything not in the registry."""
-        if not ID_PATTERN.match(media_id) or media_id not in self.media:
+        if not ID_PATTERN.fullmatch(media_id) or media_id not in self.media:
             raise KeyError(media_id)
         path = Path(self.media[media_id])
         if not path.is_absolute():
@@ -198,7 +198,7 @@ def create_study_from_videos(
         StudyError: fewer than two rows, a row pair that shares no (prompt, seed), a duplicate
             video for one (row, prompt, seed), a bad name, or a missing video file.
     """
-    if not STUDY_NAME_PATTERN.match(name):
+    if not STUDY_NAME_PATTERN.fullmatch(name):
         raise StudyError(f"study name {name!r} is not allowed; use letters, digits, '.', '_' or '-' (≤ 64)")
     if per_row < 1:
         raise StudyError(f"per_row must be >= 1, got {per_row}")
