@@ -197,6 +197,11 @@ def _fmt_interval(lo: float, hi: float) -> str:
     return f"[{lo:.0f}, {hi:.0f}]"
 
 
+def _md_cell(text: str) -> str:
+    """A model name safe inside a markdown table cell (pipes and line breaks escaped)."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
 def markdown_table(report: RatingReport) -> str:
     """The leaderboard as a markdown table, titled SIMULATED when any vote was simulated."""
     board = report.leaderboard
@@ -215,7 +220,7 @@ def markdown_table(report: RatingReport) -> str:
             f"{row.elo_perm_median:.0f} {_fmt_interval(row.elo_perm_lower, row.elo_perm_upper)}"
         )
         lines.append(
-            f"| {row.rank} | {rank_ub} | {row.model} | {row.elo:.0f} | {perm} "
+            f"| {row.rank} | {rank_ub} | {_md_cell(row.model)} | {row.elo:.0f} | {perm} "
             f"| {row.bt:.0f} {_fmt_interval(row.bt_lower, row.bt_upper)} | {row.battles} "
             f"| {row.wins} / {row.ties} / {row.losses} | {'yes' if row.simulated else 'no'} |"
         )
