@@ -250,21 +250,25 @@ def test_lab_text_encoder_hashes_any_prompt_stably():
 def test_fresh_model_learns_a_fixed_batch():
     """adaLN-Zero starts at zero output; gradients must still reach every path so the loss falls."""
     torch.manual_seed(0)
-    model = PackedDiT(PackedDiTConfig(latent_channels=CHANNELS, dim=32, depth=2, heads=2, text_vocab=97)).train()
-    noisy_shape_inputs = inputs(batch=4, frames=2)
-    _, indices, timesteps, context, cond = noisy_shape_inputs
-    x0 = torch.randn(4, CHANNELS, 2, *HW)
+    model = PackedDiT(PackedDiTConfig(latent_channels=CHANNELS, dim=16, depth=1, heads=2, text_vocab=97)).train()
+    _, indices, timesteps, context, cond = inputs(batch=2, frames=2)
+    x0 = torch.randn(2, CHANNELS, 2, *HW)
     noise = torch.randn_like(x0)
     t = timesteps[:, None, :, None, None]
     x_t = (1 - t) * x0 + t * noise
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(40):
-        loss = torch.nn.functional.mse_loss(model(x_t, indices, timesteps, context, cond), noise - x0)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is faster than two fighting over a busy machine
+    try:
+        for _ in range(30):
+            loss = torch.nn.functional.mse_loss(model(x_t, indices, timesteps, context, cond), noise - x0)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    finally:
+        torch.set_num_threads(threads)
     assert losses[-1] < 0.5 * losses[0]
     assert all(p.grad is not None for name, p in model.named_parameters() if not name.startswith("image_"))
 
