@@ -31,7 +31,7 @@ def fake_demo_grid(tmp_path: Path) -> Path:
         "seeds": [0],
         "lengths": {"long": 5},
         # Flicker (lower is better) grows with the per-frame drift, so the judges' order is known.
-        "metrics": {"names": ["flicker", "brightness"], "backend": "fake", "provider": "fake", "drift": []},
+        "metrics": {"names": ["flicker"], "backend": "fake", "provider": "fake", "drift": []},
         "rating": {"enabled": True, "judges": "simulated", "per_row": 60, "seed": 3},
     }
     path = tmp_path / "demo.yaml"
