@@ -14,10 +14,10 @@ from metrics.metric import Metric, MetricUnavailableError
 from metrics.registry import get_metric_class, metric_classes, metric_names
 from metrics.results import concat_results, error_row, result_rows
 from metrics.video_reader import VideoReadError, read_video
-from metrics.weights import MissingWeightsError
 
-# Errors that mean "this metric cannot measure this video here"; recorded per (video, metric).
-RECORDED_ERRORS = (MissingWeightsError, MetricUnavailableError, VideoReadError, ValueError)
+# Errors that mean "this metric cannot measure this video here" (missing weights / checkpoint files,
+# a missing package, a bad or too short video); recorded per (video, metric).
+RECORDED_ERRORS = (FileNotFoundError, MetricUnavailableError, VideoReadError, ValueError)
 
 
 def resolve_backends(names: Sequence[str] | None, backends: str | Sequence[str]) -> list[tuple[str, str]]:

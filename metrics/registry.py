@@ -20,6 +20,7 @@ BACKEND_MODULES = [
     "metrics.paper.anatomy",
     "metrics.paper.identity_insightface",
     "metrics.paper.identity_dlib",
+    "metrics.lab.perceptor_metrics",
 ]
 _loaded = False
 

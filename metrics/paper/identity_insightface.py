@@ -12,8 +12,8 @@ import importlib.util
 
 import numpy as np
 
-from metrics.metric import Metric, MetricResult, MetricUnavailableError
 from metrics.identity_common import identity_result
+from metrics.metric import Metric, MetricResult, MetricUnavailableError
 from metrics.registry import register
 from metrics.weights import MissingWeightsError, WeightsResolver
 
