@@ -6,6 +6,8 @@ scored in [0, 1] (MUSIQ's 0..100 divided by 100); the video score is the mean.
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 from metrics.metric import Metric, MetricResult, MetricUnavailableError, per_frame_result
@@ -27,10 +29,8 @@ class ClarityMUSIQ(Metric):
         self._model = None
 
     def available(self) -> tuple[bool, str]:
-        try:
-            import pyiqa.archs.musiq_arch  # noqa: F401
-        except ImportError as error:
-            return False, f"pyiqa is not installed ({error})"
+        if importlib.util.find_spec("pyiqa") is None:
+            return False, "pyiqa is not installed (make setup installs pyiqa==0.1.16 --no-deps)"
         try:
             WeightsResolver(self.weights_dir).require("musiq_spaq")
         except MissingWeightsError as error:

@@ -12,6 +12,7 @@ with CLIP's mean and std, as VBench's clip_transform.
 from __future__ import annotations
 
 import functools
+import importlib.util
 
 import numpy as np
 
@@ -87,10 +88,8 @@ class _ClipMetric(Metric):
         return [self.clip_key]
 
     def available(self) -> tuple[bool, str]:
-        try:
-            import open_clip  # noqa: F401
-        except ImportError as error:
-            return False, f"open_clip is not installed (extra paper-metrics): {error}"
+        if importlib.util.find_spec("open_clip") is None:
+            return False, "open_clip is not installed (extra paper-metrics)"
         resolver = WeightsResolver(self.weights_dir)
         try:
             for key in self.weight_keys():

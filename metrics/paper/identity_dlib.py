@@ -8,6 +8,7 @@ dlib's rule: the same person when the distance is below 0.6). Install with the `
 from __future__ import annotations
 
 import functools
+import importlib.util
 
 import numpy as np
 
@@ -41,10 +42,8 @@ class IdentityDlib(Metric):
     description = "dlib 128-D face descriptor L2 distance to the first face (same person < 0.6)"
 
     def available(self) -> tuple[bool, str]:
-        try:
-            import dlib  # noqa: F401
-        except ImportError as error:
-            return False, f"dlib is not installed (extra `dlib`): {error}"
+        if importlib.util.find_spec("dlib") is None:
+            return False, "dlib is not installed (extra `dlib`)"
         resolver = WeightsResolver(self.weights_dir)
         try:
             resolver.require("dlib_shape_predictor_5")
