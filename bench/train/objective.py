@@ -54,11 +54,23 @@ def flow_matching_loss(
     time_shift: float = 1.0,
 ) -> torch.Tensor:
     """Mean squared error of one noised batch (see the module docstring for `loss_target`)."""
+    t = sample_times(batch.target.shape[0], generator, time_shift)
+    noise = torch.randn(batch.target.shape, generator=generator)
+    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target)
+
+
+def flow_matching_loss_at(
+    model,
+    batch: TrainingBatch,
+    cond: LabConditioning,
+    t: torch.Tensor,
+    noise: torch.Tensor,
+    loss_target: str = "velocity",
+) -> torch.Tensor:
+    """`flow_matching_loss` at given times t (B,) and noise (shaped like the target)."""
     if loss_target not in LOSS_TARGETS:
         raise ValueError(f"unknown loss_target {loss_target!r}; expected one of {LOSS_TARGETS}")
     x0 = batch.target
-    t = sample_times(x0.shape[0], generator, time_shift)
-    noise = torch.randn(x0.shape, generator=generator)
     tt = t.view(-1, 1, 1, 1, 1)
     x_t = (1 - tt) * x0 + tt * noise
     v_hat = model_velocity(model, x_t, t, batch, cond)

@@ -1,0 +1,319 @@
+"""FramePack fine-tunes from the base model (`fpbench train bench/train/configs/fp_*.yaml`).
+
+One recipe for every variant: any schedule in the paper's notation and any sampling order. Training
+batches are cut by the section plans of that schedule and order (`bench.train.examples`), so the
+model is trained on exactly what the sampler will feed it. Kernels the base model lacks get new
+patch embeddings initialised from its k1 embedding (repeat and divide, as the released model does).
+`+D` schedules quantise the history with a K-means codebook fitted on the training latents.
+
+Multi-process training uses torch.distributed (DDP, gloo on the CPU): every rank draws the same
+global batch (same seed) and trains on its shard, so N processes give the same averaged gradients
+as one process with the same global batch.
+
+Outputs beside `out`: `<out>.json` (schedule, order, codec, codebook: what `fpbench generate` and the
+grids need), `.log`, `_loss.parquet`, `_loss.png`; the resumable state lives in `run_dir/last.pt`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from bench.train.common import EMA, atomic_torch_save, plot_loss_curve, seed_everything, write_loss_log
+from bench.train.data import LatentClipPool
+from bench.train.examples import PlanChoice, TrainingBatch, default_order, random_batch
+from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss_at, sample_times
+from framepack.discrete_history import Codebook
+from framepack.kernels import K1
+from framepack.lab_codec import LabCodec
+from framepack.lab_text_encoder import LabConditioning
+from framepack.model import PackedDiT, PackedDiTConfig
+from framepack.schedule import Schedule
+
+
+@dataclass
+class FinetuneConfig:
+    """FramePack fine-tune settings (all keys of the YAML file).
+
+    Args:
+        schedule: the packing schedule in the paper's notation (`+D` for discrete history).
+        order: sampling order; default: the schedule's form (vanilla for custom forms).
+        out: exported EMA checkpoint (float16 safetensors).
+        run_dir: resumable state.
+        cache_dir: latent pool cache (shared with the base run).
+        base: the pretrained base checkpoint to start from (None: train from scratch with `model`).
+        model: `PackedDiTConfig` keys, used only when `base` is None.
+        codec: codec checkpoint.
+        codebook: +D codebook file; fitted on the training latents and written there if absent.
+        codebook_size: K of the K-means codebook.
+        has_start: videos start from a given frame (image-to-video); t2v_fraction of batches have none.
+        max_sections, train_clips, clip_frames, heldout_clips: data (see the base recipe).
+        batch_size: GLOBAL batch (split across DDP ranks; must divide by the world size).
+        lr, warmup_steps, weight_decay, grad_clip, loss_target, time_shift, text_dropout: optimisation.
+        max_minutes, max_steps: budget (first reached; minutes count across resumes).
+        ema_decay: saved weight average.
+        eval_batches, eval_batch_size, eval_steps: held-out copy-last-frame comparison at the end.
+        checkpoint_every_minutes: resumable-state period.
+        seed, threads: determinism and torch CPU threads (per process).
+    """
+
+    schedule: str
+    order: str | None = None
+    out: str = "results/checkpoints/fp.safetensors"
+    run_dir: str = "runs/fp"
+    cache_dir: str = "runs/cache"
+    base: str | None = "results/checkpoints/base.safetensors"
+    model: dict | None = None
+    codec: str = "results/checkpoints/codec.safetensors"
+    codebook: str | None = None
+    codebook_size: int = 128
+    has_start: bool = True
+    t2v_fraction: float = 0.0
+    max_sections: int = 12
+    train_clips: int = 400
+    clip_frames: int = 110
+    heldout_clips: int = 32
+    batch_size: int = 8
+    lr: float = 2e-4
+    warmup_steps: int = 20
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    loss_target: str = "velocity"
+    time_shift: float = 1.0
+    text_dropout: float = 0.1
+    max_minutes: float = 12.0
+    max_steps: int = 1_000_000
+    ema_decay: float = 0.995
+    eval_batches: int = 2
+    eval_batch_size: int = 8
+    eval_steps: int = 8
+    checkpoint_every_minutes: float = 3.0
+    seed: int = 0
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        schedule = Schedule.parse(self.schedule)  # NotationError (a ValueError) names the position
+        if self.order is None:
+            self.order = default_order(schedule)
+        if schedule.discrete_history and self.codebook is None:
+            raise ValueError(f"schedule {self.schedule} has +D: set `codebook:` to a codebook path (fitted if absent)")
+        if self.base is None and self.model is None:
+            raise ValueError("set `base:` (a checkpoint) or `model:` (PackedDiTConfig keys to train from scratch)")
+        if not 0 <= self.t2v_fraction <= 1:
+            raise ValueError(f"t2v_fraction must be in [0, 1], got {self.t2v_fraction}")
+
+
+def model_for_schedule(base: PackedDiT, schedule: Schedule) -> PackedDiT:
+    """`base`, extended with patch embeddings for the schedule's kernels it lacks (from its k1)."""
+    have = set(base.config.kernel_objects())
+    needed = [k for k in (*schedule.kernels, schedule.tail_kernel) if k not in have]
+    if not needed:
+        return base
+    config = PackedDiTConfig.from_dict({**base.config.to_dict(), "kernels": [*base.config.kernels, *map(str, needed)]})
+    model = PackedDiT(config)
+    missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+    if unexpected:
+        raise ValueError(f"base checkpoint has weights the extended model lacks: {unexpected}")
+    k1 = model.context_embeddings[K1.key]
+    for kernel in needed:
+        model.context_embeddings[kernel.key].init_from_k1(k1)
+    return model
+
+
+def shard_batch(batch: TrainingBatch, cond: LabConditioning, rank: int, world: int) -> tuple[TrainingBatch, LabConditioning]:
+    """This rank's equal share of a global batch (and its conditioning)."""
+    size = batch.target.shape[0]
+    if size % world:
+        raise ValueError(f"global batch {size} does not divide by {world} processes")
+    part = slice(rank * size // world, (rank + 1) * size // world)
+    from framepack.packed_group import PackedGroup
+
+    context = [PackedGroup(g.latents[part], g.frame_indices, g.kernel, None if g.timesteps is None else g.timesteps[part],
+                           g.tail_mode) for g in batch.context]
+    sharded = TrainingBatch(
+        target=batch.target[part],
+        noisy_indices=batch.noisy_indices,
+        context=context,
+        prompts=batch.prompts[part],
+        start_latent=None if batch.start_latent is None else batch.start_latent[part],
+        last_context=None if batch.last_context is None else batch.last_context[part],
+        plan=batch.plan,
+    )
+    image = None if cond.image_latent is None else cond.image_latent[part]
+    return sharded, LabConditioning(cond.text_ids[part], cond.text_mask[part], image)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group when launched with torchrun-style env vars."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def fit_codebook(pool: LatentClipPool, size: int, seed: int) -> Codebook:
+    """K-means codebook over the latent pixels of (a seeded sample of) the training pool."""
+    generator = torch.Generator().manual_seed(seed)
+    clips = torch.randperm(len(pool), generator=generator)[: min(len(pool), 64)]
+    return Codebook.fit(pool.latents[clips].float(), size, seed=seed)
+
+
+def train_finetune(config: FinetuneConfig, show_progress: bool = True) -> dict:
+    """Fine-tune one FramePack variant (resuming from `run_dir` if a state exists); returns its report."""
+    torch.set_num_threads(config.threads)
+    rank, world = _distributed()
+    seed_everything(config.seed)
+    schedule = Schedule.parse(config.schedule)
+    out, run_dir = Path(config.out), Path(config.run_dir)
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+    log_path = out.with_suffix(".log")
+
+    def log(message: str) -> None:
+        if rank != 0:
+            return
+        line = f"{time.strftime('%H:%M:%S')} {message}"
+        if show_progress:
+            print(line, flush=True)
+        with open(log_path, "a") as handle:
+            handle.write(line + "\n")
+
+    codec = LabCodec.load(config.codec)
+    pool = LatentClipPool.build(codec, "train", config.train_clips, config.clip_frames, 0, config.cache_dir,
+                                config.codec, show_progress and rank == 0)
+    heldout = LatentClipPool.build(codec, "heldout", config.heldout_clips, config.clip_frames, 0, config.cache_dir,
+                                   config.codec, show_progress and rank == 0)
+    quantize = None
+    if schedule.discrete_history:
+        codebook_path = Path(config.codebook)
+        if not codebook_path.is_file():
+            if rank == 0:
+                fit_codebook(pool, config.codebook_size, config.seed).save(codebook_path)
+                log(f"fitted a {config.codebook_size}-word codebook → {codebook_path}")
+            if world > 1:
+                dist.barrier()
+        quantize = Codebook.load(codebook_path).quantize
+
+    choices = [PlanChoice(config.schedule, config.order, has_start=config.has_start, weight=1 - config.t2v_fraction)]
+    if config.t2v_fraction > 0:
+        choices.append(PlanChoice(config.schedule, config.order, has_start=False, weight=config.t2v_fraction))
+    eval_rng = random.Random(config.seed + 1)
+    eval_batches = []
+    while len(eval_batches) < config.eval_batches:
+        _, batch = random_batch(heldout, choices[:1], config.max_sections, config.eval_batch_size, eval_rng, quantize)
+        if batch.last_context is not None:
+            eval_batches.append(batch)
+
+    if config.base is not None:
+        model = model_for_schedule(PackedDiT.load(config.base), schedule)
+    else:
+        model = PackedDiT(PackedDiTConfig(**{"latent_channels": codec.latent_channels, "seed": config.seed, **config.model}))
+    encoder = model.text_encoder()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
+    ema = EMA(model, config.ema_decay)
+    rng = random.Random(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    step, elapsed, rows = 0, 0.0, []
+    state_path = run_dir / "last.pt"
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.shadow.load_state_dict(state["ema"])
+        optimiser.load_state_dict(state["optimiser"])
+        rng.setstate(state["rng"])
+        generator.set_state(state["generator"])
+        step, elapsed, rows = state["step"], state["elapsed"], state["rows"]
+        log(f"resumed from {state_path} at step {step}")
+    else:
+        log(f"finetune config {json.dumps(asdict(config))} world={world}")
+    trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    def save_state() -> None:
+        if rank == 0:
+            atomic_torch_save(
+                {"model": model.state_dict(), "ema": ema.shadow.state_dict(), "optimiser": optimiser.state_dict(),
+                 "rng": rng.getstate(), "generator": generator.get_state(), "step": step, "elapsed": elapsed,
+                 "rows": rows},
+                state_path,
+            )
+
+    if step == 0 and rank == 0 and config.eval_batches:
+        before = compare_to_copy_last(ema.shadow, eval_batches, encoder, codec, config.seed, config.eval_steps)
+        rows.append({"step": 0, "loss": math.nan, "time_s": 0.0, **before.as_dict()})
+        log("eval before " + json.dumps(before.as_dict()))
+    session_start = time.time() - elapsed
+    last_checkpoint = time.time()
+    model.train()
+    while step < config.max_steps and elapsed < config.max_minutes * 60:
+        lr = config.lr * min(1.0, (step + 1) / config.warmup_steps)
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        # Every rank draws the same global batch, times and noise, then keeps its shard.
+        _, batch = random_batch(pool, choices, config.max_sections, config.batch_size, rng, quantize)
+        cond = conditioning(encoder, batch, config.text_dropout, rng)
+        t = sample_times(config.batch_size, generator, config.time_shift)
+        noise = torch.randn(batch.target.shape, generator=generator)
+        local_batch, local_cond = shard_batch(batch, cond, rank, world)
+        part = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
+        loss = flow_matching_loss_at(trained, local_batch, local_cond, t[part], noise[part], config.loss_target)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimiser.step()
+        ema.update(model, step)
+        step += 1
+        global_loss = loss.detach().clone()
+        if world > 1:
+            dist.all_reduce(global_loss)
+            global_loss /= world
+        # Every rank decides to stop on rank 0's clock, so no rank waits for a step the others skip.
+        clock = torch.tensor([time.time() - session_start])
+        if world > 1:
+            dist.broadcast(clock, 0)
+        elapsed = float(clock)
+        rows.append({"step": step, "loss": global_loss.item(), "time_s": elapsed, "lr": lr, "section": batch.plan.section})
+        if step % 25 == 0:
+            recent = [r["loss"] for r in rows[-25:] if not math.isnan(r["loss"])]
+            log(f"step {step} loss {sum(recent) / len(recent):.4f} ({step / max(elapsed, 1e-9):.2f} steps/s)")
+        if time.time() - last_checkpoint > config.checkpoint_every_minutes * 60:
+            save_state()
+            last_checkpoint = time.time()
+
+    report: dict = {"schedule": config.schedule, "order": config.order, "steps": step, "minutes": elapsed / 60,
+                    "world_size": world, "batch_size": config.batch_size}
+    if rank == 0:
+        if config.eval_batches:
+            after = compare_to_copy_last(ema.shadow, eval_batches, encoder, codec, config.seed, config.eval_steps)
+            rows[-1].update(after.as_dict())
+            report.update(after.as_dict())
+            log("eval after " + json.dumps(after.as_dict()))
+        save_state()
+        ema.shadow.save(out, dtype=torch.float16)
+        sidecar = {"schedule": config.schedule, "order": config.order, "codec": config.codec,
+                   "codebook": config.codebook if schedule.discrete_history else None, "base": config.base,
+                   "parameters": model.num_parameters(), "checkpoint_bytes": out.stat().st_size, **report}
+        _write_json(out.with_suffix(".json"), sidecar)
+        write_loss_log(rows, out.with_name(out.stem + "_loss.parquet"))
+        plot_loss_curve(rows, out.with_name(out.stem + "_loss.png"), f"fine-tune {config.schedule} ({config.order})")
+        log(f"report {json.dumps(report)}")
+    if world > 1:
+        dist.barrier()
+    return report
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, indent=2)
+    os.replace(tmp, path)

@@ -1,0 +1,169 @@
+"""Training recipes: examples follow the section plans, seeds fix the weights, resume and DDP are exact."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from bench.train.data import LatentClipPool
+from bench.train.examples import PlanChoice, build_batch, random_batch
+from bench.train.finetune import FinetuneConfig, model_for_schedule, train_finetune
+from bench.world import sample_clip
+from framepack.kernels import Kernel
+from framepack.lab_codec import LabCodec, LabCodecConfig
+from framepack.model import PackedDiT, PackedDiTConfig
+from framepack.packing import PatchEmbedding
+from framepack.schedule import Schedule
+from framepack.section_plan import plan_sections
+
+TINY_MODEL = {"dim": 16, "depth": 1, "heads": 2, "mlp_ratio": 1.0, "text_vocab": 64, "kernels": ["k2"]}
+
+
+@pytest.fixture(scope="module")
+def codec_path(tmp_path_factory):
+    frames = np.concatenate([sample_clip(seed, 2).frames for seed in range(3)])
+    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=4, downsample=8))
+    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    path = tmp_path_factory.mktemp("codec") / "codec.safetensors"
+    codec.save(path)
+    return str(path)
+
+
+def tiny_config(tmp_path, codec_path, **overrides) -> FinetuneConfig:
+    values = dict(
+        schedule="td_f2k2f1k1_g2", out=str(tmp_path / "out" / "fp.safetensors"), run_dir=str(tmp_path / "run"),
+        cache_dir=str(tmp_path.parent / "cache"), base=None, model=TINY_MODEL, codec=codec_path, max_sections=2,
+        train_clips=3, clip_frames=6, heldout_clips=2, batch_size=4, max_steps=3, eval_batches=0, threads=1,
+        lr=1e-3, warmup_steps=1,
+    )
+    values.update(overrides)
+    return FinetuneConfig(**values)
+
+
+def final_weights(config: FinetuneConfig) -> dict[str, torch.Tensor]:
+    return torch.load(f"{config.run_dir}/last.pt", weights_only=False)["model"]
+
+
+def assert_same_weights(a, b, atol=0.0):
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=atol, rtol=0 if atol == 0 else 1e-4, msg=name)
+
+
+def test_batch_targets_and_context_are_the_planned_frames():
+    latents = torch.randn(3, 4, 12, 2, 2).half()
+    pool = LatentClipPool(latents, ["a", "b", "c"], [0, 1, 2])
+    plan = plan_sections("td_f2k2f1k1_g2", 3, "vanilla", has_start=True)[2]  # frames 5, 6; history 4, (2, 3)
+    batch = build_batch(pool, plan, video_frames=7, clip_ids=[2, 0], offsets=[1, 3], has_start=True)
+    for row, (clip, offset) in enumerate([(2, 1), (0, 3)]):
+        torch.testing.assert_close(batch.target[row], latents[clip, :, [offset + 5, offset + 6]].float())
+        torch.testing.assert_close(batch.start_latent[row], latents[clip, :, offset].float())
+        for group, piece in zip(batch.context, plan.context, strict=True):
+            for slot, frame in enumerate(piece.frames):
+                expected = latents[clip, :, offset + frame].float()
+                torch.testing.assert_close(group.latents[row, :, slot], expected)
+        # copy-last baseline: the nearest real context frame (frame 4) for both generated frames
+        torch.testing.assert_close(batch.last_context[row, :, 1], latents[clip, :, offset + 4].float())
+    assert batch.noisy_indices.tolist() == list(plan.generated_positions)
+    assert batch.prompts == ["c", "a"]
+
+
+def test_frames_missing_before_the_video_are_zero_filled():
+    pool = LatentClipPool(torch.ones(1, 4, 8, 2, 2).half(), ["p"], [0])
+    plan = plan_sections("td_f4k2f1k1_g2", 2, "vanilla", has_start=False)[0]  # nothing before section 0
+    batch = build_batch(pool, plan, video_frames=4, clip_ids=[0], offsets=[0], has_start=False)
+    assert all(float(group.latents.abs().sum()) == 0 for group in batch.context)
+    assert batch.last_context is None and batch.start_latent is None
+
+
+def test_random_batches_share_one_plan_and_are_seeded():
+    pool = LatentClipPool(torch.randn(4, 4, 30, 2, 2).half(), list("abcd"), [0, 1, 2, 3])
+    choices = [PlanChoice("f1k1_x_g3_f1k1f2k2_td", "inverted_anti_drifting"), PlanChoice("td_f2k2f1k1_g3", "vanilla")]
+    first = random_batch(pool, choices, 4, 3, random.Random(5))[1]
+    again = random_batch(pool, choices, 4, 3, random.Random(5))[1]
+    torch.testing.assert_close(first.target, again.target)
+    assert first.plan == again.plan and first.target.shape == (3, 4, 3, 2, 2)
+
+
+def test_new_kernel_embedding_starts_as_average_pool_then_k1():
+    base = PackedDiT(PackedDiTConfig(latent_channels=4, dim=16, depth=1, heads=2, text_vocab=64, kernels=("k2",)))
+    extended = model_for_schedule(base, Schedule.parse("td_f16k4f2k2f1k1_g2"))
+    k4 = Kernel.from_level(4)
+    assert k4 in extended.config.kernel_objects()
+    latents = torch.randn(1, 4, 4, 8, 8)
+    pooled = torch.nn.functional.avg_pool3d(latents, (4, 4, 4))
+    k1 = extended.context_embeddings["t1h2w2"]
+    expected = PatchEmbedding.forward(k1, pooled)
+    torch.testing.assert_close(extended.context_embeddings[k4.key](latents), expected, atol=1e-5, rtol=1e-4)
+    # the base's own weights are kept
+    torch.testing.assert_close(extended.context_embeddings["t1h2w2"].proj.weight, base.context_embeddings["t1h2w2"].proj.weight)
+
+
+def test_same_seed_gives_the_same_weights_and_another_seed_does_not(tmp_path, codec_path):
+    a = tiny_config(tmp_path / "a", codec_path)
+    b = tiny_config(tmp_path / "b", codec_path)
+    c = tiny_config(tmp_path / "c", codec_path, seed=1)
+    for config in (a, b, c):
+        train_finetune(config, show_progress=False)
+    assert_same_weights(final_weights(a), final_weights(b))
+    with pytest.raises(AssertionError):
+        assert_same_weights(final_weights(a), final_weights(c))
+
+
+def test_resuming_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, codec_path):
+    straight = tiny_config(tmp_path / "straight", codec_path, max_steps=4)
+    train_finetune(straight, show_progress=False)
+    interrupted = tiny_config(tmp_path / "resumed", codec_path, max_steps=2)
+    train_finetune(interrupted, show_progress=False)
+    resumed = tiny_config(tmp_path / "resumed", codec_path, max_steps=4)
+    report = train_finetune(resumed, show_progress=False)
+    assert report["steps"] == 4
+    assert_same_weights(final_weights(straight), final_weights(resumed))
+
+
+def test_finetune_writes_checkpoint_sidecar_and_loss_log(tmp_path, codec_path):
+    import json
+
+    import pandas as pd
+
+    config = tiny_config(tmp_path, codec_path, schedule="td_f2k2f1k1_g2+D", codebook=str(tmp_path / "cb.safetensors"),
+                         codebook_size=8, eval_batches=1, eval_batch_size=2, eval_steps=2)
+    train_finetune(config, show_progress=False)
+    sidecar = json.loads((tmp_path / "out" / "fp.json").read_text())
+    assert sidecar["schedule"] == "td_f2k2f1k1_g2+D" and sidecar["order"] == "vanilla"
+    assert sidecar["codebook"] == str(tmp_path / "cb.safetensors") and (tmp_path / "cb.safetensors").is_file()
+    assert "eval_latent_copy_last" in sidecar
+    losses = pd.read_parquet(tmp_path / "out" / "fp_loss.parquet")
+    assert losses["step"].max() == 3 and losses["loss"].dropna().gt(0).all()
+    assert (tmp_path / "out" / "fp_loss.png").is_file()
+    assert PackedDiT.load(tmp_path / "out" / "fp.safetensors").config.dim == 16
+
+
+def test_plus_d_without_a_codebook_path_is_rejected(tmp_path, codec_path):
+    with pytest.raises(ValueError, match="codebook"):
+        tiny_config(tmp_path, codec_path, schedule="td_f2k2f1k1_g2+D")
+
+
+def _ddp_worker(rank: int, world: int, port: int, config: FinetuneConfig) -> None:
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    train_finetune(config, show_progress=False)
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_ddp_processes_match_one_process_with_the_same_global_batch(tmp_path, codec_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    single = tiny_config(tmp_path / "single", codec_path, max_steps=2)
+    train_finetune(single, show_progress=False)
+    double = tiny_config(tmp_path / "ddp", codec_path, max_steps=2)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, double), nprocs=2, join=True)
+    assert_same_weights(final_weights(single), final_weights(double), atol=1e-6)
