@@ -7,11 +7,17 @@ sampler (`framepack.flow_matching`) and the overlapped decoding (`framepack.huny
 the suite's. On the same inputs and seed the frames equal `HunyuanVideoFramepackPipeline`'s
 (tests/test_diffusers_equivalence.py).
 
-Why this loop is not `framepack.framepack_generator.FramePackGenerator`: the released checkpoints
-need the released layout (zero-filled full history groups, released RoPE positions, the end
-image in place of the first inverted section's k1 frame), the seed's random stream is shared
-between the VAE posterior sample of the start image and the per-section noise, and sections are
-decoded together with their neighbour and cross-faded. See `framepack.hunyuan_layout`.
+Why this loop is not `framepack.framepack_generator.FramePackGenerator` (which shares the
+plans, `PackedGroup`s and `flow_matching.sample` used here, and whose `VelocityModel` call
+`DiffusersFramePackModel` already satisfies):
+  1. its `LatentCodec` maps one latent frame to one pixel frame, decoded per section; the
+     HunyuanVideo VAE is causal with 4x temporal compression (n latents -> 4(n-1)+1 frames) and the
+     released pipeline decodes each section together with its neighbour and cross-fades 33 frames;
+  2. its noise comes from `section_seed(seed, section)`; matching the released pipeline needs one
+     generator stream shared by the start/end images' VAE posterior samples and the sections' noise;
+  3. it always plans with `plan_sections`, which differs from the released F1 (vanilla) layout and,
+     with an end image, from the released zero-slot positions (see `framepack.hunyuan_layout`);
+  4. it hands the user's start image to the sink as frame 0; the released pipeline decodes it.
 """
 
 from __future__ import annotations
@@ -125,6 +131,7 @@ class HunyuanFramePackGenerator:
         self.schedule = released_schedule(options.order, options.window)
         self.name = f"hunyuan:{self.schedule}"
         self.fps = options.fps
+        self.peak_history_frames = 0  # the most latent frames held at once by the last generation
 
     # -- the Generator interface -----------------------------------------------------------------
 
@@ -188,6 +195,7 @@ class HunyuanFramePackGenerator:
         if end_latent is not None:
             history[last_frame + 1] = end_latent
         zero = torch.zeros_like(start_latent)
+        self.peak_history_frames = len(history)
         for step, plan in enumerate(plans):
             context = [
                 PackedGroup(
@@ -216,6 +224,7 @@ class HunyuanFramePackGenerator:
             for frame in [f for f in history if 0 < f <= last_frame and last_use.get(f, -1) <= step]:
                 if frame not in plan.generated:
                     del history[frame]
+            self.peak_history_frames = max(self.peak_history_frames, len(history))
             request.report(ProgressEvent("section", step + 1, num_sections, section=step))
         decoder.finish()
         pipe.maybe_free_model_hooks()
