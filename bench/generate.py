@@ -1,0 +1,131 @@
+"""One video from a lab FramePack checkpoint, streamed to an mp4 (what `fpbench generate` runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bench.video_io import Mp4Sink
+
+DEFAULT_CODEC = "results/checkpoints/codec.safetensors"
+
+
+def checkpoint_sidecar(checkpoint: str | Path) -> dict:
+    """The `<checkpoint>.json` written by the fine-tune recipe ({} when there is none)."""
+    path = Path(checkpoint).with_suffix(".json")
+    if not path.is_file():
+        return {}
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def load_start_image(path: str | Path, size: int = 64) -> np.ndarray:
+    """An image file as uint8 (size, size, 3) RGB (resized with area averaging if needed)."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"start image not found: {path}")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"cannot read {path} as an image (expected PNG or JPEG)")
+    image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(image, dtype=np.uint8)
+
+
+def build_generator(checkpoint: str | Path, codec: str | None = None, schedule: str | None = None,
+                    order: str | None = None, steps: int | None = None, fps: int = 16):
+    """A `FramePackGenerator` for a lab checkpoint; schedule/order/codec/codebook from its sidecar
+    unless given."""
+    from framepack.framepack_generator import FramePackGenerator
+    from framepack.lab_codec import LabCodec
+    from framepack.model import PackedDiT
+
+    sidecar = checkpoint_sidecar(checkpoint)
+    schedule = schedule or sidecar.get("schedule")
+    if schedule is None:
+        raise ValueError(f"{checkpoint} has no sidecar {Path(checkpoint).with_suffix('.json')}; pass --schedule")
+    model = PackedDiT.load(checkpoint)
+    model.eval()
+    codec_model = LabCodec.load(codec or sidecar.get("codec") or DEFAULT_CODEC)
+    options = {} if steps is None else {"steps": steps}
+    return FramePackGenerator(
+        model=model,
+        codec=codec_model,
+        schedule=schedule,
+        order=order or sidecar.get("order"),
+        codebook=sidecar.get("codebook"),
+        fps=fps,
+        **options,
+    )
+
+
+def generate_video(
+    checkpoint: str,
+    out: str,
+    image: str | None = None,
+    prompt: str | None = None,
+    test_item: int | None = None,
+    image_prompt: str | None = None,
+    sections: int = 2,
+    seed: int = 0,
+    lossless: str | None = None,
+    codec: str | None = None,
+    schedule: str | None = None,
+    order: str | None = None,
+    steps: int | None = None,
+    fps: int = 16,
+    show_progress: bool = True,
+) -> Path:
+    """Generate one video and write it to `out` (.mp4); returns the path.
+
+    Exactly one of `image` (a start image file, image-to-video), `prompt` (text-to-video) or
+    `test_item` (an index into the i2v test split: its start frame and prompt) is used.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from framepack.generator import GenerationRequest
+
+    given = [name for name, value in (("image", image), ("prompt", prompt), ("test_item", test_item)) if value is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of --image, --prompt, --test-item (got {given or 'none'})")
+    if sections < 1:
+        raise ValueError(f"--sections must be >= 1, got {sections}")
+    if not str(out).endswith(".mp4"):
+        raise ValueError(f"--out must be an .mp4 file, got {out}")
+    start = None
+    if image is not None:
+        start, text = load_start_image(image), image_prompt or ""
+    elif test_item is not None:
+        from bench.world import test_split
+
+        items = test_split("i2v")
+        if not 0 <= test_item < len(items):
+            raise ValueError(f"--test-item must be in [0, {len(items)}), got {test_item}")
+        start, text = items[test_item].start_frame, items[test_item].prompt
+    else:
+        text = prompt
+    generator = build_generator(checkpoint, codec, schedule, order, steps, fps)
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  disable=not show_progress) as progress:
+        sections_task = progress.add_task(f"{generator.name}: sections", total=sections)
+        steps_task = progress.add_task("  steps", total=generator.steps)
+
+        def on_progress(event) -> None:
+            if event.kind == "section":
+                progress.update(sections_task, completed=event.done)
+                progress.reset(steps_task)
+            elif event.kind == "step":
+                progress.update(steps_task, completed=event.done, total=event.total,
+                                description=f"  section {event.section} steps")
+
+        request = GenerationRequest(prompt=text, start_image=start, num_sections=sections, seed=seed,
+                                    on_progress=on_progress)
+        sink = Mp4Sink(out, fps=fps, lossless_path=lossless)
+        generator.generate(request, sink)
+    return Path(out)
