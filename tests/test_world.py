@@ -201,3 +201,16 @@ def test_world_cli_writes_a_clip_its_states_and_a_split(tmp_path, capsys):
     assert [i["prompt"] for i in items] == [item.prompt for item in test_split("t2v")]
     with pytest.raises(ValueError, match="c.gif"):
         _run_world_cli(["--seed", "1", "--out", str(tmp_path / "c.gif")])
+
+
+def test_sub_pixel_motion_changes_pixels_gradually():
+    clip = sample_clip(6, 1)
+    state, background = clip.states[0], clip.background
+    base = render_state(dataclasses.replace(state, distractor=None), background).astype(float)
+    changes = []
+    for shift in (0.1, 0.2, 0.4, 0.8):
+        moved = render_state(dataclasses.replace(state, distractor=None, x=state.x + shift), background)
+        changes.append(np.abs(moved - base).sum())
+    assert changes[0] > 0  # anti-aliased: a tenth of a pixel shows
+    ratios = np.array(changes[1:]) / np.array(changes[:-1])
+    assert np.all((ratios > 1.5) & (ratios < 2.5)), ratios  # and the change grows ~linearly
