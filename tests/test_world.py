@@ -214,3 +214,15 @@ def test_sub_pixel_motion_changes_pixels_gradually():
     assert changes[0] > 0  # anti-aliased: a tenth of a pixel shows
     ratios = np.array(changes[1:]) / np.array(changes[:-1])
     assert np.all((ratios > 1.5) & (ratios < 2.5)), ratios  # and the change grows ~linearly
+
+
+def test_junk_frames_are_seeded_uint8_and_of_every_kind():
+    from bench.world import JUNK_KINDS, junk_frame
+
+    for kind in JUNK_KINDS:
+        a = junk_frame(np.random.default_rng(3), kind)
+        assert a.shape == (64, 64, 3) and a.dtype == np.uint8
+        assert np.array_equal(a, junk_frame(np.random.default_rng(3), kind))
+        assert a.std() > 5, kind  # not a flat frame
+    with pytest.raises(ValueError, match="plaid"):
+        junk_frame(np.random.default_rng(0), "plaid")

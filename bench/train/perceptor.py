@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from bench.train.common import atomic_torch_save, plot_loss_curve, seed_everything, write_loss_log
 from bench.train.perceptor_eval import evaluate_perceptor
-from bench.world import COLOURS, NUM_IDENTITIES, SHAPES, sample_labelled_frame
+from bench.world import COLOURS, NUM_IDENTITIES, SHAPES, junk_frame, sample_labelled_frame
 from metrics.lab.perceptor import (
     LabPerceptor,
     LabPerceptorNet,
@@ -47,6 +47,8 @@ class PerceptorTrainConfig:
         work_dir: where resumable training state is kept (not committed).
         steps: optimisation steps (cosine learning-rate decay over them).
         batch_size, lr, weight_decay, warmup_steps: optimisation.
+        junk_fraction: share of frames replaced by frames of no world (mosaics, colour fields,
+            noise, stripes), labelled absent and fully degraded, so failed generations read as such.
         crop_jitter: std (px) of the noise added to the true centre where the reader looks, so it
             tolerates the locator's errors.
         identity_margin: cosine margin of the identity classifier (larger separates identities more).
@@ -59,15 +61,16 @@ class PerceptorTrainConfig:
 
     out: str = "results/checkpoints/perceptor.safetensors"
     work_dir: str = "runs/perceptor"
-    steps: int = 1000
+    steps: int = 700
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 50
+    junk_fraction: float = 0.1
     crop_jitter: float = 1.0
     identity_margin: float = 0.2
     checkpoint_every: int = 100
-    max_minutes: float = 15.0
+    max_minutes: float = 18.0
     stop_at_step: int | None = None
     eval_frames: int = 2000
     eval_clips: int = 48
@@ -82,14 +85,20 @@ class PerceptorTrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
 
 
-def render_batch(seed: int, step: int, batch_size: int) -> dict[str, np.ndarray]:
-    """The labelled frames of one training step (same (seed, step) → same batch)."""
+def render_batch(seed: int, step: int, batch_size: int, junk_fraction: float = 0.0) -> dict[str, np.ndarray]:
+    """The labelled frames of one training step (same arguments → same batch).
+
+    A `junk_fraction` of the frames are replaced by frames of no world at all (`junk_frame`),
+    labelled subject absent and fully degraded.
+    """
     rng = np.random.default_rng([TRAIN_STREAM, seed, step])
     samples = [sample_labelled_frame(rng) for _ in range(batch_size)]
     states = [s.state for s in samples]
+    junk = rng.random(batch_size) < junk_fraction
+    frames = np.stack([junk_frame(rng) if j else s.frame for s, j in zip(samples, junk, strict=True)])
     return {
-        "frames": np.stack([s.frame for s in samples]),
-        "present": np.array([s.present for s in states], np.float32),
+        "frames": frames,
+        "present": np.array([s.present and not j for s, j in zip(states, junk, strict=True)], np.float32),
         "position": np.array([(s.x, s.y) for s in states], np.float32),
         "shape": np.array([SHAPES.index(s.shape) for s in states]),
         "colour": np.array([COLOURS.index(s.colour) for s in states]),
@@ -97,7 +106,7 @@ def render_batch(seed: int, step: int, batch_size: int) -> dict[str, np.ndarray]
         "intact": np.array([s.structure_intact for s in states], np.float32),
         "identity_readable": np.array([s.structure in IDENTITY_READABLE for s in states]),
         "colour_readable": np.array([s.degradation.colour_shift < COLOUR_SHIFT_READABLE for s in samples]),
-        "level": np.array([s.degradation.level for s in samples], np.float32),
+        "level": np.where(junk, 1.0, [s.degradation.level for s in samples]).astype(np.float32),
         "jitter": rng.normal(0.0, 1.0, size=(batch_size, 2)).astype(np.float32),
         "absent_centre": rng.uniform(8.0, 56.0, size=(batch_size, 2)).astype(np.float32),
     }
@@ -217,7 +226,8 @@ def train_perceptor(config: PerceptorTrainConfig | None = None) -> Path:
             lr = learning_rate(step, config)
             for group in optimiser.param_groups:
                 group["lr"] = lr
-            losses = perceptor_losses(net, render_batch(config.seed, step, config.batch_size),
+            batch = render_batch(config.seed, step, config.batch_size, config.junk_fraction)
+            losses = perceptor_losses(net, batch,
                                       config.crop_jitter, config.identity_margin)
             loss = sum(losses.values())
             optimiser.zero_grad(set_to_none=True)

@@ -2,7 +2,8 @@
 
 Two kinds of held-out data, both from streams disjoint from training:
 - random labelled frames (present or not, broken or intact, clean or degraded), like training;
-- clean clips from VALIDATION_SEEDS, the frames the metrics will mostly see.
+- clean clips from VALIDATION_SEEDS, the frames the metrics will mostly see;
+- frames of no world at all (junk), where no subject should be seen.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import pearsonr, rankdata, spearmanr
 
-from bench.world import COLOURS, SHAPES, VALIDATION_SEEDS, sample_clip, sample_labelled_frame
+from bench.world import (
+    COLOURS,
+    JUNK_KINDS,
+    SHAPES,
+    VALIDATION_SEEDS,
+    junk_frame,
+    sample_clip,
+    sample_labelled_frame,
+)
 from metrics.lab.perceptor import LabPerceptor
 
 EVAL_STREAM = 8_000  # entropy word of evaluation streams (training uses another)
@@ -102,11 +111,24 @@ def _clip_report(perceptor: LabPerceptor, num_clips: int) -> dict[str, float]:
     }
 
 
-def evaluate_perceptor(perceptor: LabPerceptor, num_frames: int = 2000, num_clips: int = 48) -> dict[str, float]:
+def _junk_report(perceptor: LabPerceptor, per_kind: int) -> dict[str, float]:
+    rng = np.random.default_rng([EVAL_STREAM, VALIDATION_SEEDS.start, 2])
+    report = {}
+    for kind in JUNK_KINDS:
+        p = perceptor.perceive(np.stack([junk_frame(rng, kind) for _ in range(per_kind)]))
+        report[f"junk_{kind}_present_rate"] = float(np.mean(p.present > 0.5))
+        report[f"junk_{kind}_degradation_mean"] = float(np.mean(p.degradation))
+    return report
+
+
+def evaluate_perceptor(perceptor: LabPerceptor, num_frames: int = 2000, num_clips: int = 48,
+                       junk_per_kind: int = 100) -> dict[str, float]:
     """Held-out accuracies of `perceptor` (see the module docstring); a flat JSON-able dict.
 
     Args:
         num_frames: random labelled frames (mixed presence, structure, degradation).
         num_clips: clean validation clips (8 frames each).
+        junk_per_kind: frames of each junk kind (no world): how often a subject is wrongly seen.
     """
-    return {**_frame_report(perceptor, num_frames), **_clip_report(perceptor, num_clips)}
+    return {**_frame_report(perceptor, num_frames), **_clip_report(perceptor, num_clips),
+            **_junk_report(perceptor, junk_per_kind)}

@@ -10,7 +10,13 @@ from bench.world.attributes import ClipAttributes, DistractorSpec, sample_attrib
 from bench.world.clip import Clip, sample_clip
 from bench.world.motion import MotionSpec, trajectory
 from bench.world.prompt import describe
-from bench.world.random_scene import LabelledFrame, sample_degradation, sample_labelled_frame
+from bench.world.random_scene import (
+    JUNK_KINDS,
+    LabelledFrame,
+    junk_frame,
+    sample_degradation,
+    sample_labelled_frame,
+)
 from bench.world.render import render_state, render_states
 from bench.world.splits import (
     SECTIONS,
@@ -36,10 +42,10 @@ from bench.world.vocabulary import (
 )
 
 __all__ = [
-    "COLOURS", "FRAME_SIZE", "IDENTITIES", "MOTIONS", "NOMINAL_FPS", "NUM_IDENTITIES", "SECTIONS",
+    "COLOURS", "FRAME_SIZE", "JUNK_KINDS", "IDENTITIES", "MOTIONS", "NOMINAL_FPS", "NUM_IDENTITIES", "SECTIONS",
     "SHAPES", "STRUCTURES", "TEST_SEED_BASE", "TRAIN_SEEDS", "VALIDATION_SEEDS",
     "BackgroundSpec", "Clip", "ClipAttributes", "Degradation", "DistractorSpec", "DistractorState",
     "FrameState", "Identity", "LabelledFrame", "MotionSpec", "TestItem",
-    "describe", "is_training_seed", "num_frames", "render_state", "render_states", "sample_attributes",
+    "describe", "is_training_seed", "junk_frame", "num_frames", "render_state", "render_states", "sample_attributes",
     "sample_clip", "sample_degradation", "sample_labelled_frame", "states_for", "test_split", "trajectory",
 ]
