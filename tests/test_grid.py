@@ -169,8 +169,13 @@ def test_missing_checkpoint_names_the_row_the_path_and_the_recipe(tmp_path):
         load_and_resolve(write_grid(tmp_path, grid_document(rows=rows)))
     message = str(caught.value)
     assert "rows[1].checkpoint" in message and "results/checkpoints/none.safetensors" in message
-    assert "fpbench train bench/train/configs/none.yaml" in message
+    assert "recipe 'bench/train/configs/none.yaml' does not exist either" in message
     assert isinstance(caught.value, FileNotFoundError)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("recipe: finetune\n")
+    rows[1]["recipe"] = str(recipe)
+    with pytest.raises(MissingCheckpointError, match=f"create it with `fpbench train {recipe}`"):
+        load_and_resolve(write_grid(tmp_path, grid_document(rows=rows)))
 
 
 def test_framepack_rows_default_the_order_to_the_schedule_form_and_use_its_notation(tmp_path):

@@ -202,7 +202,10 @@ def _resolve(spec: GridSpec) -> ResolvedGrid:
         for label, path in needed.items():
             field_key = f"{row.key}.checkpoint" if label == "checkpoint" else f"{row.key}.params.{label}"
             if not _resolve_path(path).is_file():
-                hint = f"create it with `fpbench train {row.recipe}`" if row.recipe and label == "checkpoint" else ""
+                hint = ""
+                if row.recipe and label == "checkpoint":
+                    hint = (f"create it with `fpbench train {row.recipe}`" if Path(row.recipe).is_file()
+                            else f"its recipe {row.recipe!r} does not exist either")
                 raise MissingCheckpointError(field_key, path, hint, spec.source)
             hashes[label] = file_sha256(_resolve_path(path))
             absolute[label] = str(_resolve_path(path).resolve())
