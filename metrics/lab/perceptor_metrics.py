@@ -3,8 +3,9 @@
 The perceptor (metrics/lab/perceptor.py, trained by the suite on the lab world) is the lab
 world's measuring instrument, as the pretrained networks are for the paper's metrics:
 
-    clarity    per frame 1 − estimated degradation (blur, noise, colour shift, blockiness)
-    aesthetic  per frame rendering and composition fidelity: (1 − degradation) × subject presence ×
+    clarity    per frame (1 − estimated degradation) × colour retention (see metrics.lab.colourfulness:
+               the perceptor reads blur and noise; chroma reads colour loss)
+    aesthetic  per frame rendering, colour and composition fidelity: clarity × subject presence ×
                composition (1 when the subject centre is ≥ 1/8 of the frame from every edge)
     semantic   per frame agreement with the prompt's subject: mean(P(prompted colour), P(prompted shape))
                × presence; the subject is the prompt's first "<colour> <shape>" phrase
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from metrics.identity_common import identity_result
+from metrics.lab.colourfulness import colour_retention
 from metrics.metric import Metric, MetricResult, per_frame_result
 from metrics.registry import register
 
@@ -84,7 +86,7 @@ class PerceptorMetric(Metric):
 
     backend = "lab"
     granularity = "per_frame"
-    version = "1"
+    version = "2"
 
     def __init__(self, weights_dir: str | None = None, checkpoint: str | None = None) -> None:
         super().__init__(weights_dir)
@@ -120,21 +122,23 @@ class PerceptorMetric(Metric):
 @register
 class LabClarity(PerceptorMetric):
     name = "clarity"
-    description = "lab: 1 - perceptor's degradation estimate, per frame"
+    description = "lab: (1 - perceptor's degradation estimate) x colour retention, per frame"
 
     def measure(self, frames, prompt, reference, fps) -> MetricResult:
-        return per_frame_result(1.0 - self.perceive(frames).degradation.astype(np.float64))
+        quality = 1.0 - self.perceive(frames).degradation.astype(np.float64)
+        return per_frame_result(quality * colour_retention(frames))
 
 
 @register
 class LabAesthetic(PerceptorMetric):
     name = "aesthetic"
-    description = "lab: (1 - degradation) x presence x composition (subject inside the frame), per frame"
+    description = "lab: clarity x presence x composition (subject inside the frame), per frame"
 
     def measure(self, frames, prompt, reference, fps) -> MetricResult:
         seen = self.perceive(frames)
         height, width = frames.shape[1:3]
-        return per_frame_result((1.0 - seen.degradation) * seen.present * composition(seen.position, height, width))
+        quality = (1.0 - seen.degradation) * colour_retention(frames)
+        return per_frame_result(quality * seen.present * composition(seen.position, height, width))
 
 
 @register
