@@ -1,6 +1,6 @@
 """`fpbench train CONFIG`: run a training recipe described by a YAML file.
 
-The YAML's `recipe` key picks the recipe (codec, base, finetune); every other key is a field of
+The YAML's `recipe` key picks the recipe (codec, base, finetune, baseline); every other key is a field of
 that recipe's config dataclass. `--set key=value` overrides a key (the value is read as YAML).
 Runs resume from their run folder when one exists.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-RECIPES = ("codec", "base", "finetune")
+RECIPES = ("codec", "base", "finetune", "baseline")
 
 
 def add_parser(subparsers) -> None:
@@ -49,6 +49,10 @@ def load_recipe(path: str, overrides: list[str]):
         from bench.train.base import BaseTrainConfig, train_base
 
         return train_base, config_from_dict(BaseTrainConfig, raw, path)
+    if recipe == "baseline":
+        from bench.train.baselines import BaselineTrainConfig, train_baseline
+
+        return train_baseline, config_from_dict(BaselineTrainConfig, raw, path)
     from bench.train.finetune import FinetuneConfig, train_finetune
 
     return train_finetune, config_from_dict(FinetuneConfig, raw, path)

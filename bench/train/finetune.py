@@ -168,8 +168,13 @@ def fit_codebook(pool: LatentClipPool, size: int, seed: int) -> Codebook:
     return Codebook.fit(pool.latents[clips].float(), size, seed=seed)
 
 
-def train_finetune(config: FinetuneConfig, show_progress: bool = True) -> dict:
-    """Fine-tune one FramePack variant (resuming from `run_dir` if a state exists); returns its report."""
+def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_model=None) -> dict:
+    """Fine-tune one FramePack variant (resuming from `run_dir` if a state exists); returns its report.
+
+    `adapt_model` (module -> module, default identity) wraps the model for the loss and the held-out
+    comparison: a baseline's input mechanism (attention mask, history noise; `bench.train.baselines`).
+    """
+    adapt = adapt_model if adapt_model is not None else (lambda module: module)
     torch.set_num_threads(config.threads)
     rank, world = _distributed()
     seed_everything(config.seed)
@@ -237,7 +242,7 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True) -> dict:
         log(f"resumed from {state_path} at step {step}")
     else:
         log(f"finetune config {json.dumps(asdict(config))} world={world}")
-    trained = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    trained = torch.nn.parallel.DistributedDataParallel(adapt(model)) if world > 1 else adapt(model)
 
     def save_state() -> None:
         if rank == 0:
@@ -249,7 +254,7 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True) -> dict:
             )
 
     if step == 0 and rank == 0 and config.eval_batches:
-        before = compare_to_copy_last(ema.shadow, eval_batches, encoder, codec, config.seed, config.eval_steps)
+        before = compare_to_copy_last(adapt(ema.shadow), eval_batches, encoder, codec, config.seed, config.eval_steps)
         rows.append({"step": 0, "loss": math.nan, "time_s": 0.0, **before.as_dict()})
         log("eval before " + json.dumps(before.as_dict()))
     session_start = time.time() - elapsed
@@ -294,7 +299,7 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True) -> dict:
                     "world_size": world, "batch_size": config.batch_size}
     if rank == 0:
         if config.eval_batches:
-            after = compare_to_copy_last(ema.shadow, eval_batches, encoder, codec, config.seed, config.eval_steps)
+            after = compare_to_copy_last(adapt(ema.shadow), eval_batches, encoder, codec, config.seed, config.eval_steps)
             rows[-1].update(after.as_dict())
             report.update(after.as_dict())
             log("eval after " + json.dumps(after.as_dict()))
