@@ -238,3 +238,21 @@ def test_cli_prints_grid_errors_without_traceback(tmp_path, monkeypatch, capsys)
     assert "rows[0].baseline" in err and "warp_drive" in err and "Traceback" not in err
     assert bench.cli.main(["status", str(path), "--set", "seeds=[-1]"]) == 2
     assert "seeds[0]" in capsys.readouterr().err
+
+
+def test_discrete_history_rows_take_the_codebook_from_params_or_the_checkpoint_sidecar(tmp_path):
+    checkpoint = tmp_path / "fp_d.safetensors"
+    checkpoint.write_bytes(b"x")
+    (tmp_path / "codec.safetensors").write_bytes(b"c")
+    (tmp_path / "book.safetensors").write_bytes(b"k")
+    row = {"schedule": "td_f16k4f4k2f1k1_g9+D", "checkpoint": str(checkpoint),
+           "params": {"codec": str(tmp_path / "codec.safetensors")}}
+    with pytest.raises(GridError) as caught:
+        load_and_resolve(write_grid(tmp_path, grid_document(rows=[row])))
+    assert caught.value.key == "rows[0].params.codebook"
+    checkpoint.with_suffix(".json").write_text('{"codebook": "%s"}' % (tmp_path / "book.safetensors"))
+    grid = load_and_resolve(write_grid(tmp_path, grid_document(rows=[row])))
+    assert set(grid.runs[0].files_sha256) == {"checkpoint", "codec", "codebook"}
+    assert grid.rows[0].params["codebook"] == str((tmp_path / "book.safetensors").resolve())
+    with pytest.raises(GridError, match="unknown FramePack parameter 'stepz'"):
+        load_and_resolve(write_grid(tmp_path, grid_document(rows=[{**row, "params": {"stepz": 3}}])))

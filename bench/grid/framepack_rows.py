@@ -3,14 +3,17 @@
 
 Row fields: `schedule` (the paper's notation), `order` (a sampling order; defaults to the
 schedule's form), `checkpoint` (a packed-DiT file), and `params`, passed to the generator
-(e.g. `steps`, `solver`, `shift`, `guidance`), except `codec`, the latent codec checkpoint
-(default `results/checkpoints/codec.safetensors`); a `+D` schedule also needs `codebook`
-(the discrete-history codebook file), passed on to the generator.
-Heavy imports happen inside `build`, so validating a grid stays fast.
+(e.g. `steps`, `solver`, `shift`, `guidance`; unknown ones are rejected at validation), and
+two files: `codec`, the latent codec checkpoint, and for a `+D` schedule `codebook`, the
+discrete-history codebook. Both default to what the checkpoint's sidecar `<checkpoint>.json`
+(written by the fine-tune recipe) names; the codec then to results/checkpoints/codec.safetensors.
+Models load inside `build`, in the worker that runs the row.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from bench.grid.errors import GridError
@@ -53,6 +56,21 @@ def resolved_order(row: RowSpec) -> str:
     return form
 
 
+# Set by the grid itself (schedule, order, checkpoint) or not settable from a YAML file.
+_NOT_PARAMETERS = {"self", "model", "codec", "schedule", "order", "condition", "unconditional", "name"}
+
+
+def generator_parameters() -> set[str]:
+    """The `params:` a FramePack row may set: FramePackGenerator's keyword arguments that a
+    YAML file can express, plus `codec` (the codec checkpoint)."""
+    import inspect
+
+    from framepack.framepack_generator import FramePackGenerator
+
+    names = set(inspect.signature(FramePackGenerator.__init__).parameters)
+    return (names - _NOT_PARAMETERS) | {"codec"}
+
+
 def validate_framepack_row(row: RowSpec) -> None:
     """Parse the schedule and the order; a +D schedule needs `params.codebook`; file
     parameters must be paths (their existence is checked with the checkpoint's)."""
@@ -62,18 +80,44 @@ def validate_framepack_row(row: RowSpec) -> None:
         value = row.params.get(label)
         if value is not None and not isinstance(value, str):
             raise GridError(f"{row.key}.params.{label}", f"expected a file path, got {value!r}")
-    if getattr(schedule, "discrete_history", False) and not row.params.get("codebook"):
+    allowed = generator_parameters()
+    for key in row.params:
+        if key not in allowed:
+            raise GridError(f"{row.key}.params.{key}",
+                            f"unknown FramePack parameter {key!r}; expected one of {', '.join(sorted(allowed))}")
+    if getattr(schedule, "discrete_history", False) and not _file_param(row, "codebook"):
         raise GridError(
             f"{row.key}.params.codebook",
-            f"schedule {row.schedule!r} uses discrete history (+D) and needs `params.codebook` (a codebook file)",
+            f"schedule {row.schedule!r} uses discrete history (+D) and needs `params.codebook` (a codebook "
+            "file); the checkpoint's sidecar names none",
         )
 
 
+def checkpoint_sidecar(checkpoint: str | None) -> dict[str, Any]:
+    """The fine-tune recipe's `<checkpoint>.json` (schedule, order, codec, codebook), or {}."""
+    if not checkpoint:
+        return {}
+    path = Path(checkpoint).with_suffix(".json")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _file_param(row: RowSpec, label: str) -> str | None:
+    value = row.params.get(label) or checkpoint_sidecar(row.checkpoint).get(label)
+    return str(value) if value else None
+
+
 def framepack_files(row: RowSpec) -> dict[str, str]:
-    """Files besides the checkpoint whose content determines the output: codec, codebook."""
-    files = {"codec": str(row.params.get("codec", DEFAULT_CODEC))}
-    if row.params.get("codebook"):
-        files["codebook"] = str(row.params["codebook"])
+    """Files besides the checkpoint whose content determines the output: the codec (row
+    `params.codec`, else the checkpoint's sidecar, else the lab codec) and, for +D, the
+    codebook (row `params.codebook`, else the sidecar's)."""
+    files = {"codec": _file_param(row, "codec") or DEFAULT_CODEC}
+    codebook = _file_param(row, "codebook")
+    if codebook and "+D" in str(row.schedule):
+        files["codebook"] = codebook
     return files
 
 
