@@ -6,9 +6,9 @@ HunyuanVideo VAE, the flow-matching scheduler, Llama + CLIP text encoders and a 
 image encoder. `save_tiny_hunyuan_folder` writes them in diffusers' folder layout, so
 loading them back goes through exactly the `from_pretrained` calls used for the real model.
 
-Tokenizers are deliberately absent: building a Llama/CLIP tokenizer needs vocabulary files
-that only come from the hub. Callers pass text embeddings directly (see
-`framepack.hunyuan_generator.PromptEmbeddings`).
+The real Llama / CLIP tokenizers need vocabulary files that only come from the hub, so the
+tiny set has word-level stand-ins (a few dozen words, everything else `<unk>`): enough to run the
+text path end to end. Tests that compare against diffusers pass text embeddings directly.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ TINY_IMAGE_EMBED_DIM = 32  # SigLIP hidden size == transformer image_proj_dim
 
 @dataclass
 class TinyHunyuanComponents:
-    """The nine pipeline components (tokenizers None) of a tiny random FramePack model."""
+    """The nine pipeline components of a tiny random FramePack model (tokenizers may be None)."""
 
     transformer: torch.nn.Module
     vae: torch.nn.Module
@@ -37,6 +37,8 @@ class TinyHunyuanComponents:
     text_encoder_2: torch.nn.Module
     image_encoder: torch.nn.Module
     feature_extractor: object
+    tokenizer: object | None = None
+    tokenizer_2: object | None = None
 
     def as_pipeline_kwargs(self) -> dict:
         """Keyword arguments for `HunyuanVideoFramepackPipeline(...)`."""
@@ -45,19 +47,20 @@ class TinyHunyuanComponents:
             "vae": self.vae,
             "scheduler": self.scheduler,
             "text_encoder": self.text_encoder,
-            "tokenizer": None,
+            "tokenizer": self.tokenizer,
             "text_encoder_2": self.text_encoder_2,
-            "tokenizer_2": None,
+            "tokenizer_2": self.tokenizer_2,
             "image_encoder": self.image_encoder,
             "feature_extractor": self.feature_extractor,
         }
 
 
-def build_tiny_hunyuan_components(seed: int = 0) -> TinyHunyuanComponents:
+def build_tiny_hunyuan_components(seed: int = 0, tokenizers: bool = True) -> TinyHunyuanComponents:
     """Build every component with random weights drawn under `seed` (CPU, float32).
 
     Args:
         seed: seeds `torch.manual_seed` before each component, so the weights are reproducible.
+        tokenizers: include the word-level stand-in tokenizers (False leaves them None).
     """
     from diffusers import (
         AutoencoderKLHunyuanVideo,
@@ -163,6 +166,28 @@ def build_tiny_hunyuan_components(seed: int = 0) -> TinyHunyuanComponents:
         text_encoder_2=text_encoder_2,
         image_encoder=image_encoder,
         feature_extractor=feature_extractor,
+        tokenizer=_word_tokenizer(model_max_length=512) if tokenizers else None,
+        tokenizer_2=_word_tokenizer(model_max_length=77) if tokenizers else None,
+    )
+
+
+_WORDS = (
+    "a an the of and in on with to is are red green blue yellow white black ball square circle triangle "
+    "cat dog bird person face moves drifts bounces left right up down slowly fast video scene background "
+    "describe main content theme color shape size texture objects actions camera"
+).split()
+
+
+def _word_tokenizer(model_max_length: int):
+    """A word-level fast tokenizer over `_WORDS` (ids < 1000, the tiny encoders' vocabulary)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<unk>": 1} | {word: index + 2 for index, word in enumerate(_WORDS)}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>", model_max_length=model_max_length
     )
 
 

@@ -24,8 +24,8 @@ TRANSFORMER_REPOS = {
 class ComponentSpec:
     """One pipeline component: its subfolder, the files it needs and where they come from.
 
-    `weights` lists accepted weight file names (single file or a sharded index); one of them
-    must be present. `files` must all be present.
+    `weights` lists alternatives (a single weights file, a sharded index, or for a tokenizer its
+    vocabulary files joined by "+"); one of them must be present. `files` must all be present.
     """
 
     name: str
@@ -38,7 +38,7 @@ class ComponentSpec:
         sub = folder / self.name
         absent = [f"{self.name}/{name}" for name in self.files if not (sub / name).is_file()]
         if self.weights:
-            present = [name for name in self.weights if (sub / name).is_file()]
+            present = [name for name in self.weights if all((sub / part).is_file() for part in name.split("+"))]
             if not present:
                 absent.append(" or ".join(f"{self.name}/{name}" for name in self.weights))
             else:
@@ -52,6 +52,8 @@ _DIFFUSERS_WEIGHTS = (
     "diffusion_pytorch_model.safetensors.index.json",
     "diffusion_pytorch_model.bin",
 )
+
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.json+merges.txt")
 
 
 def component_specs(order: str = "inverted_anti_drifting", with_tokenizers: bool = True) -> tuple[ComponentSpec, ...]:
@@ -75,12 +77,9 @@ def component_specs(order: str = "inverted_anti_drifting", with_tokenizers: bool
     ]
     if with_tokenizers:
         specs += [
-            ComponentSpec("tokenizer", ("tokenizer_config.json", "tokenizer.json"), (), f"{HUNYUAN_REPO}, subfolder tokenizer/"),
+            ComponentSpec("tokenizer", ("tokenizer_config.json",), _TOKENIZER_FILES, f"{HUNYUAN_REPO}, subfolder tokenizer/"),
             ComponentSpec(
-                "tokenizer_2",
-                ("tokenizer_config.json", "vocab.json", "merges.txt"),
-                (),
-                f"{HUNYUAN_REPO}, subfolder tokenizer_2/",
+                "tokenizer_2", ("tokenizer_config.json",), _TOKENIZER_FILES, f"{HUNYUAN_REPO}, subfolder tokenizer_2/"
             ),
         ]
     return tuple(specs)

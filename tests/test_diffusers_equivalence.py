@@ -46,7 +46,7 @@ def tiny_folder(tmp_path_factory):
 def diffusers_pipeline(tiny_folder):
     from diffusers import HunyuanVideoFramepackPipeline
 
-    pipe = HunyuanVideoFramepackPipeline.from_pretrained(tiny_folder, tokenizer=None, tokenizer_2=None)
+    pipe = HunyuanVideoFramepackPipeline.from_pretrained(tiny_folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -175,3 +175,25 @@ def test_released_inverted_layout_is_the_suite_section_plan(num_sections):
         assert [len(piece.frames) for piece in after] == [1, 2, 16]
         expected = [f if f <= 9 * num_sections else None for f in range(plan.generated[-1] + 1, plan.generated[-1] + 20)]
         assert [f for piece in after for f in piece.frames] == expected
+
+
+def test_prompt_encoding_through_the_tokenizers_matches_diffusers(tiny_folder, diffusers_pipeline):
+    from PIL import Image
+
+    generator = load_hunyuan_generator(
+        tiny_folder, height=SIZE, width=SIZE, steps=STEPS, window=3, distilled_guidance=GUIDANCE, device="cpu"
+    )
+    request = GenerationRequest(prompt="a red ball drifts left", start_image=random_image(3), num_sections=1, seed=2)
+    expected = diffusers_pipeline(
+        image=Image.fromarray(request.start_image),
+        prompt=request.prompt,
+        height=SIZE,
+        width=SIZE,
+        num_frames=(3 - 1) * 4 + 1,
+        latent_window_size=3,
+        num_inference_steps=STEPS,
+        guidance_scale=GUIDANCE,
+        generator=torch.Generator().manual_seed(request.seed),
+        output_type="np",
+    ).frames[0]
+    assert np.abs(suite_frames(generator, request) - expected).max() <= 1e-4

@@ -135,10 +135,41 @@ def test_missing_files_are_listed_with_where_they_go_and_where_they_come_from(br
 
 
 def test_tokenizers_are_required_without_a_prompt_encoder(broken_folder):
+    shutil.rmtree(broken_folder / "tokenizer")
+    (broken_folder / "tokenizer_2" / "tokenizer.json").unlink()
+    load_hunyuan_generator(broken_folder, prompt_encoder=tiny_prompt_embeddings, device="cpu")  # not needed here
     with pytest.raises(MissingWeightsError) as error:
         load_hunyuan_generator(broken_folder, device="cpu")
     assert set(error.value.missing) == {"tokenizer", "tokenizer_2"}
-    assert "tokenizer_2/merges.txt" in str(error.value)
+    assert "tokenizer_2/tokenizer.json or tokenizer_2/vocab.json+merges.txt" in str(error.value)
+
+
+def test_cli_generates_an_mp4_with_the_hunyuan_backend(tiny_folder, tmp_path):
+    import cv2
+
+    from bench.cli import main
+    from bench.video_io import read_video
+
+    image = tmp_path / "start.png"
+    cv2.imwrite(str(image), np.full((24, 20, 3), 200, dtype=np.uint8))
+    out = tmp_path / "video.mp4"
+    argv = ["generate", "--backend", "hunyuan", "--weights", str(tiny_folder), "--image", str(image),
+            "--image-prompt", "a red ball bounces", "--size", "16", "16", "--steps", "1", "--device", "cpu",
+            "--sections", "1", "--out", str(out)]
+    assert main(argv) == 0
+    assert read_video(out).shape == (4 * 9 + 1, 16, 16, 3)
+
+
+def test_cli_lists_missing_weights_without_a_traceback(tmp_path, capsys):
+    from bench.cli import main
+
+    image = tmp_path / "start.png"
+    image.write_bytes(b"")
+    argv = ["generate", "--backend", "hunyuan", "--weights", str(tmp_path / "weights"), "--image", str(image),
+            "--out", str(tmp_path / "video.mp4")]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "transformer: download from lllyasviel/FramePackI2V_HY" in error and "Traceback" not in error
 
 
 def test_a_missing_weight_shard_is_named(broken_folder):

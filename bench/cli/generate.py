@@ -22,7 +22,18 @@ def add_parser(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--checkpoint", required=True, help="PackedDiT checkpoint (.safetensors)")
+    parser.add_argument("--checkpoint", default=None, help="PackedDiT checkpoint (.safetensors; lab backend)")
+    parser.add_argument("--backend", choices=("lab", "hunyuan"), default="lab",
+                        help="lab (a PackedDiT checkpoint) or hunyuan (the released FramePack model, --weights)")
+    parser.add_argument("--weights", default=None,
+                        help="hunyuan: local weights folder in diffusers' layout (missing files are listed)")
+    parser.add_argument("--end-image", default=None, help="hunyuan: end image (inverted order only)")
+    parser.add_argument("--offload", choices=("none", "model", "sequential"), default=None,
+                        help="hunyuan: CPU offloading (model ~16 GB GPU, sequential ~6 GB)")
+    parser.add_argument("--vae-tiling", action="store_true", help="hunyuan: decode the VAE in tiles")
+    parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"),
+                        help="hunyuan: output size in pixels (multiples of 16; default 640 640)")
+    parser.add_argument("--device", default=None, help="hunyuan: cuda / cpu (default: cuda if available)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--image", help="start image (PNG/JPG; resized to 64x64) for image-to-video")
     source.add_argument("--prompt", help="text prompt (text-to-video unless --image is also implied)")
@@ -36,11 +47,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--schedule", default=None, help="schedule notation (default: from the checkpoint sidecar)")
     parser.add_argument("--order", default=None, help="sampling order (default: from the sidecar / schedule form)")
     parser.add_argument("--steps", type=int, default=None, help="sampler steps per section")
-    parser.add_argument("--fps", type=int, default=16, help="frames per second of the mp4 (default 16)")
+    parser.add_argument("--fps", type=int, default=None, help="frames per second of the mp4 (default 16; hunyuan 30)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "hunyuan":
+        return run_hunyuan(args)
+    if args.checkpoint is None:
+        raise ValueError("--checkpoint is required with the lab backend")
     from bench.generate import generate_video
 
     generate_video(
@@ -57,6 +72,23 @@ def run(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         order=args.order,
         steps=args.steps,
-        fps=args.fps,
+        fps=args.fps or 16,
+    )
+    return 0
+
+
+def run_hunyuan(args: argparse.Namespace) -> int:
+    from bench.generate_hunyuan import generate_hunyuan_video
+
+    if args.weights is None:
+        raise ValueError("--backend hunyuan needs --weights DIR (the local FramePack weights folder)")
+    if args.image is None:
+        raise ValueError("--backend hunyuan is image-to-video: give --image (and the text with --image-prompt)")
+    height, width = args.size if args.size else (None, None)
+    generate_hunyuan_video(
+        weights=args.weights, out=args.out, image=args.image, prompt=args.image_prompt or "",
+        end_image=args.end_image, sections=args.sections, seed=args.seed, lossless=args.lossless, fps=args.fps,
+        order=args.order, steps=args.steps, offload=args.offload, vae_tiling=args.vae_tiling or None,
+        height=height, width=width, device=args.device,
     )
     return 0
