@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = [
     "weights",
     "world",
     "schedule",
+    "figures",
 ]
 
 
