@@ -191,3 +191,19 @@ def test_bad_options_are_rejected_with_the_value(tiny_folder):
         load(tiny_folder, offload="disk")
     with pytest.raises(ValueError, match="order"):
         load(tiny_folder, order="anti_drifting")
+
+
+def test_grid_rows_of_kind_hunyuan_validate_name_and_build(tiny_folder, tmp_path):
+    from bench.grid.errors import GridError
+    from bench.grid.hunyuan_rows import HUNYUAN
+    from bench.grid.spec import RowSpec
+
+    params = {"weights": str(tiny_folder), "order": "vanilla", "height": SIZE, "width": SIZE, "device": "cpu"}
+    row = RowSpec(kind="hunyuan", index=3, kind_field="generator", params=params)
+    HUNYUAN.validate(row)
+    assert HUNYUAN.display_name(row) == "hunyuan:f1k1_x_f16k4f2k2f1k1_g9"
+    assert isinstance(HUNYUAN.build(row), Generator)
+    with pytest.raises(GridError, match=r"rows\[3\]\.params.*unknown hunyuan options \['stepz'\]"):
+        HUNYUAN.validate(RowSpec(kind="hunyuan", index=3, params={**params, "stepz": 2}))
+    with pytest.raises(MissingWeightsError):
+        HUNYUAN.validate(RowSpec(kind="hunyuan", index=3, params={**params, "weights": str(tmp_path)}))
