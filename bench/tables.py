@@ -40,14 +40,15 @@ class GridResults:
         values: tidy metric values of every finished run, labelled with its row/prompt/seed/length.
         scores: one row per (finished run, metric): video score and drift Δ (fractions, not %).
         directions: metric -> "higher" | "lower".
-        missing: metric -> reason, for metrics recorded as unavailable in some run.
+        missing: metric -> {"runs": count of finished runs where it could not be measured,
+            "reason": the first recorded reason}.
     """
 
     runs: pd.DataFrame
     values: pd.DataFrame
     scores: pd.DataFrame
     directions: dict[str, str]
-    missing: dict[str, str]
+    missing: dict[str, dict[str, Any]]
 
 
 def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridResults:
@@ -62,7 +63,10 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
         run_rows.append({**label, "key": run.key, "state": status.state})
         if status.state != DONE:
             continue
-        missing.update(status.info.get("missing_metrics", {}))
+        for metric, reason in status.info.get("missing_metrics", {}).items():
+            if metric in grid.spec.metrics.names:
+                entry = missing.setdefault(metric, {"runs": 0, "reason": reason})
+                entry["runs"] += 1
         if run.key not in cache:
             values = store.read_metrics(run.key)
             values = values[values["metric"].isin(grid.spec.metrics.names)]
@@ -75,8 +79,9 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
             score_rows.append({**label, "key": run.key, "metric": metric, "score": float(score),
                                "drift": float(drift[metric]) if metric in drift else math.nan})
     values = pd.concat(value_parts, ignore_index=True) if value_parts else pd.DataFrame()
+    measured = {row["metric"] for row in score_rows}
     directions = {name: provider.info(name, grid.spec.metrics.backend).direction
-                  for name in grid.spec.metrics.names if name not in missing}
+                  for name in grid.spec.metrics.names if name in measured}
     return GridResults(
         runs=pd.DataFrame(run_rows, columns=["row", "prompt", "seed", "length", "key", "state"]),
         values=values,
@@ -141,6 +146,8 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
         valid = group.dropna(subset=["mean"])
         if len(valid) < 2:
             continue
+        if np.isclose(valid["mean"].max(), valid["mean"].min(), rtol=0, atol=1e-9):
+            continue  # every row is equal: nothing is best
         target = valid["mean"].max() if valid["direction"].iloc[0] == "higher" else valid["mean"].min()
         summary.loc[valid.index[np.isclose(valid["mean"], target, rtol=0, atol=1e-9)], "best"] = True
     return summary
@@ -190,8 +197,12 @@ def wide_table(summary: pd.DataFrame, length: str, fmt: str = "md") -> pd.DataFr
     return table.fillna("–")
 
 
-def render(summary: pd.DataFrame, fmt: str = "md", title: str = "") -> str:
-    """The table(s) as markdown, LaTeX or CSV text (CSV: the long form, one number per cell)."""
+def render(summary: pd.DataFrame, fmt: str = "md", title: str = "",
+           missing: dict[str, dict[str, Any]] | None = None) -> str:
+    """The table(s) as markdown, LaTeX or CSV text (CSV: the long form, one number per cell).
+
+    `missing` (from `GridResults.missing`) adds a note per metric that could not be measured
+    in some runs (md and LaTeX)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown table format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if fmt == "csv":
@@ -207,6 +218,12 @@ def render(summary: pd.DataFrame, fmt: str = "md", title: str = "") -> str:
         if summary.loc[summary["length"] == length, "simulated"].any():
             caption += "; ELO from SIMULATED judges, not human votes"
         blocks.append(_markdown(table, caption) if fmt == "md" else _latex(table, caption))
+    notes = [f"{metric}: not measured in {entry['runs']} run(s) — {entry['reason']}"
+             for metric, entry in (missing or {}).items()]
+    if notes and fmt == "md":
+        blocks.append("\n".join(f"- {note}" for note in notes) + "\n")
+    elif notes:
+        blocks.append("\n".join(f"% {note}" for note in notes) + "\n")
     return "\n".join(blocks)
 
 
@@ -284,7 +301,7 @@ def write_tables(grid: ResolvedGrid, store: RunStore | None = None, out_root: st
         "summary": out_dir / "summary.parquet", "scores": out_dir / "scores.parquet",
         "values": out_dir / "values.parquet",
     }
-    texts = {fmt: render(summary, fmt, title) for fmt in FORMATS}
+    texts = {fmt: render(summary, fmt, title, results.missing) for fmt in FORMATS}
     atomic_write_text(paths["md"], texts["md"])
     atomic_write_text(paths["latex"], texts["latex"])
     atomic_write_text(paths["csv"], texts["csv"])

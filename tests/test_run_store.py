@@ -162,7 +162,12 @@ def test_a_metric_that_cannot_run_is_recorded_as_missing_not_zero(tmp_path):
     assert "fake weights file missing" in status.info["missing_metrics"]["needs_weights"]
     assert set(store.read_metrics(grid.runs[0].key)["metric"]) == {"brightness"}
     results = collect_results(grid, store)
-    assert "needs_weights" in results.missing and "needs_weights" not in set(results.scores["metric"])
+    assert results.missing["needs_weights"]["runs"] == 4
+    assert "needs_weights" not in set(results.scores["metric"])
+    from bench.tables import render, summarise
+
+    text = render(summarise(results, grid), "md", grid.name, results.missing)
+    assert "needs_weights: not measured in 4 run(s) — needs_weights: fake weights file missing" in text
 
 
 def test_store_index_is_derived_from_the_folders(tmp_path):

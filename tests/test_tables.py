@@ -123,6 +123,14 @@ def test_write_tables_saves_every_format_and_reaggregates_in_seconds(finished_gr
     assert seconds < 10, f"re-aggregating 12 runs took {seconds:.1f} s"
 
 
+def test_no_cell_is_bold_when_every_row_is_equal(finished_grid):
+    grid, _ = finished_grid
+    board = pd.DataFrame({"model": grid.row_names, "elo": [1000.0, 1000.0], "rank": [1, 1], "simulated": False})
+    summary = summarise(collect_results(grid), grid, board)
+    assert not summary.loc[summary["kind"] == "rating", "best"].any()
+    assert summary.loc[summary["kind"] != "rating", "best"].any()
+
+
 def test_unfinished_runs_are_left_out_and_counted(finished_grid, tmp_path):
     grid, _ = finished_grid
     partial = load_and_resolve(Path(grid.spec.source), ["prompts.count=4"])

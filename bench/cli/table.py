@@ -34,6 +34,6 @@ def main(args: argparse.Namespace) -> int:
     print(f"\n{int(states.get('done', 0))}/{len(tables['results'].runs)} runs done; saved "
           f"{tables['paths']['md'].parent}/ (table.md, table.tex, table.csv, summary/scores/values.parquet)",
           file=sys.stderr)
-    for name, reason in tables["results"].missing.items():
-        print(f"metric {name!r} was recorded as missing: {reason}", file=sys.stderr)
+    for name, entry in tables["results"].missing.items():
+        print(f"metric {name!r} was not measured in {entry['runs']} run(s): {entry['reason']}", file=sys.stderr)
     return 0
