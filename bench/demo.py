@@ -135,6 +135,7 @@ def demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, path:
         axis.set_title(f"{metric} per window (%)", fontsize=9)
         axis.set_xlabel("window (start → end)", fontsize=8)
         axis.tick_params(labelsize=7)
+        axis.ticklabel_format(axis="y", useOffset=False)
     if drift_metrics:
         figure.axes[-1].legend(fontsize=6, loc="best")
     figure.suptitle(f"{grid.name}: sample frames ({first['prompt']}, seed {first['seed']}, {length}) and drift curves",
