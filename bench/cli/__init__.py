@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = [
     "world",
     "schedule",
     "figures",
+    "bench",
 ]
 
 

@@ -1,0 +1,41 @@
+"""`fpbench bench`: timing and memory benchmarks (scripts, not tests).
+
+    fpbench bench context [--quick] [--out results/bench] [--steps 25] [--repeats 3]
+
+`context`: FramePack packing versus naive full context (tokens and per-section latency for
+section indices 1 … 64 of the lab model), the suite's full-scale sampler against diffusers'
+HunyuanVideoFramepackPipeline on a tiny random model, and peak memory of a 600-frame versus a
+60-frame lab generation. Writes a parquet table, a Markdown table, a plot and a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="timing and memory benchmarks", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    benchmarks = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    context = benchmarks.add_parser("context", help="FramePack vs naive context, sampler overhead, memory over length")
+    context.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
+    context.add_argument("--quick", action="store_true", help="sections 1, 2, 4, …, 64 only instead of every index")
+    context.add_argument("--steps", type=int, default=25, help="sampler steps per section (default 25)")
+    context.add_argument("--repeats", type=int, default=3, help="timed repetitions per point (default 3)")
+    context.add_argument("--skip-diffusers", action="store_true", help="leave out the sampler-vs-diffusers timing")
+    context.add_argument("--skip-memory", action="store_true", help="leave out the 60- vs 600-frame memory runs")
+    context.set_defaults(func=run_context)
+
+
+def run_context(args: argparse.Namespace) -> int:
+    import json
+
+    from bench.benchmarks.context import run
+
+    if args.steps < 1 or args.repeats < 1:
+        raise ValueError(f"--steps and --repeats must be >= 1, got {args.steps} and {args.repeats}")
+    summary = run(args.out, args.quick, args.steps, args.repeats, args.skip_diffusers, args.skip_memory)
+    print(json.dumps({k: v for k, v in summary.items() if k != "memory"}, indent=2))
+    return 0
