@@ -16,9 +16,10 @@ from bench.analysis.significance import (
     sign_flip_pvalue,
 )
 from bench.analysis.slices import slice_table
+from bench.analysis.votes import position_bias
 
 __all__ = [
     "ResultsFolder", "ResultsNotFoundError", "bootstrap_mean_ci", "compare_rows", "holm", "load_results",
-    "metric_correlations", "paired_values", "row_window_curves", "sign_flip_pvalue", "slice_table",
+    "metric_correlations", "paired_values", "position_bias", "row_window_curves", "sign_flip_pvalue", "slice_table",
     "start_end_table",
 ]
