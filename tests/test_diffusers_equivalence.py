@@ -197,3 +197,52 @@ def test_prompt_encoding_through_the_tokenizers_matches_diffusers(tiny_folder, d
         output_type="np",
     ).frames[0]
     assert np.abs(suite_frames(generator, request) - expected).max() <= 1e-4
+
+
+def test_resolution_dependent_shift_matches_diffusers(tiny_folder, tmp_path):
+    """A scheduler with use_dynamic_shifting: the suite derives mu as the pipeline does."""
+    import json
+    import shutil
+
+    from diffusers import HunyuanVideoFramepackPipeline
+
+    folder = tmp_path / "dynamic"
+    shutil.copytree(tiny_folder, folder)
+    config_path = folder / "scheduler" / "scheduler_config.json"
+    config = json.loads(config_path.read_text())
+    config["use_dynamic_shifting"] = True
+    config_path.write_text(json.dumps(config))
+    pipe = HunyuanVideoFramepackPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    generator = load_hunyuan_generator(
+        folder, prompt_encoder=tiny_prompt_embeddings, height=SIZE, width=SIZE, steps=3, window=3,
+        distilled_guidance=GUIDANCE, device="cpu",
+    )
+    request = GenerationRequest(prompt="shifted", start_image=random_image(6), num_sections=1, seed=4)
+    expected = diffusers_frames_with_steps(pipe, request, window=3, steps=3)
+    assert np.abs(suite_frames(generator, request) - expected).max() <= 1e-4
+    static = load_hunyuan_generator(
+        tiny_folder, prompt_encoder=tiny_prompt_embeddings, height=SIZE, width=SIZE, steps=3, window=3,
+        distilled_guidance=GUIDANCE, device="cpu",
+    )
+    assert np.abs(suite_frames(static, request) - expected).max() > 1e-4  # the shift really differs
+
+
+def diffusers_frames_with_steps(pipe, request, window, steps):
+    from PIL import Image
+
+    text = tiny_prompt_embeddings(request.prompt)
+    return pipe(
+        image=Image.fromarray(request.start_image),
+        prompt_embeds=text.prompt_embeds,
+        prompt_attention_mask=text.prompt_attention_mask,
+        pooled_prompt_embeds=text.pooled_prompt_embeds,
+        height=SIZE,
+        width=SIZE,
+        num_frames=request.num_sections * ((window - 1) * 4 + 1),
+        latent_window_size=window,
+        num_inference_steps=steps,
+        guidance_scale=GUIDANCE,
+        generator=torch.Generator().manual_seed(request.seed),
+        output_type="np",
+    ).frames[0]
