@@ -12,6 +12,8 @@ from baselines.repeated_i2v_diffusers import (
 )
 from framepack.generator import GenerationRequest, Generator, MemorySink
 
+pytestmark = pytest.mark.full_scale
+
 OPTIONS = ImageToVideoOptions(height=32, width=32, latent_frames=2, steps=2)
 
 
