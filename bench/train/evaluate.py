@@ -1,0 +1,211 @@
+"""The lab quality bar (issue 3), read by the lab perceptor, and the real-vs-generated figure.
+
+    python -m bench.train.evaluate                 # all four reference rows
+    python -m bench.train.evaluate --rows fp_inverted --items 16
+
+For each FramePack checkpoint, on the i2v test items, the first generated section (the section
+right after the start frame; a one-section video, so every order sees the start frame next to it):
+
+- presence: share of generated frames where the perceptor sees the subject (target ≥ 90 %);
+- kept: share of generated frames whose shape / colour / identity class equal the start frame's
+  (target ≥ 90 % each);
+- continuity: perceived position at frame 1 against the real continuation's true position
+  (target ≤ 2 px);
+- motion: perceived displacement frame 1 → last frame, generated vs real (it must move);
+- degradation: mean perceived degradation of generated vs real frames (target within 0.1).
+
+Results: results/checkpoints/quality_report.json; figure results/figures/lab_samples.png (real vs
+generated frames at sections 1, 6, 12 for 8 test start frames, one block per row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.generate import build_generator
+from bench.world import test_split
+from framepack.generator import GenerationRequest, MemorySink
+from metrics.lab.perceptor import LabPerceptor
+
+REFERENCE_ROWS = {
+    "fp_inverted": "results/checkpoints/fp_inverted.safetensors",
+    "fp_vanilla": "results/checkpoints/fp_vanilla.safetensors",
+    "fp_vanilla_d": "results/checkpoints/fp_vanilla_d.safetensors",
+    "fp_anti_drifting_endpoint": "results/checkpoints/fp_anti_drifting_endpoint.safetensors",
+}
+TARGETS = {"presence": 0.9, "shape_kept": 0.9, "colour_kept": 0.9, "identity_kept": 0.9,
+           "position_error_px_frame1": 2.0, "degradation_gap": 0.1}
+
+
+def generate(generator, item, sections: int, seed: int = 0) -> np.ndarray:
+    """All frames (start frame included) of one i2v test item, uint8 (T, 64, 64, 3)."""
+    sink = MemorySink()
+    generator.generate(GenerationRequest(item.prompt, item.start_frame, num_sections=sections, seed=seed), sink)
+    return sink.frames()
+
+
+def first_section_numbers(perceptor: LabPerceptor, generated: list[np.ndarray], real: list[np.ndarray],
+                          true_positions: list[np.ndarray]) -> dict:
+    """Quality-bar numbers over items; every video is [start frame, section frames...]."""
+    presence, shape, colour, identity, cosine, errors, moved_gen, moved_real, deg_gen, deg_real = ([] for _ in range(10))
+    for frames, reference, truth in zip(generated, real, true_positions, strict=True):
+        seen, ref = perceptor.perceive(frames), perceptor.perceive(reference)
+        section = slice(1, len(frames))
+        present = seen.present[section] > 0.5
+        presence.append(present.mean())
+        shape.append((seen.shape_probs[section].argmax(1) == seen.shape_probs[0].argmax()).mean())
+        colour.append((seen.colour_probs[section].argmax(1) == seen.colour_probs[0].argmax()).mean())
+        identity.append((seen.identity_probs[section].argmax(1) == seen.identity_probs[0].argmax()).mean())
+        cosine.append(float((seen.identity[section] @ seen.identity[0]).mean()))
+        errors.append(float(np.linalg.norm(seen.position[1] - truth[1])))
+        moved_gen.append(float(np.linalg.norm(seen.position[-1] - seen.position[1])))
+        moved_real.append(float(np.linalg.norm(ref.position[-1] - ref.position[1])))
+        deg_gen.append(float(seen.degradation[section].mean()))
+        deg_real.append(float(ref.degradation[section].mean()))
+    errors_a = np.array(errors)
+    result = {
+        "items": len(generated),
+        "presence": float(np.mean(presence)),
+        "shape_kept": float(np.mean(shape)),
+        "colour_kept": float(np.mean(colour)),
+        "identity_kept": float(np.mean(identity)),
+        "identity_cosine_to_start": float(np.mean(cosine)),
+        "position_error_px_frame1": float(np.median(errors_a)),
+        "position_error_px_frame1_mean": float(errors_a.mean()),
+        "position_within_2px_share": float((errors_a <= 2).mean()),
+        "displacement_px_generated": float(np.mean(moved_gen)),
+        "displacement_px_real": float(np.mean(moved_real)),
+        "moving_share_generated": float((np.array(moved_gen) > 1.0).mean()),
+        "moving_share_real": float((np.array(moved_real) > 1.0).mean()),
+        "degradation_generated": float(np.mean(deg_gen)),
+        "degradation_real": float(np.mean(deg_real)),
+    }
+    result["degradation_gap"] = abs(result["degradation_generated"] - result["degradation_real"])
+    result["met"] = {
+        "presence": result["presence"] >= TARGETS["presence"],
+        "shape_kept": result["shape_kept"] >= TARGETS["shape_kept"],
+        "colour_kept": result["colour_kept"] >= TARGETS["colour_kept"],
+        "identity_kept": result["identity_kept"] >= TARGETS["identity_kept"],
+        "position_error_px_frame1": result["position_error_px_frame1"] <= TARGETS["position_error_px_frame1"],
+        "moves": result["moving_share_generated"] >= 0.5 * result["moving_share_real"],
+        "degradation_gap": result["degradation_gap"] <= TARGETS["degradation_gap"],
+    }
+    return result
+
+
+def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = None, figure_items: int = 8,
+                  figure_sections: int = 12, out: str = "results/checkpoints/quality_report.json",
+                  figure: str | None = "results/figures/lab_samples.png", show_progress: bool = True) -> dict:
+    """Quality-bar numbers for every row (name → checkpoint) and the samples figure."""
+    from rich.progress import Progress
+
+    perceptor = LabPerceptor.load()
+    test_items = test_split("i2v")[:items]
+    report: dict = {"targets": TARGETS, "rows": {}}
+    long_videos: dict[str, list[np.ndarray]] = {}
+    with Progress(disable=not show_progress) as progress:
+        for name, checkpoint in rows.items():
+            if not Path(checkpoint).is_file():
+                report["rows"][name] = {"error": f"checkpoint missing: {checkpoint}"}
+                continue
+            generator = build_generator(checkpoint, steps=steps)
+            sections_frames = generator.schedule.frames_per_section
+            task = progress.add_task(f"{name}: first sections", total=len(test_items))
+            started = time.time()
+            generated, real, truth = [], [], []
+            for item in test_items:
+                frames = generate(generator, item, sections=1)
+                reference = item.reference_clip(len(frames))
+                generated.append(frames)
+                real.append(reference.frames)
+                truth.append(np.array([[s.x, s.y] for s in reference.states]))
+                progress.advance(task)
+            numbers = first_section_numbers(perceptor, generated, real, truth)
+            numbers.update(checkpoint=checkpoint, schedule=str(generator.schedule), order=generator.order,
+                           steps=generator.steps, solver=generator.solver, frames_per_section=sections_frames,
+                           seconds=time.time() - started)
+            report["rows"][name] = numbers
+            if figure:
+                task = progress.add_task(f"{name}: {figure_sections}-section samples", total=figure_items)
+                long_videos[name] = []
+                for item in test_items[:figure_items]:
+                    long_videos[name].append(generate(generator, item, sections=figure_sections))
+                    progress.advance(task)
+    if figure and long_videos:
+        sample_figure(long_videos, test_items[:figure_items], figure_sections, figure)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{out}.tmp"
+    with open(tmp, "w") as handle:
+        json.dump(report, handle, indent=2)
+    os.replace(tmp, out)
+    return report
+
+
+def sample_figure(videos: dict[str, list[np.ndarray]], items, sections: int, path: str) -> None:
+    """Real vs generated frames at the last frame of sections 1, 6 and 12, per row and start frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    picks = [s for s in (1, 6, 12) if s <= sections]
+    names = list(videos)
+    first = videos[names[0]][0]
+    per_section = (len(first) - 1) // sections
+    columns = 1 + 2 * len(picks)
+    rows = len(items) * len(names)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 0.9 + 0.6), squeeze=False)
+    for r_name, name in enumerate(names):
+        for r_item, (item, video) in enumerate(zip(items, videos[name], strict=True)):
+            row = r_name * len(items) + r_item
+            real = item.reference_clip(len(video)).frames
+            panels = [("start", item.start_frame)]
+            for s in picks:
+                index = s * per_section
+                panels += [(f"real s{s}", real[index]), (f"gen s{s}", video[index])]
+            for col, (label, image) in enumerate(panels):
+                ax = axes[row, col]
+                ax.imshow(image)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if row == 0:
+                    ax.set_title(label, fontsize=6)
+            axes[row, 0].set_ylabel(f"{name}\n#{item.index}" if r_item == 0 else f"#{item.index}", fontsize=5)
+    fig.suptitle("lab samples: real vs generated (last frame of sections 1, 6, 12)", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = str(Path(path).with_name(Path(path).stem + ".tmp.png"))
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", nargs="*", default=list(REFERENCE_ROWS), help="row names (fp_*) or checkpoint paths")
+    parser.add_argument("--items", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the generator's)")
+    parser.add_argument("--figure-items", type=int, default=8)
+    parser.add_argument("--figure-sections", type=int, default=12)
+    parser.add_argument("--no-figure", action="store_true")
+    parser.add_argument("--out", default="results/checkpoints/quality_report.json")
+    parser.add_argument("--figure", default="results/figures/lab_samples.png")
+    args = parser.parse_args(argv)
+    rows = {name: REFERENCE_ROWS.get(name, name) for name in args.rows}
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("FPBENCH_THREADS", "2")))
+    report = evaluate_rows(rows, args.items, args.steps, args.figure_items, args.figure_sections, args.out,
+                           None if args.no_figure else args.figure)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
