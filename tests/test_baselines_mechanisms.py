@@ -275,3 +275,32 @@ def test_anchor_frames_always_include_the_start_frame(model):
         if plan.section >= 1:
             latest = max(f for piece in plan.context for f in piece.real_frames)
             assert latest == plan.generated[0] - 1
+
+
+# -- the shared window ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("frames", [1, 3, 9])
+def test_sliding_windows_give_half_of_the_context_to_uncompressed_history(frames):
+    from baselines.sliding_window import anchored_window_schedule, window_schedule
+
+    latent_hw = (8, 8)
+    section_tokens = frames * 16  # k1 tokens of the generated frames
+    for schedule in (window_schedule(frames), anchored_window_schedule(frames)):
+        assert all(kernel == K1 for kernel in schedule.kernels)
+        assert schedule.token_count(history_frames=100, latent_hw=latent_hw) == 2 * section_tokens
+
+
+def test_fractional_history_guidance_noises_the_unconditional_history_partly():
+    from baselines.history_guidance import partially_noised_history
+    from framepack.framepack_generator import SectionInputs, fully_noised_history
+
+    assert partially_noised_history(1.0) is fully_noised_history
+    history = PackedGroup(torch.randn(1, 3, 2, 8, 8), torch.arange(2), K1)
+    branch = partially_noised_history(0.25)(SectionInputs("cond", [history]), torch.Generator().manual_seed(0))
+    (group,) = branch.context
+    epsilon = torch.randn(history.latents.shape, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(group.latents, 0.75 * history.latents + 0.25 * epsilon)
+    assert torch.equal(group.timesteps, torch.full((1, 2), 0.25))
+    with pytest.raises(ValueError, match="uncond_level"):
+        partially_noised_history(0.0)
