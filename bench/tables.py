@@ -52,43 +52,44 @@ class GridResults:
 
 
 def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridResults:
-    """Read every finished run of `grid` from the store (default: the grid's `store:`)."""
+    """Read every finished run of `grid` from the store (default: the grid's `store:`).
+
+    Each run's metrics.parquet is read once; drift is computed for all runs in one
+    vectorised call of the metric provider.
+    """
     store = store or RunStore(grid.spec.store)
     provider = metric_provider(grid.spec.metrics.provider)
-    run_rows, value_parts, score_rows, missing = [], [], [], {}
-    cache: dict[str, tuple[pd.DataFrame, dict[str, float]]] = {}
+    run_rows, stored, missing = [], {}, {}
     for run in grid.runs:
         status = store.status(run.key)
-        label = {"row": run.row_name, "prompt": run.prompt.id, "seed": run.seed, "length": run.length.name}
-        run_rows.append({**label, "key": run.key, "state": status.state})
-        if status.state != DONE:
+        run_rows.append({"row": run.row_name, "prompt": run.prompt.id, "seed": run.seed,
+                         "length": run.length.name, "key": run.key, "state": status.state})
+        if status.state != DONE or run.key in stored:
             continue
         for metric, reason in status.info.get("missing_metrics", {}).items():
             if metric in grid.spec.metrics.names:
                 entry = missing.setdefault(metric, {"runs": 0, "reason": reason})
                 entry["runs"] += 1
-        if run.key not in cache:
-            values = store.read_metrics(run.key)
-            values = values[values["metric"].isin(grid.spec.metrics.names)]
-            drift = provider.drift(values)
-            cache[run.key] = (values, dict(zip(drift["metric"], drift["drift"], strict=True)))
-        values, drift = cache[run.key]
-        value_parts.append(values.assign(**label))
-        video = values[values["kind"] == "video"]
-        for metric, score in zip(video["metric"], video["value"], strict=True):
-            score_rows.append({**label, "key": run.key, "metric": metric, "score": float(score),
-                               "drift": float(drift[metric]) if metric in drift else math.nan})
-    values = pd.concat(value_parts, ignore_index=True) if value_parts else pd.DataFrame()
-    measured = {row["metric"] for row in score_rows}
+        values = store.read_metrics(run.key)
+        stored[run.key] = values[values["metric"].isin(grid.spec.metrics.names)].assign(video=run.key)
+    runs = pd.DataFrame(run_rows, columns=["row", "prompt", "seed", "length", "key", "state"])
+    done = runs[runs["state"] == DONE].drop(columns="state")
+    score_columns = ["row", "prompt", "seed", "length", "key", "metric", "score", "drift"]
+    if not stored:
+        return GridResults(runs=runs, values=pd.DataFrame(), scores=pd.DataFrame(columns=score_columns),
+                           directions={}, missing=missing)
+    all_values = pd.concat(stored.values(), ignore_index=True)
+    drift = provider.drift(all_values)
+    videos = all_values[all_values["kind"] == "video"][["video", "metric", "value"]].rename(
+        columns={"video": "key", "value": "score"})
+    videos = videos.merge(drift.rename(columns={"video": "key"}), on=["key", "metric"], how="left")
+    scores = done.merge(videos, on="key", how="inner")[score_columns]
+    values = done.merge(all_values, left_on="key", right_on="video", how="inner").drop(columns="key")
+    measured = set(scores["metric"])
     directions = {name: provider.info(name, grid.spec.metrics.backend).direction
                   for name in grid.spec.metrics.names if name in measured}
-    return GridResults(
-        runs=pd.DataFrame(run_rows, columns=["row", "prompt", "seed", "length", "key", "state"]),
-        values=values,
-        scores=pd.DataFrame(score_rows, columns=["row", "prompt", "seed", "length", "key", "metric", "score", "drift"]),
-        directions=directions,
-        missing=missing,
-    )
+    return GridResults(runs=runs, values=values, scores=scores.reset_index(drop=True),
+                       directions=directions, missing=missing)
 
 
 def mean_ci(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:

@@ -127,11 +127,11 @@ class FakeMetricProvider:
 
     def drift(self, values):
         out = []
-        for name, group in values[values["kind"] != "video"].groupby("metric"):
+        for (video, name), group in values[values["kind"] != "video"].groupby(["video", "metric"]):
             series = group.sort_values("index")["value"].to_numpy()
             n = max(1, int(round(0.15 * len(series))))
-            out.append({"metric": name, "drift": abs(series[:n].mean() - series[-n:].mean())})
-        return pd.DataFrame(out, columns=["metric", "drift"])
+            out.append({"video": video, "metric": name, "drift": abs(series[:n].mean() - series[-n:].mean())})
+        return pd.DataFrame(out, columns=["video", "metric", "drift"])
 
     def curves(self, values, windows):
         out = []

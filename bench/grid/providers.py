@@ -57,7 +57,8 @@ class MetricProvider(Protocol):
         the metric cannot run here."""
 
     def drift(self, values: pd.DataFrame) -> pd.DataFrame:
-        """Start–end contrast per metric from one video's stored values: columns metric, drift."""
+        """Start–end contrast from stored values of any number of videos (the `video` column):
+        columns video, metric, drift (one row per video and metric with >= 2 units)."""
 
     def curves(self, values: pd.DataFrame, windows: int) -> pd.DataFrame:
         """Per-window curves from one video's stored values: columns metric, window, value."""
@@ -152,12 +153,12 @@ class PackageMetricProvider:
         from metrics.drift import start_end_contrast
 
         units = values[values["kind"].isin(("frame", "pair", "triplet", "window"))]
-        counts = units.groupby("metric")["index"].count()
-        usable = units[units["metric"].isin(counts[counts >= 2].index)]
+        counts = units.groupby(["video", "metric"])["index"].transform("count")
+        usable = units[counts >= 2]
         if usable.empty:
-            return pd.DataFrame(columns=["metric", "drift"])
+            return pd.DataFrame(columns=["video", "metric", "drift"])
         contrast = start_end_contrast(usable)
-        return contrast.groupby("metric", as_index=False)["delta"].mean().rename(columns={"delta": "drift"})
+        return contrast.groupby(["video", "metric"], as_index=False)["delta"].mean().rename(columns={"delta": "drift"})
 
     def curves(self, values: pd.DataFrame, windows: int) -> pd.DataFrame:
         from metrics.drift import window_curves
