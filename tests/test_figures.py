@@ -238,9 +238,9 @@ def test_fpbench_figures_all_draws_schedule_figures_without_checkpoints(tmp_path
                 "schedule_td_f16k4f4k2f1k1_g9"]
     assert sorted(p.stem for p in out.glob("*.png")) == expected
     assert sorted(p.stem for p in out.glob("*.pdf")) == expected
-    skipped = json.loads((out / "figures.json").read_text())["skipped"]
-    assert "fpbench table" in skipped["result figures"]
-    assert "does not exist" in skipped["table refresh"]
+    manifest = json.loads((out / "figures.json").read_text())
+    assert "fpbench table" in manifest["skipped"]["result figures"]
+    assert "does not exist" in manifest["notes"]["table refresh"]
     assert "not drawn" in capsys.readouterr().err
 
 

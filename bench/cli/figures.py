@@ -59,6 +59,8 @@ def main(args: argparse.Namespace) -> int:
             print(report.out_dir / f"{name}.png")
         for name, reason in report.skipped.items():
             console.print(f"  [yellow]not drawn[/] {name}: {reason}", highlight=False)
+        for name, text in report.notes.items():
+            console.print(f"  [dim]note[/] {name}: {text}", highlight=False)
     return 0
 
 

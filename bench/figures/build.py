@@ -46,17 +46,19 @@ class FigureReport:
         out_dir: where the figures went.
         written: figure name -> files written (PNG, PDF).
         skipped: figure name (or group) -> why it was not drawn.
+        notes: other facts worth knowing (e.g. why the tables were not refreshed from the run store).
     """
 
     grid: str
     out_dir: Path
     written: dict[str, list[Path]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"grid": self.grid,
                 "figures": {name: [p.name for p in paths] for name, paths in self.written.items()},
-                "skipped": dict(self.skipped)}
+                "skipped": dict(self.skipped), "notes": dict(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -176,13 +178,13 @@ def _refresh_tables(grid_path, overrides, results_root, store, report: FigureRep
     try:
         grid = load_and_resolve(grid_path, overrides)
     except (ValueError, FileNotFoundError) as error:
-        report.skipped["table refresh"] = f"grid does not resolve here ({str(error).splitlines()[0]}); using saved results"
+        report.notes["table refresh"] = f"grid does not resolve here ({str(error).splitlines()[0]}); using saved results"
         return RunStore(store) if store else None
     run_store = RunStore(store or grid.spec.store)
     if any(run_store.status(run.key).done for run in grid.runs):
         write_tables(grid, run_store, out_root=results_root)
     else:
-        report.skipped["table refresh"] = f"no finished run of the grid in the store {run_store.root}; using saved results"
+        report.notes["table refresh"] = f"no finished run of the grid in the store {run_store.root}; using saved results"
     return run_store
 
 

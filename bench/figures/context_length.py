@@ -69,6 +69,6 @@ def draw_context_length(schedules: Sequence[Schedule | str], latent_hw: tuple[in
         axis.set_ylabel("tokens per section (generated + context)")
         axis.set_xlim(0, max_history)
         axis.grid(axis="y")
-        axis.legend(loc="lower right", fontsize=6)
+        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, frameon=False)
         axis.set_title(f"Context length vs history (latent {latent_hw[0]}×{latent_hw[1]}); dashed: (S + λ/(λ−1))·L_f")
     return figure

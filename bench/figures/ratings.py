@@ -41,8 +41,8 @@ def draw_rating_intervals(board: pd.DataFrame, k: float = 32.0, title: str = "")
         axis.set_yticks(y, board["model"])
         axis.set_xlabel("rating (Elo scale)")
         axis.grid(axis="x")
-        axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6 / (0.42 * len(board) + 0.5)), ncol=2,
-                    frameon=False)
+        axis_height = figure.get_figheight() * axis.get_position().height  # inches
+        axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.5 / axis_height), ncol=2, frameon=False)
         axis.set_title(f"{title}{': ' if title else ''}ratings — {_source(board)}")
     return figure
 
