@@ -105,3 +105,22 @@ def test_ray_executor_on_a_real_local_ray_instance(tmp_path):
     pd.testing.assert_frame_equal(stored_values(sequential), stored_values(on_ray))
     provenance = (RunStore(on_ray.spec.store).run_dir(on_ray.runs[0].key) / "provenance.json").read_text()
     assert '"executor": "ray"' in provenance
+
+
+def test_grid_progress_draws_bars_and_a_line_per_finished_run(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    grid = make_grid(tmp_path, "bars")
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, color_system=None, width=120)
+    summary = run_grid(grid, executor=make_executor("local"), progress=True, console=console)
+    text = stream.getvalue()
+    assert summary.counts == {"generated": 4, "already done": 0}
+    assert text.count("generated fake(drift=") == 4
+    assert "runs" in text and "4/4" in text
+    assert "step 2/2" in text or "/3" in text  # a per-run bar counted sections or steps
+    stream.truncate(0)
+    again = run_grid(grid, executor=make_executor("local"), progress=True, console=console)
+    assert again.counts == {"already done": 4} and "4 already done" in stream.getvalue()
