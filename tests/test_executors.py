@@ -120,7 +120,26 @@ def test_grid_progress_draws_bars_and_a_line_per_finished_run(tmp_path):
     assert summary.counts == {"generated": 4, "already done": 0}
     assert text.count("generated fake(drift=") == 4
     assert "runs" in text and "4/4" in text
-    assert "step 2/2" in text or "/3" in text  # a per-run bar counted sections or steps
     stream.truncate(0)
     again = run_grid(grid, executor=make_executor("local"), progress=True, console=console)
     assert again.counts == {"already done": 4} and "4 already done" in stream.getvalue()
+
+
+def test_per_run_bars_count_sections_and_show_steps():
+    import io
+
+    from rich.console import Console
+
+    from bench.executors.progress import GridProgress
+
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, color_system=None, width=120)
+    with GridProgress({"k1": "row-a · p0 · seed 0 · long"}, console=console) as bars:
+        bars.event("k1", "start", 0, 12)
+        bars.event("k1", "section", 5, 12)
+        bars.event("k1", "step", 3, 8)
+        bars.progress.refresh()
+        assert "row-a · p0 · seed 0 · long" in stream.getvalue()
+        assert "5/12" in stream.getvalue() and "step 3/8" in stream.getvalue()
+        bars.event("k1", "end", 1, 1)
+        assert not bars.active
