@@ -8,11 +8,11 @@ Three measurements, written to `--out` (parquet / JSON / PNG / Markdown):
 
 1. Context scaling (lab PackedDiT, random init — timing does not depend on the weights): for
    section index i = 1 … 64 of a vanilla video (`td_f16k4f4k2f1k1_g9`), the tokens the model
-   sees and the latency of one section (`steps` forward passes; the median of `repeats` timed
-   forwards times `steps`), with FramePack packing (the section plan the sampler follows) and
+   sees and the latency of one section (`steps` forward passes: the least CPU time of `repeats`
+   timed forwards, times `steps`), with FramePack packing (the section plan the sampler follows) and
    with naive full context (every earlier frame as k1 tokens).
 2. Sampler overhead (tiny random FramePack / HunyuanVideo model): the suite's full-scale
-   generator against `HunyuanVideoFramepackPipeline` on the same inputs (median wall time).
+   generator against `HunyuanVideoFramepackPipeline` on the same inputs (least CPU and wall time of interleaved runs).
 3. Memory over length (lab FramePackGenerator, random init): peak resident memory of a
    600-frame generation versus a 60-frame one, each in a fresh subprocess.
 """
@@ -25,7 +25,6 @@ import math
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,16 +50,26 @@ def group_tokens(frames: int, kernel, latent_hw: tuple[int, int] = LATENT_HW) ->
     return math.ceil(frames / kernel.t) * math.ceil(latent_hw[0] / kernel.h) * math.ceil(latent_hw[1] / kernel.w)
 
 
-def _time_forward(model, noisy, positions, context, cond, repeats: int) -> float:
+def timed(run, repeats: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `run()`, each the minimum over `repeats` calls.
+
+    The minimum, and CPU time next to wall time, because this machine is shared: interference only
+    ever adds time, and CPU time does not count the time the process waits for a core.
+    """
+    wall, cpu = [], []
+    for _ in range(repeats):
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        run()
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start_wall)
+    return min(wall), min(cpu)
+
+
+def _time_forward(model, noisy, positions, context, cond, repeats: int) -> tuple[float, float]:
     timesteps = torch.full((1, noisy.shape[2]), 0.5)
-    times = []
     with torch.no_grad():
         model(noisy, positions, timesteps, context, cond)  # warm-up (allocations, RoPE tables)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(noisy, positions, timesteps, context, cond)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return timed(lambda: model(noisy, positions, timesteps, context, cond), repeats)
 
 
 def context_scaling(sections: list[int], steps: int = 25, repeats: int = 3, seed: int = 0, progress=None) -> pd.DataFrame:
@@ -68,13 +77,14 @@ def context_scaling(sections: list[int], steps: int = 25, repeats: int = 3, seed
 
     Args:
         sections: 1-based section indices to measure (the history before section i is (i−1)·9 frames).
-        steps: sampler steps a section takes (section latency = steps × forward latency).
-        repeats: timed forwards per point (median).
+        steps: sampler steps a section takes (section latency = steps × forward CPU time).
+        repeats: timed forwards per point (the minimum counts).
         seed: latents and model initialisation.
         progress: optional callable(done, total) for a progress bar.
 
     Returns:
-        One row per (method, section): tokens, context_frames, forward_seconds, section_seconds.
+        One row per (method, section): tokens, context_frames, forward_wall_seconds,
+        forward_cpu_seconds, section_seconds.
     """
     from framepack.kernels import Kernel
     from framepack.model import PackedDiT, PackedDiTConfig
@@ -101,17 +111,17 @@ def context_scaling(sections: list[int], steps: int = 25, repeats: int = 3, seed
         packed = [PackedGroup(latents(len(p.frames)), torch.tensor(p.positions), p.kernel) for p in plan.context]
         packed_tokens = noisy_tokens + sum(group_tokens(g.num_frames, g.kernel) for g in packed)
         positions = torch.tensor(plan.generated_positions)
-        forward = _time_forward(model, noisy, positions, packed, cond, repeats)
+        wall, cpu = _time_forward(model, noisy, positions, packed, cond, repeats)
         rows.append({"method": "framepack", "section": index, "tokens": packed_tokens,
                      "context_frames": sum(len(p.real_frames) for p in plan.context),
-                     "forward_seconds": forward, "section_seconds": forward * steps})
+                     "forward_wall_seconds": wall, "forward_cpu_seconds": cpu, "section_seconds": cpu * steps})
         # Naive: every earlier frame at full resolution.
         history = plan.generated[0]
         naive = [PackedGroup(latents(history), torch.arange(history), k1)] if history else []
         naive_tokens = noisy_tokens + group_tokens(history, k1) if history else noisy_tokens
-        forward = _time_forward(model, noisy, torch.tensor(plan.generated), naive, cond, repeats)
+        wall, cpu = _time_forward(model, noisy, torch.tensor(plan.generated), naive, cond, repeats)
         rows.append({"method": "naive", "section": index, "tokens": naive_tokens, "context_frames": history,
-                     "forward_seconds": forward, "section_seconds": forward * steps})
+                     "forward_wall_seconds": wall, "forward_cpu_seconds": cpu, "section_seconds": cpu * steps})
         if progress is not None:
             progress(done, len(sections))
     return pd.DataFrame(rows)
@@ -158,13 +168,13 @@ def sampler_overhead(repeats: int = 5, size: int = 32, num_sections: int = 2, st
     times = {"suite": [], "diffusers": []}
     for _ in range(repeats):  # interleaved, so load on the machine affects both alike
         for name, run in (("suite", run_suite), ("diffusers", run_diffusers)):
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    suite_s, diffusers_s = statistics.median(times["suite"]), statistics.median(times["diffusers"])
-    return {"suite_seconds": suite_s, "diffusers_seconds": diffusers_s, "ratio": suite_s / diffusers_s,
+            times[name].append(timed(run, 1))
+    best = {name: (min(w for w, _ in pairs), min(c for _, c in pairs)) for name, pairs in times.items()}
+    return {"suite_wall_seconds": best["suite"][0], "diffusers_wall_seconds": best["diffusers"][0],
+            "suite_cpu_seconds": best["suite"][1], "diffusers_cpu_seconds": best["diffusers"][1],
+            "ratio": best["suite"][1] / best["diffusers"][1], "wall_ratio": best["suite"][0] / best["diffusers"][0],
             "max_abs_frame_difference": max_difference, "repeats": repeats, "size": size,
-            "sections": num_sections, "steps": steps, "all_seconds": times}
+            "sections": num_sections, "steps": steps}
 
 
 # -- 3. memory over video length ----------------------------------------------------------------------
@@ -233,7 +243,7 @@ def summarize(scaling: pd.DataFrame | None, overhead: dict | None, memory: list[
             summary[f"{method}_tokens_s1_s2_s{last}"] = [int(rows.tokens.get(i, -1)) for i in (1, 2, last)]
     if overhead is not None:
         summary["sampler_over_diffusers"] = overhead["ratio"]
-        summary["sampler_overhead"] = {k: v for k, v in overhead.items() if k != "all_seconds"}
+        summary["sampler_overhead"] = overhead
     if memory is not None:
         short, long = memory[0], memory[-1]
         summary["memory"] = memory
@@ -289,7 +299,8 @@ def _plot(scaling: pd.DataFrame, path: Path) -> None:
         tokens_axis.plot(rows.section, rows.tokens, marker=".", label=method)
         latency_axis.plot(rows.section, rows.section_seconds, marker=".", label=method)
     tokens_axis.set(xlabel="section index", ylabel="tokens per forward", title="context tokens")
-    latency_axis.set(xlabel="section index", ylabel="seconds per section", title="section latency (lab PackedDiT)")
+    latency_axis.set(xlabel="section index", ylabel="CPU seconds per section",
+                     title="section latency (lab PackedDiT)")
     for axis in (tokens_axis, latency_axis):
         axis.set_yscale("log")
         axis.legend()
@@ -299,7 +310,7 @@ def _plot(scaling: pd.DataFrame, path: Path) -> None:
 
 
 def run(out: str | Path = "results/bench", quick: bool = False, steps: int = 25, repeats: int = 3,
-        skip_diffusers: bool = False, skip_memory: bool = False, show_progress: bool = True) -> dict:
+        skip_diffusers: bool = False, skip_memory: bool = False, threads: int = 1, show_progress: bool = True) -> dict:
     """Run the benchmark and write its files; returns the summary.
 
     Args:
@@ -308,7 +319,9 @@ def run(out: str | Path = "results/bench", quick: bool = False, steps: int = 25,
         steps: sampler steps per section for the latency column.
         repeats: timed forwards per point (context scaling) and timed runs (sampler overhead).
         skip_diffusers, skip_memory: leave out measurement 2 / 3.
+        threads: torch CPU threads while timing (1 keeps CPU time free of thread spinning).
     """
+    torch.set_num_threads(threads)
     from rich.progress import Progress
 
     sections = [1, 2, 4, 8, 16, 32, 64] if quick else list(range(1, 65))
@@ -337,13 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-diffusers", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child is not None:
         print(json.dumps(memory_child(args.memory_child, args.steps, args.seed)))
         return 0
-    summary = run(args.out, args.quick, args.steps, args.repeats, args.skip_diffusers, args.skip_memory)
+    summary = run(args.out, args.quick, args.steps, args.repeats, args.skip_diffusers, args.skip_memory, args.threads)
     print(json.dumps({k: v for k, v in summary.items() if k != "memory"}, indent=2))
     return 0
 

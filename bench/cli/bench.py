@@ -26,6 +26,7 @@ def add_parser(subparsers) -> None:
     context.add_argument("--repeats", type=int, default=3, help="timed repetitions per point (default 3)")
     context.add_argument("--skip-diffusers", action="store_true", help="leave out the sampler-vs-diffusers timing")
     context.add_argument("--skip-memory", action="store_true", help="leave out the 60- vs 600-frame memory runs")
+    context.add_argument("--threads", type=int, default=1, help="torch CPU threads while timing (default 1)")
     context.set_defaults(func=run_context)
 
 
@@ -34,8 +35,8 @@ def run_context(args: argparse.Namespace) -> int:
 
     from bench.benchmarks.context import run
 
-    if args.steps < 1 or args.repeats < 1:
-        raise ValueError(f"--steps and --repeats must be >= 1, got {args.steps} and {args.repeats}")
-    summary = run(args.out, args.quick, args.steps, args.repeats, args.skip_diffusers, args.skip_memory)
+    if args.steps < 1 or args.repeats < 1 or args.threads < 1:
+        raise ValueError(f"--steps, --repeats and --threads must be >= 1, got {args.steps}, {args.repeats}, {args.threads}")
+    summary = run(args.out, args.quick, args.steps, args.repeats, args.skip_diffusers, args.skip_memory, args.threads)
     print(json.dumps({k: v for k, v in summary.items() if k != "memory"}, indent=2))
     return 0
