@@ -24,9 +24,10 @@ from bench.figures import (
     save_figure,
     schedule_layout,
 )
+from bench.figures.order_diagram import start_gap
 from bench.figures.schedule_diagram import diagram_history
 from framepack.schedule import Schedule, geometric_schedule, random_schedule
-from framepack.section_plan import ORDERS, plan_sections
+from framepack.section_plan import ORDERS, plan_sections, released_inverted_paddings
 
 PLUGIN = str(Path(__file__).with_name("fake_harness_plugin.py"))
 FIGURE_1_VARIANTS = [
@@ -117,6 +118,8 @@ def test_order_diagrams_differ_by_order():
     assert list(first_inverted) == list(range(19, 28))    # reverse order: the last section first
     start_read = inverted[(inverted["frame"] == 0) & (inverted["state"] == "context")]
     assert len(start_read) == 3 and set(start_read["role"]) == {"start"}  # every inverted run sees the start frame
+    gaps = [start_gap(plan) for plan in plan_for_order("f1k1_x_g9_f1k1f2k2f16k4_td", "inverted_anti_drifting", 6).plans]
+    assert gaps == [9 * p for p in released_inverted_paddings(6)]  # the released loop's shortened gaps
     assert "zero slots" in " ".join(t.get_text() for t in draw_order(plan_for_order(
         "td_f16k4f4k2f1k1_g9", "vanilla", 3)).axes[0].texts)
 

@@ -4,7 +4,9 @@
 cut examples with; this figure draws its output, not a hand-made picture. One line per model run, in
 generation order (labelled with the iteration and the section): the frames it generates, the frames
 its context reads (coloured by kernel), frames already known but not read, and frames not made yet.
-Zero-filled slots (history that does not exist yet) are counted at the line's end.
+Zero-filled slots (history that does not exist yet) are counted at the line's end, with the RoPE gap
+between the start frame and the section when the start frame is read on its own (the inverted order
+shortens it as the released loop does).
 """
 
 from __future__ import annotations
@@ -92,6 +94,16 @@ def zero_slots(plan: SectionPlan) -> int:
     return sum(1 for piece in plan.context for frame in piece.frames if frame is None)
 
 
+def start_gap(plan: SectionPlan) -> int | None:
+    """RoPE distance, in frames, between the start frame and the generated section when the start frame
+    is read on its own (the inverted order's anchor): the frames between their positions. None when
+    no piece holds only the start frame."""
+    starts = [max(piece.positions) for piece in plan.context if piece.role == "start"]
+    if not starts:
+        return None
+    return max(min(plan.generated_positions) - max(starts) - 1, 0)
+
+
 def draw_order(order_plan: OrderPlan) -> Figure:
     """The Figure 2 analogue of one (schedule, order) pair."""
     cells = order_cells(order_plan)
@@ -113,14 +125,20 @@ def draw_order(order_plan: OrderPlan) -> Figure:
                 axis.text(cell.frame + 0.5, y + 0.5, cell.role[0].upper(), ha="center", va="center", fontsize=6,
                           color="white", weight="bold")
         for run, plan in enumerate(order_plan.plans):
+            notes = []
             zeros = zero_slots(plan)
             if zeros:
-                axis.text(width + 0.3, runs - 1 - run + 0.5, f"+{zeros} zero slots", va="center", fontsize=6,
+                notes.append(f"+{zeros} zero slots")
+            gap = start_gap(plan)
+            if gap:
+                notes.append(f"start at RoPE gap {gap}")
+            if notes:
+                axis.text(width + 0.3, runs - 1 - run + 0.5, "\n".join(notes), va="center", fontsize=6,
                           color="0.35")
         for section in range(timeline.num_sections + 1):
             edge = timeline.first_generated + section * timeline.frames_per_section
             axis.axvline(edge, color="0.55", lw=0.6, ls=":")
-        axis.set_xlim(0, width + 4.5)
+        axis.set_xlim(0, width + 6.5)
         axis.set_ylim(0, runs)
         labels = [f"iter {plan.iteration} · section {plan.section}" for plan in order_plan.plans]
         axis.set_yticks([runs - 1 - r + 0.5 for r in range(runs)], labels)
