@@ -46,6 +46,16 @@ def build_generator(checkpoint: str | Path, codec: str | None = None, schedule: 
     from framepack.model import PackedDiT
 
     sidecar = checkpoint_sidecar(checkpoint)
+    if sidecar.get("baseline") and schedule is None and order is None:
+        # a baseline checkpoint samples with its own mechanism (attention mask, history noise, ...)
+        from baselines.registry import BASELINE_FACTORIES
+
+        options = {} if steps is None else {"steps": steps}
+        if "frames_per_section" in sidecar:
+            options["frames_per_section"] = sidecar["frames_per_section"]
+        return BASELINE_FACTORIES[sidecar["baseline"]](
+            checkpoint=checkpoint, codec=codec or sidecar.get("codec") or DEFAULT_CODEC, fps=fps, **options
+        )
     schedule = schedule or sidecar.get("schedule")
     if schedule is None:
         raise ValueError(f"{checkpoint} has no sidecar {Path(checkpoint).with_suffix('.json')}; pass --schedule")

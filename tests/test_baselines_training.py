@@ -55,6 +55,10 @@ def test_each_baseline_fine_tunes_on_its_window_and_records_itself(tmp_path, cod
     sidecar = json.loads((tmp_path / "out" / f"bl_{baseline}.json").read_text())
     assert sidecar["baseline"] == baseline and sidecar["schedule"] == schedule
     PackedDiT.load(config.out)  # a loadable checkpoint
+    from bench.generate import build_generator
+
+    generator = build_generator(config.out)  # fpbench generate samples it with its mechanism
+    assert generator.name.startswith(baseline)
 
 
 def test_the_loss_goes_through_the_baselines_backbone(tmp_path, codec_path, monkeypatch):
