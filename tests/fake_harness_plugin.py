@@ -7,7 +7,8 @@ workers load them too).
   `reverse` hands sections to the sink in reverse time order (like inverted sampling);
   `log` names a file that gets "start KEY" / "end KEY" lines (KEY = prompt|seed|sections|drift).
 - metric provider "fake": "brightness" (per frame, higher is better) and "flicker" (per pair,
-  lower is better), with start–end drift and windowed curves.
+  lower is better), with start–end drift and windowed curves; "needs_weights" cannot run here
+  (MetricUnavailable) and "explodes" raises a bug-like error.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ register_generator_kind(GeneratorKind(
 
 class FakeMetricProvider:
     METRICS = {"brightness": ("higher", "per_frame"), "flicker": ("lower", "per_pair"),
-               "needs_weights": ("higher", "per_frame")}
+               "needs_weights": ("higher", "per_frame"), "explodes": ("higher", "per_frame")}
 
     def check(self, names, backend):
         if backend != "fake":
@@ -112,6 +113,8 @@ class FakeMetricProvider:
     def score(self, frames, prompt, name, backend, reference=None, fps=None):
         if name == "needs_weights":
             raise MetricUnavailable("needs_weights: fake weights file missing")
+        if name == "explodes":
+            raise RuntimeError("the fake metric exploded")
         frames = frames.astype(np.float64)
         if name == "brightness":
             per = frames.mean(axis=(1, 2, 3)) / 255.0

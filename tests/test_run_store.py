@@ -178,3 +178,18 @@ def test_store_index_is_derived_from_the_folders(tmp_path):
     assert list(index["state"]) == ["done", "pending", "pending", "pending"]
     assert store.keys() == [grid.runs[0].key]
     assert isinstance(index, pd.DataFrame)
+
+
+def test_a_failed_rescore_leaves_the_finished_run_as_it_was(tmp_path):
+    grid = make_grid(tmp_path)
+    run_grid(grid, executor=make_executor("local"), progress=False)
+    store = RunStore(grid.spec.store)
+    key = grid.runs[0].key
+    before = (store.run_dir(key) / "status.json").read_bytes(), store.read_metrics(key)
+    exploding = make_grid(tmp_path, ["metrics.names=[brightness, explodes]"])
+    summary = run_grid(exploding, executor=make_executor("local"), progress=False)
+    assert {o.action for o in summary.outcomes} == {"failed"}
+    assert "the fake metric exploded" in summary.outcomes[0].error
+    assert (store.run_dir(key) / "status.json").read_bytes() == before[0]
+    pd.testing.assert_frame_equal(store.read_metrics(key), before[1])
+    assert store.status(key).done

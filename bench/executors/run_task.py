@@ -3,7 +3,8 @@
 `execute_run` is the only thing an executor calls. It is safe to call again for the same
 run at any time: a finished run is skipped; a run whose folder holds an unfinished attempt
 is wiped and redone; a finished run whose metrics lack one the grid now asks for is
-rescored from its stored frames without regenerating; a failure records its traceback.
+rescored from its stored frames without regenerating (a failed rescore leaves the finished
+run as it was); a failed generation records its traceback.
 """
 
 from __future__ import annotations
@@ -167,9 +168,9 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 return RunOutcome(config.key, config.row_name, SKIPPED, 0.0)
         if on_progress is not None:
             on_progress(config.key, "start", 0, config.length.sections)
+        action = RESCORED if status.state == DONE else GENERATED
         try:
-            if status.state == DONE:
-                action = RESCORED
+            if action == RESCORED:
                 frames = store.read_frames(config.key)
                 fps = int(status.info.get("fps", 16))
                 old = store.read_metrics(config.key)
@@ -179,7 +180,6 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 missing = {**status.info.get("missing_metrics", {}), **missing}
                 generation_seconds = status.info.get("generation_seconds")
             else:
-                action = GENERATED
                 store.reset(config.key)
                 store.write_config(config.key, config.to_record())
                 generation_started = time.time()
@@ -190,6 +190,8 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 store.write_video(config.key, frames, fps)
                 values, missing = score_frames(config, frames, wanted, fps, on_progress)
             store.write_metrics(config.key, values)
+            if action == RESCORED:
+                store.write_config(config.key, config.to_record())
             store.write_json(config.key, "provenance.json", provenance(config, task.executor, started))
             store.mark_done(config.key, {
                 "row_name": config.row_name,
@@ -201,8 +203,10 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 "seconds": round(time.time() - started, 3),
             })
         except Exception as error:  # the grid goes on; the folder says what happened
-            store.mark_failed(config.key, f"{type(error).__name__}: {error}", traceback.format_exc(),
-                              {"row_name": config.row_name})
+            if action == GENERATED:
+                store.mark_failed(config.key, f"{type(error).__name__}: {error}", traceback.format_exc(),
+                                  {"row_name": config.row_name})
+            # A failed rescore keeps the finished video and its metrics; status.json still says done.
             if on_progress is not None:
                 on_progress(config.key, "end", 0, 1)
             return RunOutcome(config.key, config.row_name, "failed", time.time() - started, f"{type(error).__name__}: {error}")
