@@ -2,6 +2,9 @@
 
     python -m bench.train.evaluate                 # all four reference rows
     python -m bench.train.evaluate --rows fp_inverted --items 16
+    # rows in parallel processes, then one merge into the report and the figure:
+    python -m bench.train.evaluate --rows fp_inverted --parts runs/quality &  ...
+    python -m bench.train.evaluate --merge runs/quality
 
 For each FramePack checkpoint, on the i2v test items, the first generated section (the section
 right after the start frame; a one-section video, so every order sees the start frame next to it):
@@ -101,8 +104,13 @@ def first_section_numbers(perceptor: LabPerceptor, generated: list[np.ndarray], 
 
 def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = None, figure_items: int = 8,
                   figure_sections: int = 12, out: str = "results/checkpoints/quality_report.json",
-                  figure: str | None = "results/figures/lab_samples.png", show_progress: bool = True) -> dict:
-    """Quality-bar numbers for every row (name → checkpoint) and the samples figure."""
+                  figure: str | None = "results/figures/lab_samples.png", show_progress: bool = True,
+                  parts: str | None = None) -> dict:
+    """Quality-bar numbers for every row (name → checkpoint) and the samples figure.
+
+    With `parts`, each row's numbers and long videos are written to that folder instead (for
+    `merge_parts`), and neither the report nor the figure is written.
+    """
     from rich.progress import Progress
 
     perceptor = LabPerceptor.load()
@@ -137,13 +145,17 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
                 for item in test_items[:figure_items]:
                     long_videos[name].append(generate(generator, item, sections=figure_sections))
                     progress.advance(task)
+    if parts is not None:
+        Path(parts).mkdir(parents=True, exist_ok=True)
+        for name, numbers in report["rows"].items():
+            _write_json(str(Path(parts) / f"{name}.json"), numbers)
+            if name in long_videos:
+                np.savez_compressed(Path(parts) / f"{name}_videos.npz",
+                                    **{f"{i:03d}": video for i, video in enumerate(long_videos[name])})
+        return report
     if figure and long_videos:
         sample_figure(long_videos, test_items[:figure_items], figure_sections, figure)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{out}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(report, handle, indent=2)
-    os.replace(tmp, out)
+    _write_json(out, report)
     return report
 
 
@@ -196,15 +208,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-figure", action="store_true")
     parser.add_argument("--out", default="results/checkpoints/quality_report.json")
     parser.add_argument("--figure", default="results/figures/lab_samples.png")
+    parser.add_argument("--parts", default=None, help="write each row's numbers and long videos to this folder")
+    parser.add_argument("--merge", default=None, help="merge the parts in this folder into --out and --figure")
     args = parser.parse_args(argv)
-    rows = {name: REFERENCE_ROWS.get(name, name) for name in args.rows}
+    if args.merge:
+        report = merge_parts(args.merge, args.out, None if args.no_figure else args.figure, args.figure_items,
+                             args.figure_sections)
+        print(json.dumps(report, indent=2))
+        return 0
+    rows = {(name if name in REFERENCE_ROWS else Path(name).stem): REFERENCE_ROWS.get(name, name) for name in args.rows}
     import torch
 
-    torch.set_num_threads(int(os.environ.get("FPBENCH_THREADS", "2")))
+    torch.set_num_threads(int(os.environ.get("FPBENCH_THREADS", "1")))
     report = evaluate_rows(rows, args.items, args.steps, args.figure_items, args.figure_sections, args.out,
-                           None if args.no_figure else args.figure)
+                           None if args.no_figure else args.figure, parts=args.parts)
     print(json.dumps(report, indent=2))
     return 0
+
+
+def merge_parts(folder: str, out: str, figure: str | None, figure_items: int, figure_sections: int) -> dict:
+    """Combine the per-row parts written with `--parts` into the report and the figure."""
+    report: dict = {"targets": TARGETS, "rows": {}}
+    videos: dict[str, list[np.ndarray]] = {}
+    for name in REFERENCE_ROWS:
+        part = Path(folder) / f"{name}.json"
+        if not part.is_file():
+            report["rows"][name] = {"error": f"no evaluation part {part}"}
+            continue
+        report["rows"][name] = json.loads(part.read_text())
+        stored = Path(folder) / f"{name}_videos.npz"
+        if stored.is_file():
+            with np.load(stored) as data:
+                videos[name] = [data[key] for key in sorted(data.files)]
+    if figure and videos:
+        items = test_split("i2v")[:figure_items]
+        sample_figure({k: v[:figure_items] for k, v in videos.items()}, items, figure_sections, figure)
+    _write_json(out, report)
+    return report
+
+
+def _write_json(path: str, data: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, indent=2)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
