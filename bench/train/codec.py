@@ -180,3 +180,34 @@ def _finish(final: LabCodec, config: CodecTrainConfig, heldout_frames, out: Path
     with open(out.with_name(out.stem + "_report.json"), "w") as handle:
         json.dump(report, handle, indent=2)
     return report
+
+
+def perceptor_on_reconstructions(codec: LabCodec, num_clips: int = 32, frames_per_clip: int = 8, seed: int = 0) -> dict:
+    """How well the lab perceptor reads held-out frames before and after the codec, against the
+    world's ground truth (presence, position error, shape, colour, identity)."""
+    from bench.train.data import clip_seeds
+    from bench.world import sample_clip
+    from metrics.lab.perceptor import LabPerceptor
+
+    perceptor = LabPerceptor.load()
+    originals, states = [], []
+    for clip_seed in clip_seeds("heldout", num_clips, seed + 7):
+        clip = sample_clip(clip_seed, frames_per_clip)
+        originals.append(clip.frames)
+        states += clip.states
+    frames = np.concatenate(originals)
+    result = {"frames": len(frames)}
+    for label, images in (("original", frames), ("reconstructed", reconstruct(codec, frames))):
+        seen = perceptor.perceive(images)
+        present = np.array([s.present for s in states])
+        truth = np.array([[s.x, s.y] for s in states])
+        error = np.linalg.norm(seen.position - truth, axis=1)[present]
+        result[label] = {
+            "presence_accuracy": float(((seen.present > 0.5) == present).mean()),
+            "position_error_px_mean": float(error.mean()),
+            "shape_accuracy": float(np.mean([a == s.shape for a, s, p in zip(seen.shape, states, present, strict=True) if p])),
+            "colour_accuracy": float(np.mean([a == s.colour for a, s, p in zip(seen.colour, states, present, strict=True) if p])),
+            "identity_accuracy": float(np.mean(seen.identity_probs.argmax(1)[present] == np.array([s.identity for s in states])[present])),
+            "degradation_mean": float(seen.degradation.mean()),
+        }
+    return result
