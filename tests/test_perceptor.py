@@ -167,3 +167,14 @@ def test_training_writes_checkpoint_log_and_report_and_resumes_to_the_same_weigh
     resumed = train_perceptor(_tiny_config(tmp_path, "resumed", 4))
     a, b = load_file(str(straight)), load_file(str(resumed))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@needs_checkpoint
+def test_trained_perceptor_sees_no_subject_in_frames_of_no_world():
+    from bench.world import JUNK_KINDS, junk_frame
+
+    rng = np.random.default_rng(123)
+    frames = np.stack([junk_frame(rng, kind) for kind in JUNK_KINDS for _ in range(8)])
+    read = LabPerceptor.load().perceive(frames)
+    assert np.mean(read.present > 0.5) <= 0.1
+    assert read.degradation.mean() > 0.6
