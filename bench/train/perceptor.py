@@ -174,8 +174,10 @@ def _net_config() -> PerceptorConfig:
     return PerceptorConfig(shapes=SHAPES, colours=COLOURS, num_identities=NUM_IDENTITIES)
 
 
-def train_perceptor(config: PerceptorTrainConfig | None = None) -> Path:
+def train_perceptor(config: PerceptorTrainConfig | None = None, show_progress: bool = True) -> Path:
     """Train the lab perceptor; returns the checkpoint path.
+
+    `show_progress=False` hides the progress bar (as `fpbench train --quiet` asks of recipes).
 
     Writes `config.out` (safetensors), `<stem>_log.parquet`, `<stem>_loss.png` and
     `<stem>_report.json` beside it. Resumes from `config.work_dir/state.pt` when that state was
@@ -215,7 +217,7 @@ def train_perceptor(config: PerceptorTrainConfig | None = None) -> Path:
     step = start_step
     columns = [TextColumn("perceptor"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns) as progress:
+    with Progress(*columns, disable=not show_progress) as progress:
         task = progress.add_task("train", total=config.steps, completed=start_step, loss=float("nan"))
         while step < config.steps:
             if (time.perf_counter() - started + elapsed_before) / 60 > config.max_minutes:
