@@ -207,6 +207,22 @@ def test_result_figures_come_from_saved_files_when_the_store_is_gone(finished_gr
     assert "samples_long" in report.skipped and "not in the store" in report.skipped["samples_long"]
 
 
+def test_a_partial_store_never_overwrites_fuller_saved_results(finished_grid, tmp_path):
+    import shutil
+
+    path, grid_tmp = finished_grid
+    results = tmp_path / "results"
+    shutil.copytree(grid_tmp / "results", results)
+    store = tmp_path / "partial-store"
+    shutil.copytree(grid_tmp / "runs", store)
+    saved = (results / "figure-test" / "table.md").read_text()
+    removed = sorted(p for p in store.iterdir() if (p / "status.json").is_file())[0]
+    shutil.rmtree(removed)  # one run fewer than the saved results hold
+    report = grid_figures(path, out_dir=tmp_path / "out", results_root=results, store=store)
+    assert "using saved results" in report.notes["table refresh"]
+    assert (results / "figure-test" / "table.md").read_text() == saved
+
+
 def test_table_and_rating_figures_label_simulated_votes(finished_grid):
     from bench.analysis import load_results
 

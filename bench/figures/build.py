@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from bench.analysis.results_folder import ResultsNotFoundError, load_results
 from bench.figures.context_length import draw_context_length
 from bench.figures.drift_curves import draw_drift_curves
@@ -171,8 +173,9 @@ def grid_figures(grid_path: str | Path, out_dir: str | Path | None = None, resul
 
 
 def _refresh_tables(grid_path, overrides, results_root, store, report: FigureReport) -> RunStore | None:
-    """Rewrite results/<grid>/ from the run store when the grid resolves and has finished runs there;
-    otherwise keep the files as they are (e.g. committed results on a fresh clone)."""
+    """Rewrite results/<grid>/ from the run store when the grid resolves and the store holds at least
+    as many finished runs as the saved results; otherwise keep the files as they are (e.g. committed
+    results on a fresh clone)."""
     from bench.tables import write_tables
 
     try:
@@ -181,10 +184,17 @@ def _refresh_tables(grid_path, overrides, results_root, store, report: FigureRep
         report.notes["table refresh"] = f"grid does not resolve here ({str(error).splitlines()[0]}); using saved results"
         return RunStore(store) if store else None
     run_store = RunStore(store or grid.spec.store)
-    if any(run_store.status(run.key).done for run in grid.runs):
-        write_tables(grid, run_store, out_root=results_root)
-    else:
+    finished = len({run.key for run in grid.runs if run_store.status(run.key).done})
+    saved_scores = Path(results_root) / grid.name / "scores.parquet"
+    saved = int(pd.read_parquet(saved_scores, columns=["key"])["key"].nunique()) if saved_scores.is_file() else 0
+    if finished == 0:
         report.notes["table refresh"] = f"no finished run of the grid in the store {run_store.root}; using saved results"
+    elif finished < saved:
+        # Never replace complete saved results with a partial store's (e.g. a half re-run on another machine).
+        report.notes["table refresh"] = (f"the store {run_store.root} holds {finished} finished runs, the saved "
+                                         f"results {saved}; using saved results")
+    else:
+        write_tables(grid, run_store, out_root=results_root)
     return run_store
 
 

@@ -26,7 +26,8 @@ def draw_table(summary: pd.DataFrame, length: str, title: str = "") -> Figure:
         figure = Figure(figsize=(width, 0.32 * len(cells) + 1.0))
         axis = figure.subplots()
         axis.axis("off")
-        table = axis.table(cellText=cells.to_numpy(), rowLabels=list(cells.index), colLabels=list(cells.columns),
+        headers = [str(c).replace(" (simulated)", "\n(simulated)") for c in cells.columns]
+        table = axis.table(cellText=cells.to_numpy(), rowLabels=list(cells.index), colLabels=headers,
                            loc="center", cellLoc="center", rowLoc="right")
         table.auto_set_font_size(False)
         table.set_fontsize(6.5)
@@ -36,6 +37,8 @@ def draw_table(summary: pd.DataFrame, length: str, title: str = "") -> Figure:
             if line == 0:
                 cell.set_text_props(weight="bold")
                 cell.set_facecolor("#F2F2F2")
+                if any("\n" in h for h in headers):
+                    cell.set_height(cell.get_height() * 1.8)
             elif column >= 0 and (cells.index[line - 1], cells.columns[column]) in best:
                 cell.set_text_props(weight="bold")
         n = part.loc[part["kind"] != "rating", "n"]
