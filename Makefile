@@ -12,7 +12,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet --upgrade pip setuptools
 	$(PIP) install --quiet -e ".[full,votes,ray,notebooks,dev,paper-metrics,dlib]"
 	# pyiqa / insightface declare heavy dependencies their metric paths never import (extra paper-metrics-nodeps).
 	$(PIP) install --quiet --no-deps pyiqa==0.1.16 insightface==2.1
