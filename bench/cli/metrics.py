@@ -84,6 +84,8 @@ def list_metrics(weights_dir: str | None) -> int:
         if cls.name.startswith("test_"):
             continue
         ok, reason = cls(weights_dir=weights_dir).available()
+        if "never downloaded" in reason:  # a missing weights file: the short form, details in `fpbench weights`
+            reason = reason.split(";")[0] + " (see fpbench weights)"
         table.add_row(cls.name, cls.backend, cls.granularity, cls.direction, cls.version,
                       "[green]yes[/]" if ok else f"[red]no[/]: {escape(reason)}", escape(cls.description))
     Console(width=200).print(table)

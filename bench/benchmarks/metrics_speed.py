@@ -1,0 +1,144 @@
+"""How fast each metric backend measures frames, at 64×64 (lab) and 480p (full scale), on 2 cores.
+
+    python -m bench.benchmarks.metrics_speed [--threads 2] [--frames-64 16] [--frames-480 5]
+        [--backends classical,lab,paper] [--out results/bench/metrics_speed.json]
+
+Frames are a textured pan (so flow, interpolation and IQA do real work). Paper backends run on
+RANDOMLY INITIALISED weights of the real architectures (MUSIQ, open_clip ViT-L-14, torchvision
+RAFT-large), saved in a temporary TORCH_HOME / HF_HOME: their speed is the real networks' speed,
+their values are meaningless. The paper anatomy and torchscript-motion backends are pluggable
+(no bundled architecture) and are not timed; the paper identity backend needs insightface's
+.onnx files (not timed); identity_dlib runs on its real weights. Model loading is excluded
+(one warm-up call). The machine's load average is recorded: other jobs share the 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path("results/bench/metrics_speed.json")
+SIZES = {"64x64": (64, 64), "480p": (480, 832)}
+TIMED = {
+    "classical": ["clarity", "clarity_piqe", "motion", "dynamic"],
+    "lab": ["clarity", "aesthetic", "semantic", "anatomy", "identity"],
+    "paper": ["clarity", "aesthetic", "semantic", "dynamic", "motion", "identity_dlib"],
+}
+OPTIONS = {("motion", "paper"): {"interpolator": "raft"}}
+PROMPT = "a red circle with a wide-set, round-eyed, smiling face drifts right over a sand-to-slate gradient"
+
+
+def panning_frames(frames: int, height: int, width: int, step: float = 2.0, seed: int = 0) -> np.ndarray:
+    """A smooth random texture panning right by `step` px per frame (scaled with width / 64)."""
+    import cv2
+
+    step = step * width / 64.0
+    rng = np.random.default_rng(seed)
+    wide = int(width + step * frames + 8)
+    coarse = rng.random((max(2, height // 8), max(2, wide // 8), 3)).astype(np.float32)
+    texture = (cv2.resize(coarse, (wide, height), interpolation=cv2.INTER_CUBIC).clip(0, 1) * 255).astype(np.uint8)
+    return np.stack([texture[:, int(step * t):int(step * t) + width] for t in range(frames)])
+
+
+def install_random_paper_weights() -> None:
+    """Random MUSIQ / CLIP ViT-L-14 / LAION head / RAFT-large at the resolver's expected paths."""
+    import torch
+    from pyiqa.archs.musiq_arch import MUSIQ
+    from torchvision.models.optical_flow import raft_large
+
+    from metrics.weights import WeightsResolver
+
+    resolver = WeightsResolver()
+
+    def save(key, state):
+        path = resolver.expected_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, path)
+
+    import open_clip
+
+    torch.manual_seed(0)
+    save("musiq_spaq", MUSIQ(pretrained=False, num_class=1).state_dict())
+    save("clip_vit_l14", {k: v.half() for k, v in open_clip.create_model("ViT-L-14-quickgelu").state_dict().items()})
+    save("laion_linear_head", torch.nn.Linear(768, 1).state_dict())
+    save("raft_large", raft_large(weights=None).state_dict())
+
+
+def time_metric(metric, frames: np.ndarray, prompt: str) -> float:
+    """Seconds for one call (after a warm-up call on the first 3 frames, which loads models)."""
+    metric(frames[:3], prompt)
+    start = time.perf_counter()
+    metric(frames, prompt)
+    return time.perf_counter() - start
+
+
+def measure(backends=("classical", "lab", "paper"), threads: int = 2, frames_64: int = 16,
+            frames_480: int = 5) -> dict:
+    """Frames per second of every timed (metric, backend) at 64×64 and 480p; returns a JSON-able dict."""
+    import torch
+
+    from metrics.registry import get_metric
+
+    torch.set_num_threads(threads)
+    rows = []
+    for backend in backends:
+        for name in TIMED[backend]:
+            metric = get_metric(name, backend, **OPTIONS.get((name, backend), {}))
+            ok, reason = metric.available()
+            for size, (height, width) in SIZES.items():
+                count = frames_64 if size == "64x64" else frames_480
+                row = {"metric": name, "backend": backend, "size": size, "frames": count}
+                if not ok:
+                    rows.append({**row, "skipped": reason})
+                    continue
+                try:
+                    seconds = time_metric(metric, panning_frames(count, height, width), PROMPT)
+                except ValueError as error:  # e.g. no face for identity_dlib on a texture
+                    rows.append({**row, "skipped": str(error)})
+                    continue
+                rows.append({**row, "seconds": seconds, "frames_per_s": count / seconds,
+                             "weights": "random (real architecture)" if backend == "paper" and name != "identity_dlib"
+                             else "real"})
+                print(f"{backend:9s} {name:13s} {size:6s} {count / seconds:9.2f} frames/s", flush=True)
+    return {"rows": rows, "threads": threads, "load_average": os.getloadavg(), "machine": platform.platform(),
+            "cpu_count": os.cpu_count(), "torch": torch.__version__}
+
+
+def write_json(data: dict, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--frames-64", type=int, default=16)
+    parser.add_argument("--frames-480", type=int, default=5)
+    parser.add_argument("--backends", default="classical,lab,paper")
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    with tempfile.TemporaryDirectory() as scratch:
+        if "paper" in backends:
+            os.environ["TORCH_HOME"] = str(Path(scratch) / "torch")
+            os.environ["HF_HOME"] = str(Path(scratch) / "hf")
+            install_random_paper_weights()
+        report = measure(backends, args.threads, args.frames_64, args.frames_480)
+    print(f"wrote {write_json(report, Path(args.out))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
