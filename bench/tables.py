@@ -155,10 +155,10 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
 
 
 def percent_scale(scores: pd.Series) -> float:
-    """100 for a metric whose video scores are fractions in [0, 1] (shown in percent, as the
+    """100 for a metric whose video scores lie in [-1, 1] (fractions, cosines: shown in percent, as the
     paper does); 1 for an unbounded one (e.g. NIQE), shown as is."""
     values = scores.to_numpy(dtype=np.float64)
-    return 100.0 if len(values) and values.min() >= -1e-9 and values.max() <= 1 + 1e-9 else 1.0
+    return 100.0 if len(values) and np.abs(values).max() <= 1 + 1e-9 else 1.0
 
 
 def _arrow(direction: str) -> str:

@@ -53,6 +53,7 @@ def test_mean_ci_is_the_student_t_interval():
 
 def test_percent_only_for_fraction_metrics():
     assert percent_scale(pd.Series([0.2, 0.9])) == 100.0
+    assert percent_scale(pd.Series([-0.3, 0.8])) == 100.0  # cosine similarities
     assert percent_scale(pd.Series([3.5, 12.0])) == 1.0
 
 
