@@ -37,6 +37,7 @@ class RepeatedImageToVideo:
         self.single = single
         self.name = name
         self.fps = fps if fps is not None else single.fps
+        self.steps = getattr(single, "steps", None)  # sampler steps per run, for progress displays
 
     def run_seed(self, seed: int, run: int) -> int:
         """The seed of run `run`: distinct per run, a pure function of (seed, run)."""

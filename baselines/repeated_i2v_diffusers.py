@@ -83,6 +83,7 @@ class DiffusersImageToVideo:
         self.prompt_encoder = prompt_encoder
         self.name = "HunyuanVideo-I2V (one run)"
         self.fps = self.options.fps
+        self.steps = self.options.steps
 
     def generate(self, request: GenerationRequest, sink: FrameSink) -> None:
         """Generate one run from `request.start_image` (required; `num_sections` must be 1)."""

@@ -237,7 +237,7 @@ def test_repeated_i2v_conditions_only_on_the_last_frame(model):
     steps = 2
     generator = repeated_i2v_lab(recorder, codec, frames_per_section=FRAMES, steps=steps)
     video = generate(generator, sections=3, seed=7)
-    assert video.shape[0] == 1 + 3 * FRAMES
+    assert video.shape[0] == 1 + 3 * FRAMES and generator.steps == steps
     for run in range(3):
         last_frame = video[run * FRAMES]  # the start image, then each run's last frame
         expected = encode(codec, last_frame)
