@@ -40,6 +40,9 @@ class LabCodecConfig:
         downsample: spatial factor between frames and latents (a power of two).
         widths: channels of the stages at 1/2, 1/4, ... resolution (one per halving). Full
             resolution is reached by pixel (un)shuffle only, which keeps the codec cheap on a CPU.
+        refiner_width, refiner_blocks: linear kind only: a small residual convolutional net applied
+            after the linear decoder (0 = none). It removes the 8×8 block edges of the patch
+            transform without changing the latent space (the encoder stays the PCA projection).
     """
 
     kind: str = "linear"
@@ -47,8 +50,14 @@ class LabCodecConfig:
     latent_channels: int = 32
     downsample: int = 8
     widths: tuple[int, ...] = ()
+    refiner_width: int = 0
+    refiner_blocks: int = 2
 
     def __post_init__(self) -> None:
+        if self.refiner_width and (self.kind != "linear" or self.refiner_width % 8):
+            raise ValueError(
+                f"refiner_width is for the linear kind and must be a multiple of 8, got {self.refiner_width} ({self.kind})"
+            )
         if self.kind not in CODEC_KINDS:
             raise ValueError(f"codec kind must be one of {CODEC_KINDS}, got {self.kind!r}")
         if self.downsample < 2 or self.downsample & (self.downsample - 1):
@@ -105,6 +114,16 @@ class LabCodec(nn.Module):
             self.decoder = nn.ConvTranspose2d(channels, 3, patch, stride=patch, bias=False)
             # The mean patch, added back after the transposed projection.
             self.register_buffer("patch_mean", torch.zeros(3, patch, patch))
+            if self.config.refiner_width:
+                width = self.config.refiner_width
+                last = nn.Conv2d(width, 12, 3, padding=1)
+                nn.init.zeros_(last.weight)
+                nn.init.zeros_(last.bias)  # starts as the identity: refined = linear decode
+                self.refiner = nn.Sequential(
+                    nn.PixelUnshuffle(2), nn.Conv2d(12, width, 3, padding=1),
+                    *[_ResBlock(width) for _ in range(self.config.refiner_blocks)],
+                    nn.GroupNorm(8, width), nn.SiLU(), last, nn.PixelShuffle(2),
+                )
             return
         widths = self.config.widths
         encoder: list[nn.Module] = [nn.PixelUnshuffle(2), nn.Conv2d(12, widths[0], 3, padding=1), _ResBlock(widths[0])]
@@ -168,7 +187,10 @@ class LabCodec(nn.Module):
     def decode_frames_raw(self, latents: torch.Tensor) -> torch.Tensor:
         if self.config.kind == "linear":
             h, w = latents.shape[-2:]
-            return self.decoder(latents) + self.patch_mean.repeat(1, h, w)
+            frames = self.decoder(latents) + self.patch_mean.repeat(1, h, w)
+            if self.config.refiner_width:
+                frames = frames + self.refiner(frames)
+            return frames
         return self.decoder(latents)
 
     def _normalise(self, z: torch.Tensor) -> torch.Tensor:

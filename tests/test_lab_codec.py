@@ -61,3 +61,15 @@ def test_bad_inputs_are_named(tmp_path):
         LabCodec.load(tmp_path / "nothing.safetensors")
     with pytest.raises(ValueError, match="widths"):
         LabCodecConfig(kind="conv", downsample=8, widths=(8,))
+
+
+def test_refiner_starts_as_the_identity_and_leaves_the_latent_space_alone(tmp_path, frames):
+    plain = LabCodec(LabCodecConfig(kind="linear", latent_channels=8))
+    plain.fit_linear(_unit(frames))
+    refined = LabCodec(LabCodecConfig(kind="linear", latent_channels=8, refiner_width=8, refiner_blocks=1))
+    refined.load_state_dict({**refined.state_dict(), **plain.state_dict()})
+    x = _unit(frames[:3]).permute(1, 0, 2, 3).unsqueeze(0)
+    torch.testing.assert_close(refined.encode(x), plain.encode(x))
+    torch.testing.assert_close(refined.decode(plain.encode(x)), plain.decode(plain.encode(x)))
+    refined.save(tmp_path / "r.safetensors")
+    assert LabCodec.load(tmp_path / "r.safetensors").config.refiner_width == 8

@@ -31,6 +31,10 @@ class CodecTrainConfig:
         out: checkpoint path; the loss log (.parquet), curve (.png) and report (.json) go beside it.
         kind, latent_channels, downsample, widths: the codec's shape (see `LabCodecConfig`).
         whitening: for the linear kind, how far the per-channel scale whitens (see `LabCodec.fit_linear`).
+        refiner_width, refiner_blocks: linear kind: train a residual refiner after the linear decoder
+            (the latent space is unchanged; `latent_noise` makes it robust to generated latents).
+        init_from: linear kind: take the PCA transform and normalisation from this codec checkpoint
+            instead of fitting (so models trained on its latents stay valid).
         train_clips, frames_per_clip: how many frames are rendered for training.
         heldout_clips: clips (disjoint seeds) for the PSNR report.
         batch_size, lr, max_steps, max_minutes: optimisation; training stops at whichever limit comes first.
@@ -47,6 +51,9 @@ class CodecTrainConfig:
     downsample: int = 8
     widths: tuple[int, ...] = ()
     whitening: float = 0.5
+    refiner_width: int = 0
+    refiner_blocks: int = 2
+    init_from: str | None = None
     train_clips: int = 300
     frames_per_clip: int = 12
     heldout_clips: int = 24
@@ -112,12 +119,21 @@ def train_codec(config: CodecTrainConfig, show_progress: bool = True) -> dict:
     log(f"rendered {len(train_frames)} train / {len(heldout_frames)} held-out frames in {time.time() - started:.0f}s")
 
     codec = LabCodec(
-        LabCodecConfig(kind=config.kind, latent_channels=config.latent_channels, downsample=config.downsample, widths=config.widths)
+        LabCodecConfig(kind=config.kind, latent_channels=config.latent_channels, downsample=config.downsample,
+                       widths=config.widths, refiner_width=config.refiner_width, refiner_blocks=config.refiner_blocks)
     )
-    if config.kind == "linear":
+    if config.kind == "linear" and not config.refiner_width:
         return _fit_linear(codec, config, train_frames, heldout_frames, out, log)
+    if config.kind == "linear":
+        if config.init_from:
+            linear = LabCodec.load(config.init_from).state_dict()
+            codec.load_state_dict({**codec.state_dict(), **{k: v for k, v in linear.items() if not k.startswith("refiner")}})
+        else:
+            codec.fit_linear(_to_float(train_frames), whitening=config.whitening)
+        for name, parameter in codec.named_parameters():
+            parameter.requires_grad_(name.startswith("refiner"))
     log(f"codec parameters {sum(p.numel() for p in codec.parameters())}")
-    optimiser = torch.optim.AdamW(codec.parameters(), lr=config.lr, weight_decay=0.0)
+    optimiser = torch.optim.AdamW([p for p in codec.parameters() if p.requires_grad], lr=config.lr, weight_decay=0.0)
     ema = EMA(codec, config.ema_decay)
     generator = torch.Generator().manual_seed(config.seed)
     rows: list[dict] = []
@@ -131,7 +147,12 @@ def train_codec(config: CodecTrainConfig, show_progress: bool = True) -> dict:
         index = torch.randint(len(train_frames), (config.batch_size,), generator=generator)
         x = _to_float(train_frames[index.numpy()])
         z = codec.encode_frames_raw(x)
-        noise = torch.randn(z.shape, generator=generator) * config.latent_noise * z.detach().std()
+        if config.kind == "linear":
+            # Normalised-latent noise of a random level per frame, like a generator's latent errors.
+            level = torch.rand(z.shape[0], 1, 1, 1, generator=generator) * config.latent_noise
+            noise = torch.randn(z.shape, generator=generator) * level * codec.latent_scale.view(1, -1, 1, 1)
+        else:
+            noise = torch.randn(z.shape, generator=generator) * config.latent_noise * z.detach().std()
         y = codec.decode_frames_raw(z + noise)
         reconstruction = F.mse_loss(y, x)
         loss = reconstruction + config.latent_penalty * z.pow(2).mean()
@@ -145,9 +166,10 @@ def train_codec(config: CodecTrainConfig, show_progress: bool = True) -> dict:
         step += 1
 
     final = ema.shadow
-    shift, scale = measure_latent_statistics(final, train_frames[:2048])
-    final.latent_shift.copy_(shift)
-    final.latent_scale.copy_(scale)
+    if config.kind == "conv":
+        shift, scale = measure_latent_statistics(final, train_frames[:2048])
+        final.latent_shift.copy_(shift)
+        final.latent_scale.copy_(scale)
     final.save(out)
 
     return _finish(final, config, heldout_frames, out, log, rows, step, started)

@@ -84,12 +84,13 @@ class LatentClipPool:
     ) -> LatentClipPool:
         """Render `num_clips` clips of `clip_frames` frames from `split` and encode them.
 
-        With `cache_dir`, the pool is stored under a key of its arguments and the codec file's hash,
-        and reused when asked for again.
+        With `cache_dir`, the pool is stored under a key of its arguments and a hash of the codec's
+        encoder (weights and normalisation: what the latents depend on), and reused when asked for
+        again. `codec_path` is accepted for symmetry with older callers and not used.
         """
         cache_file = None
         if cache_dir is not None:
-            codec_digest = _file_digest(codec_path) if codec_path else "unsaved"
+            codec_digest = encoder_digest(codec)
             key = json.dumps([split, num_clips, clip_frames, seed, codec_digest])
             cache_file = Path(cache_dir) / f"latent_pool_{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
             if cache_file.is_file():
@@ -116,9 +117,11 @@ class LatentClipPool:
         return pool
 
 
-def _file_digest(path: str | os.PathLike) -> str:
+def encoder_digest(codec) -> str:
+    """A hash of what a codec's latents depend on: its encoder weights and latent normalisation."""
     digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for name, tensor in sorted(codec.state_dict().items()):
+        if name.startswith("encoder") or name.startswith("latent_"):
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
