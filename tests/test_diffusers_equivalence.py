@@ -246,3 +246,38 @@ def diffusers_frames_with_steps(pipe, request, window, steps):
         generator=torch.Generator().manual_seed(request.seed),
         output_type="np",
     ).frames[0]
+
+
+def test_adapter_maps_kernels_to_the_transformer_inputs_in_context_order():
+    from framepack.diffusers_backend import pack_transformer_inputs
+    from framepack.kernels import Kernel
+    from framepack.packed_group import PackedGroup
+
+    def group(frames, level, first):
+        return PackedGroup(torch.full((1, 4, frames, 2, 2), float(first)), torch.arange(first, first + frames),
+                           Kernel.from_level(level))
+
+    inputs = pack_transformer_inputs(
+        [group(1, 1, 0), group(16, 4, 20), group(2, 2, 18), group(1, 1, 10)], dtype=torch.float32, device="cpu"
+    )
+    assert inputs["indices_latents_clean"].tolist() == [0, 10]
+    assert inputs["latents_clean"][0, 0, :, 0, 0].tolist() == [0.0, 10.0]
+    assert inputs["indices_latents_history_2x"].tolist() == [18, 19]
+    assert inputs["indices_latents_history_4x"].tolist() == list(range(20, 36))
+
+
+def test_adapter_rejects_context_the_released_transformer_cannot_take():
+    from framepack.diffusers_backend import UnsupportedContextError, pack_transformer_inputs
+    from framepack.kernels import Kernel
+    from framepack.packed_group import PackedGroup
+
+    def group(level, timesteps=None):
+        return PackedGroup(torch.zeros(1, 4, 1, 2, 2), torch.tensor([0]), Kernel.from_level(level), timesteps)
+
+    full = [group(1), group(2), group(4)]
+    with pytest.raises(UnsupportedContextError, match=r"kernel \(8, 16, 16\)"):
+        pack_transformer_inputs([*full, group(8)], torch.float32, "cpu")
+    with pytest.raises(UnsupportedContextError, match="noisy"):
+        pack_transformer_inputs([group(1, torch.full((1, 1), 0.5)), group(2), group(4)], torch.float32, "cpu")
+    with pytest.raises(UnsupportedContextError, match=r"no context group with kernel \(4, 8, 8\)"):
+        pack_transformer_inputs(full[:2], torch.float32, "cpu")
