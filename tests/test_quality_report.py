@@ -7,7 +7,10 @@ from bench.train.evaluate import first_section_numbers
 from bench.world import test_split
 from metrics.lab.perceptor import DEFAULT_CHECKPOINT, LabPerceptor
 
-pytestmark = pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no committed lab perceptor")
+pytestmark = [
+    pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no committed lab perceptor"),
+    pytest.mark.slow,
+]
 
 
 @pytest.fixture(scope="module")
