@@ -117,11 +117,11 @@ def tiny_clip(tmp_path):
 def test_laion_aesthetic_linear_and_mlp_heads_load_and_follow_the_vbench_formula(tiny_clip):
     from torch import nn
 
-    from metrics.paper.clip_metrics import _build_mlp_head_class, clip_preprocess, load_clip
+    from metrics.paper.clip_metrics import clip_preprocess, laion_mlp_head, load_clip
 
     linear = nn.Linear(768, 1)
     save_at_expected("laion_linear_head", linear.state_dict())
-    mlp = _build_mlp_head_class()(768)
+    mlp = laion_mlp_head(768)
     save_at_expected("laion_mlp_head", mlp.state_dict())
     frames = video(3, 48)
     aesthetic = get_metric("aesthetic", "paper", clip_model=tiny_clip)

@@ -3,8 +3,8 @@
 aesthetic: VBench's LAION predictor: a Linear(768, 1) head on the L2-normalised image embedding
     (head="linear", default) or the improved MLP head (head="mlp"), per frame, divided by 10.
 semantic: cosine similarity between the prompt's text embedding and each frame's image embedding
-    (per-frame CLIP score; ViCLIP is not bundled: pass `clip_model`/`clip_key` to use another
-    open_clip architecture and file).
+    (per-frame CLIP score; ViCLIP is not bundled: pass `clip_model=` another open_clip
+    architecture name, with its weights placed at the CLIP file's path).
 Frames are resized (bicubic) so the short side is 224, centre-cropped to 224, and normalised
 with CLIP's mean and std, as VBench's clip_transform.
 """
@@ -54,13 +54,13 @@ def clip_preprocess(frames: np.ndarray, size: int = 224):
     return (images - mean) / std
 
 
-def _build_mlp_head_class():
+def laion_mlp_head(embed_dim: int = 768):
+    """The improved-aesthetic-predictor MLP; parameter names (layers.0, .2, .4, .6, .7) match its
+    released state_dict."""
     from torch import nn
 
-    class MLPHead(nn.Module):
-        """The improved-aesthetic-predictor MLP; parameter names match its released state_dict."""
-
-        def __init__(self, embed_dim: int = 768) -> None:
+    class LaionMLPHead(nn.Module):
+        def __init__(self) -> None:
             super().__init__()
             self.layers = nn.Sequential(
                 nn.Linear(embed_dim, 1024), nn.Dropout(0.2), nn.Linear(1024, 128), nn.Dropout(0.2),
@@ -70,7 +70,7 @@ def _build_mlp_head_class():
         def forward(self, x):
             return self.layers(x)
 
-    return MLPHead
+    return LaionMLPHead()
 
 
 class _ClipMetric(Metric):
@@ -142,7 +142,7 @@ class AestheticLAION(_ClipMetric):
             from torch import nn
 
             path = WeightsResolver(self.weights_dir).require(self.weight_keys()[1])
-            head = nn.Linear(768, 1) if self.head_kind == "linear" else _build_mlp_head_class()(768)
+            head = nn.Linear(768, 1) if self.head_kind == "linear" else laion_mlp_head(768)
             head.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
             self._head = head.eval()
         return self._head
