@@ -160,7 +160,7 @@ class WeightsResolver:
     """
 
     def __init__(self, weights_dir: str | os.PathLike | None = None) -> None:
-        self.weights_dir = Path(weights_dir) if weights_dir else None
+        self.weights_dir = Path(weights_dir).expanduser() if weights_dir else None
 
     def expected_path(self, key: str) -> Path:
         """Where the file should be placed (the first place looked, after `weights_dir`)."""
