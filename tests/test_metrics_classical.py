@@ -1,6 +1,7 @@
 """Classical backends: DIS-flow motion smoothness and dynamic degree (VBench rules), NIQE / PIQE."""
 
 import glob
+import importlib.util
 import os
 
 import cv2
@@ -85,7 +86,10 @@ def test_slow_pan_below_threshold_is_not_dynamic():
     assert get_metric("dynamic", "classical")(panning(step=0.25)).score == 0.0
 
 
-CALIBRATION = glob.glob(os.path.join(os.path.dirname(cv2.__file__), "..", "ResultsCalibra", "dist_dir", "*.bmp"))
+# pyiqa's wheel installs its calibration images beside the package, in site-packages/ResultsCalibra.
+_PYIQA = importlib.util.find_spec("pyiqa")
+_SITE = os.path.dirname(os.path.dirname(_PYIQA.origin)) if _PYIQA else ""
+CALIBRATION = glob.glob(os.path.join(_SITE, "ResultsCalibra", "dist_dir", "*.bmp"))
 # pyiqa's published values on its sample images (IQA-PyTorch ResultsCalibra/calibration_summary.csv).
 NIQE_PUBLISHED = {"I03": 15.6538, "I04": 3.6549, "I06": 3.2342, "I08": 3.1921, "I19": 9.0722}
 PIQE_PUBLISHED = {"I03": 100.0, "I04": 21.6242, "I06": 35.8646, "I08": 41.147, "I19": 76.9485}
