@@ -9,6 +9,7 @@ Main entry points:
     metrics.registry.get_metric(name, backend), metrics.weights.WeightsResolver
 """
 
+from metrics import drift
 from metrics.cache import MetricCache, content_hash
 from metrics.evaluate import Evaluator, evaluate, resolve_backends
 from metrics.metric import Metric, MetricResult, MetricUnavailableError
@@ -21,5 +22,5 @@ __all__ = [
     "RESULT_COLUMNS", "Evaluator", "Metric", "MetricCache", "MetricResult", "MetricUnavailableError",
     "MissingWeightsError", "VideoReadError", "WeightsResolver", "content_hash", "evaluate", "get_metric",
     "metric_classes", "metric_names", "read_results", "read_video", "register", "resolve_backends",
-    "video_scores", "write_results",
+    "drift", "video_scores", "write_results",
 ]
