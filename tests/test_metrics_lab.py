@@ -38,6 +38,19 @@ def test_composition_is_one_inside_and_falls_to_zero_at_the_edge():
     np.testing.assert_allclose(values, [1.0, 1.0, 0.5, 0.0])
 
 
+def test_colour_retention_is_relative_to_the_reference_and_capped_at_one():
+    from metrics.lab.colourfulness import colour_retention
+
+    rng = np.random.default_rng(0)
+    colourful = np.repeat(np.repeat((rng.random((8, 8, 3)) * 255).astype(np.uint8), 8, 0), 8, 1)
+    grey = colourful.mean(axis=2, keepdims=True).repeat(3, axis=2).astype(np.uint8)
+    half = (colourful.astype(float) * 0.5 + grey.astype(float) * 0.5).astype(np.uint8)
+    values = colour_retention(np.stack([colourful, half, grey]), reference=colourful)
+    assert values[0] == pytest.approx(1.0) and values[1] == pytest.approx(0.25, abs=0.03) and values[2] < 0.01
+    assert colour_retention(np.stack([colourful]), reference=half)[0] == 1.0  # more colourful: capped
+    assert colour_retention(np.stack([colourful]), reference=grey)[0] == 1.0  # colourless reference
+
+
 def test_lab_backends_run_on_a_perceptor_checkpoint_and_version_with_its_hash(random_perceptor, tmp_path):
     frames = (np.random.default_rng(0).random((5, 64, 64, 3)) * 255).astype(np.uint8)
     names = ["clarity", "aesthetic", "semantic", "anatomy"]

@@ -5,8 +5,9 @@
 Everything is rendered from held-out (validation) seeds of the lab world, never training seeds:
 
 * clarity, aesthetic: each base frame is rendered at 6 strengths (0, 0.2, ..., 1) of blur, noise
-  and colour shift (one kind at a time); per base frame the Spearman correlation between strength
-  and the metric's *decrease* is computed; reported: the mean over base frames (and its minimum).
+  and colour shift (one kind at a time) and measured as one video with the clean render as the
+  reference image; per base frame the Spearman correlation between strength and the metric's
+  *decrease* is computed; reported: the mean over base frames (and its minimum).
 * identity: AUC of the lab identity value (cosine to a reference frame) separating "same
   subject" pairs (two frames of one clip: other position, same face) from "different subject"
   pairs (the same frame with only the face's identity swapped: the hardest case).
@@ -76,8 +77,10 @@ def degradation_study(metrics: dict, bases) -> dict:
             render_state(state, background, Degradation(**{kind: strength}, seed=1000 * i + j))
             for i, (state, background, _, _) in enumerate(bases) for j, strength in enumerate(STRENGTHS)
         ])
+        groups = frames.reshape(len(bases), len(STRENGTHS), *frames.shape[1:])
         for name, metric in metrics.items():
-            values = metric(frames).values.reshape(len(bases), len(STRENGTHS))
+            # Each base frame's strengths as one video whose reference is the clean render.
+            values = np.stack([metric(group, reference=group[0]).values for group in groups])
             rhos = np.array([spearman(np.array(STRENGTHS), -row) for row in values])
             report.setdefault(name, {})[kind] = {
                 "mean_spearman": float(rhos.mean()), "min_spearman": float(rhos.min()),
@@ -145,7 +148,7 @@ def anatomy_study(metric, bases) -> dict:
     return report
 
 
-def validity_report(checkpoint: str | None = None, clips: int = 24) -> dict:
+def validity_report(checkpoint: str | None = None, clips: int = 24, seed_base: int | None = None) -> dict:
     """Run every study on the lab backends; returns a JSON-able dict."""
     from metrics.registry import get_metric
 
@@ -154,7 +157,7 @@ def validity_report(checkpoint: str | None = None, clips: int = 24) -> dict:
     ok, reason = metrics["clarity"].available()
     if not ok:
         raise FileNotFoundError(reason)
-    bases = base_states(clips)
+    bases = base_states(clips, seed_base=seed_base)
     return {
         "checkpoint": str(metrics["clarity"].checkpoint), "version": metrics["clarity"].cache_version,
         "base_frames": len(bases), "clips": clips,

@@ -13,8 +13,6 @@ import cv2
 import numpy as np
 
 _RGB_TO_IQ = np.array([[0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
-# Mean colourfulness of clean lab renders (validation seeds), so a typical clean frame scores ≈ 1.
-REFERENCE_COLOURFULNESS = 0.065
 LOW_PASS_SIGMA = 4.0  # px at 64×64 (scaled with frame size)
 
 
@@ -29,8 +27,17 @@ def colourfulness(frames: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def colour_retention(frames: np.ndarray) -> np.ndarray:
-    """(colourfulness / REFERENCE_COLOURFULNESS)²: ≈ 1 for a typical clean lab frame, lower as
-    colour is lost. Squared so colour loss weighs as much as the perceptor's degradation
-    estimate (chosen on tuning seeds disjoint from the validity study's)."""
-    return (colourfulness(frames) / REFERENCE_COLOURFULNESS) ** 2
+def colour_retention(frames: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """min(1, colourfulness(frame) / colourfulness(reference))², in [0, 1]: 1 while a frame keeps
+    the reference's colour, lower as colour is lost. Squared so colour loss weighs about as much
+    as the perceptor's degradation estimate (chosen on tuning seeds disjoint from the validity
+    study's). A colourless reference gives 1 (nothing to lose).
+
+    Args:
+        frames: uint8 (T, H, W, 3).
+        reference: uint8 (H, W, 3): the image-to-video start image, or the video's first frame.
+    """
+    base = colourfulness(np.asarray(reference)[None])[0]
+    if base < 1e-4:
+        return np.ones(len(frames))
+    return np.minimum(1.0, colourfulness(frames) / base) ** 2

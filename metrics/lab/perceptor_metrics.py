@@ -3,8 +3,9 @@
 The perceptor (metrics/lab/perceptor.py, trained by the suite on the lab world) is the lab
 world's measuring instrument, as the pretrained networks are for the paper's metrics:
 
-    clarity    per frame (1 − estimated degradation) × colour retention (see metrics.lab.colourfulness:
-               the perceptor reads blur and noise; chroma reads colour loss)
+    clarity    per frame (1 − estimated degradation) × colour retention against the reference image
+               (the i2v start image, else the first frame; see metrics.lab.colourfulness: the
+               perceptor reads blur and noise, low-pass chroma reads colour loss); in [0, 1]
     aesthetic  per frame rendering, colour and composition fidelity: clarity × subject presence ×
                composition (1 when the subject centre is ≥ 1/8 of the frame from every edge)
     semantic   per frame agreement with the prompt's subject: mean(P(prompted colour), P(prompted shape))
@@ -68,6 +69,19 @@ def subject_words(prompt: str, shapes: tuple[str, ...], colours: tuple[str, ...]
     return colour, shape
 
 
+def colour_reference(frames: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
+    """The image colour retention is measured against: the given reference (the image-to-video
+    start image), resized to the frames' size, else the video's first frame."""
+    if reference is None:
+        return frames[0]
+    reference = np.asarray(reference, dtype=np.uint8)
+    if reference.shape != frames.shape[1:]:
+        import cv2
+
+        reference = cv2.resize(reference, (frames.shape[2], frames.shape[1]), interpolation=cv2.INTER_AREA)
+    return reference
+
+
 def composition(position: np.ndarray, height: int, width: int, margin: float = 0.125) -> np.ndarray:
     """1 when the subject centre is at least `margin` of the frame from every edge, falling
     linearly to 0 at the edge (a subject cut by the frame is a composition fault)."""
@@ -86,7 +100,7 @@ class PerceptorMetric(Metric):
 
     backend = "lab"
     granularity = "per_frame"
-    version = "2"
+    version = "3"
 
     def __init__(self, weights_dir: str | None = None, checkpoint: str | None = None) -> None:
         super().__init__(weights_dir)
@@ -122,11 +136,11 @@ class PerceptorMetric(Metric):
 @register
 class LabClarity(PerceptorMetric):
     name = "clarity"
-    description = "lab: (1 - perceptor's degradation estimate) x colour retention, per frame"
+    description = "lab: (1 - perceptor's degradation estimate) x colour retention vs the start frame, per frame"
 
     def measure(self, frames, prompt, reference, fps) -> MetricResult:
         quality = 1.0 - self.perceive(frames).degradation.astype(np.float64)
-        return per_frame_result(quality * colour_retention(frames))
+        return per_frame_result(quality * colour_retention(frames, colour_reference(frames, reference)))
 
 
 @register
@@ -137,7 +151,7 @@ class LabAesthetic(PerceptorMetric):
     def measure(self, frames, prompt, reference, fps) -> MetricResult:
         seen = self.perceive(frames)
         height, width = frames.shape[1:3]
-        quality = (1.0 - seen.degradation) * colour_retention(frames)
+        quality = (1.0 - seen.degradation) * colour_retention(frames, colour_reference(frames, reference))
         return per_frame_result(quality * seen.present * composition(seen.position, height, width))
 
 
