@@ -156,3 +156,13 @@ def test_bad_videos_get_error_rows_and_the_others_are_still_measured(tmp_path):
 def test_too_short_video_is_recorded_as_an_error_not_a_value():
     table = evaluate(ramp_video(2), names=["motion"], backends="classical")
     assert table["kind"].item() == "error" and "at least 3 frames" in table["error"].item()
+
+
+def test_evaluate_files_uses_each_video_frame_rate_for_vbench_sampling(tmp_path):
+    frames = np.repeat(ramp_video(16, 32), 1, axis=0)
+    write_video(tmp_path / "slow.mp4", frames, fps=8)
+    write_video(tmp_path / "fast.mp4", frames, fps=32)
+    table = Evaluator(["dynamic"], "classical").evaluate_files([tmp_path / "slow.mp4", tmp_path / "fast.mp4"])
+    pairs = table[table.kind == "pair"].groupby("video").size()
+    assert pairs[str(tmp_path / "slow.mp4")] == 15  # 8 fps: every frame
+    assert pairs[str(tmp_path / "fast.mp4")] == 3   # 32 fps: every 4th frame (0, 4, 8, 12)
