@@ -159,7 +159,7 @@ def test_too_short_video_is_recorded_as_an_error_not_a_value():
 
 
 def test_evaluate_files_uses_each_video_frame_rate_for_vbench_sampling(tmp_path):
-    frames = np.repeat(ramp_video(16, 32), 1, axis=0)
+    frames = ramp_video(16, 32)
     write_video(tmp_path / "slow.mp4", frames, fps=8)
     write_video(tmp_path / "fast.mp4", frames, fps=32)
     table = Evaluator(["dynamic"], "classical").evaluate_files([tmp_path / "slow.mp4", tmp_path / "fast.mp4"])
