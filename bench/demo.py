@@ -150,7 +150,7 @@ def demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, path:
 
 def run_demo(grid_path: str | Path = DEFAULT_GRID, overrides: tuple[str, ...] | list[str] = (),
              executor: Any = None, store_root: str | None = None, results_root: str | Path = "results",
-             progress: bool = True, rating: bool = True) -> DemoResult:
+             progress: bool = True, rating: bool = True, skip_missing: bool = False) -> DemoResult:
     """Run the demo grid end to end.
 
     Args:
@@ -161,9 +161,10 @@ def run_demo(grid_path: str | Path = DEFAULT_GRID, overrides: tuple[str, ...] | 
         results_root: tables, ratings and the figure go to results_root/<grid>/.
         progress: draw progress bars.
         rating: run the simulated-judge A/B round when the grid's `rating.enabled` is true.
+        skip_missing: leave out rows whose checkpoint is missing (`grid.skipped_rows` says which).
     """
     started = time.time()
-    grid = load_and_resolve(grid_path, overrides)
+    grid = load_and_resolve(grid_path, overrides, skip_missing=skip_missing)
     store = RunStore(store_root or grid.spec.store)
     summary = run_grid(grid, store_root=str(store.root), executor=executor or make_executor("local"),
                        progress=progress)

@@ -256,3 +256,16 @@ def test_discrete_history_rows_take_the_codebook_from_params_or_the_checkpoint_s
     assert grid.rows[0].params["codebook"] == str((tmp_path / "book.safetensors").resolve())
     with pytest.raises(GridError, match="unknown FramePack parameter 'stepz'"):
         load_and_resolve(write_grid(tmp_path, grid_document(rows=[{**row, "params": {"stepz": 3}}])))
+
+
+def test_skip_missing_leaves_out_rows_without_checkpoints_and_says_why(tmp_path):
+    rows = [{"generator": "fake_video"},
+            {"generator": "fake_video", "name": "untrained", "checkpoint": str(tmp_path / "none.safetensors")}]
+    grid = load_and_resolve(write_grid(tmp_path, grid_document(rows=rows)), skip_missing=True)
+    assert grid.row_names == ["fake(drift=4.0)"]
+    assert "none.safetensors" in grid.skipped_rows["untrained"]
+    assert {run.row_name for run in grid.runs} == {"fake(drift=4.0)"}
+    with pytest.raises(GridError, match="every row was skipped"):
+        load_and_resolve(write_grid(tmp_path, grid_document(rows=rows[1:])), skip_missing=True)
+    with pytest.raises(GridError, match="unknown generator"):  # other checks still fail
+        load_and_resolve(write_grid(tmp_path, grid_document(rows=[*rows, {"baseline": "nope"}])), skip_missing=True)

@@ -13,3 +13,11 @@ def add_grid_arguments(parser: argparse.ArgumentParser, grid_required: bool = Tr
                         help="override a grid value, e.g. --set prompts.count=2 --set rows.0.params.steps=8")
     parser.add_argument("--store", default=None, metavar="DIR",
                         help="run store folder (default: the grid's `store:`, usually runs/)")
+    parser.add_argument("--skip-missing", action="store_true",
+                        help="leave out rows whose checkpoint is missing (listed loudly) instead of failing")
+
+
+def report_skipped(grid, console) -> None:
+    """Say loudly which rows were left out by --skip-missing."""
+    for name, reason in grid.skipped_rows.items():
+        console.print(f"[yellow]skipped row[/] {name}: {reason}", markup=True, highlight=False)

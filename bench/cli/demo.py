@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_grid_arguments
+from bench.cli._grid_args import add_grid_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +37,9 @@ def main(args: argparse.Namespace) -> int:
     console = Console()
     executor = make_executor(args.executor, jobs=args.jobs, address=args.address)
     result = run_demo(args.grid, args.overrides, executor=executor, store_root=args.store,
-                      results_root=args.results, progress=not args.no_progress, rating=not args.no_rating)
+                      results_root=args.results, progress=not args.no_progress, rating=not args.no_rating,
+                      skip_missing=args.skip_missing)
+    report_skipped(result.grid, console)
     sys.stdout.write(result.tables["texts"]["md"])
     if result.ratings is not None:
         console.print("ELO-K32 above comes from SIMULATED judges (not human votes); details in "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_grid_arguments
+from bench.cli._grid_args import add_grid_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -36,8 +36,9 @@ def main(args: argparse.Namespace) -> int:
     from bench.run_store import RunStore
     from bench.tables import write_tables
 
-    grid = load_and_resolve(args.grid, args.overrides)
+    grid = load_and_resolve(args.grid, args.overrides, skip_missing=args.skip_missing)
     console = Console()
+    report_skipped(grid, console)
     for name, reason in grid.unavailable_metrics.items():
         console.print(f"[yellow]warning[/]: metric {name!r} cannot run here and will be recorded as missing: {reason}")
     executor = make_executor(args.executor, jobs=args.jobs, address=args.address,

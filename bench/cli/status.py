@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_grid_arguments
+from bench.cli._grid_args import add_grid_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -33,10 +33,11 @@ def main(args: argparse.Namespace) -> int:
     from bench.grid import load_and_resolve
     from bench.run_store import RunStore
 
-    grid = load_and_resolve(args.grid, args.overrides)
+    grid = load_and_resolve(args.grid, args.overrides, skip_missing=args.skip_missing)
     store = RunStore(args.store or grid.spec.store)
     states = grid_status(grid, store)
     console = Console()
+    report_skipped(grid, console)
     table = Table(title=f"grid {grid.name} — store {store.root}")
     for column in ("row", "done", "pending", "failed", "total"):
         table.add_column(column, justify="left" if column == "row" else "right")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_grid_arguments
+from bench.cli._grid_args import add_grid_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +26,10 @@ def main(args: argparse.Namespace) -> int:
     from bench.run_store import RunStore
     from bench.tables import write_tables
 
-    grid = load_and_resolve(args.grid, args.overrides)
+    grid = load_and_resolve(args.grid, args.overrides, skip_missing=args.skip_missing)
+    from rich.console import Console
+
+    report_skipped(grid, Console(stderr=True))
     store = RunStore(args.store or grid.spec.store)
     tables = write_tables(grid, store, out_root=args.results)
     states = tables["results"].runs["state"].value_counts()

@@ -82,6 +82,7 @@ class ResolvedGrid:
     prompts: tuple[PromptItem, ...]
     runs: tuple[RunConfig, ...]
     unavailable_metrics: dict[str, str]
+    skipped_rows: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -156,8 +157,14 @@ def load_grid(path: str | Path, overrides: Iterable[str] = ()) -> GridSpec:
     return parse_grid(document, source=str(path), default_name=path.stem)
 
 
-def resolve_grid(spec: GridSpec) -> ResolvedGrid:
+def resolve_grid(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
     """Check everything the grid names, then expand it into runs.
+
+    Args:
+        spec: the parsed grid.
+        skip_missing: leave out rows whose checkpoint (or codec / codebook) file is missing
+            instead of failing; they are listed in `ResolvedGrid.skipped_rows` with the reason.
+            Every other check still fails loudly.
 
     Raises:
         GridError: an unknown generator kind / baseline, a bad schedule or order, an unknown
@@ -165,7 +172,7 @@ def resolve_grid(spec: GridSpec) -> ResolvedGrid:
         MissingCheckpointError: a row's checkpoint (or another file it needs) is missing.
     """
     try:
-        return _resolve(spec)
+        return _resolve(spec, skip_missing)
     except GridError as error:
         raise error.with_source(spec.source) from None
 
@@ -174,12 +181,13 @@ def _resolve_path(path: str) -> Path:
     return Path(path).expanduser()
 
 
-def _resolve(spec: GridSpec) -> ResolvedGrid:
+def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
     plugins = tuple(_absolute_plugin(p, spec.base_dir) for p in spec.plugins)
     load_plugins(plugins, spec.base_dir)
 
     rows: list[RowSpec] = []
     files: list[dict[str, str]] = []
+    skipped: dict[str, str] = {}
     for row in spec.rows:
         kind = generator_kind(row.kind, key=f"{row.key}.{row.kind_field}", source=spec.source)
         if kind.validate is not None:
@@ -197,19 +205,25 @@ def _resolve(spec: GridSpec) -> ResolvedGrid:
             needed["checkpoint"] = row.checkpoint
         if kind.extra_files is not None:
             needed.update(kind.extra_files(row))
+        name = row.name or (kind.display_name(row) if kind.display_name else row.kind)
         hashes = {}
         absolute: dict[str, str] = {}
-        for label, path in needed.items():
-            field_key = f"{row.key}.checkpoint" if label == "checkpoint" else f"{row.key}.params.{label}"
-            if not _resolve_path(path).is_file():
-                hint = ""
-                if row.recipe and label == "checkpoint":
-                    hint = (f"create it with `fpbench train {row.recipe}`" if Path(row.recipe).is_file()
-                            else f"its recipe {row.recipe!r} does not exist either")
-                raise MissingCheckpointError(field_key, path, hint, spec.source)
-            hashes[label] = file_sha256(_resolve_path(path))
-            absolute[label] = str(_resolve_path(path).resolve())
-        name = row.name or (kind.display_name(row) if kind.display_name else row.kind)
+        try:
+            for label, path in needed.items():
+                field_key = f"{row.key}.checkpoint" if label == "checkpoint" else f"{row.key}.params.{label}"
+                if not _resolve_path(path).is_file():
+                    hint = ""
+                    if row.recipe and label == "checkpoint":
+                        hint = (f"create it with `fpbench train {row.recipe}`" if Path(row.recipe).is_file()
+                                else f"its recipe {row.recipe!r} does not exist either")
+                    raise MissingCheckpointError(field_key, path, hint, spec.source)
+                hashes[label] = file_sha256(_resolve_path(path))
+                absolute[label] = str(_resolve_path(path).resolve())
+        except MissingCheckpointError as error:
+            if not skip_missing:
+                raise
+            skipped[name] = str(error)
+            continue
         # Workers get absolute paths (their working directory may differ); the run key
         # hashes file contents, not paths.
         params = dict(row.params)
@@ -218,6 +232,8 @@ def _resolve(spec: GridSpec) -> ResolvedGrid:
                                         params=params))
         files.append(hashes)
 
+    if not rows:
+        raise GridError("rows", f"every row was skipped: {'; '.join(skipped.values())}", spec.source)
     names = [row.name for row in rows]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
@@ -241,7 +257,7 @@ def _resolve(spec: GridSpec) -> ResolvedGrid:
                         plugins=plugins, keep_frames=spec.keep_frames,
                     ))
     return ResolvedGrid(spec=spec, rows=tuple(rows), prompts=tuple(prompts), runs=tuple(runs),
-                        unavailable_metrics=unavailable)
+                        unavailable_metrics=unavailable, skipped_rows=skipped)
 
 
 def _absolute_plugin(plugin: str, base_dir: Path) -> str:
@@ -250,6 +266,6 @@ def _absolute_plugin(plugin: str, base_dir: Path) -> str:
     return plugin
 
 
-def load_and_resolve(path: str | Path, overrides: Iterable[str] = ()) -> ResolvedGrid:
+def load_and_resolve(path: str | Path, overrides: Iterable[str] = (), skip_missing: bool = False) -> ResolvedGrid:
     """`load_grid` then `resolve_grid`: the one call the CLI makes before any work starts."""
-    return resolve_grid(load_grid(path, overrides))
+    return resolve_grid(load_grid(path, overrides), skip_missing=skip_missing)
