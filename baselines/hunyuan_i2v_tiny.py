@@ -12,7 +12,12 @@ from __future__ import annotations
 import torch
 
 from framepack.hunyuan_generator import PromptEmbeddings
-from framepack.hunyuan_tiny import TINY_POOLED_DIM, TINY_TEXT_EMBED_DIM, build_tiny_hunyuan_components
+from framepack.hunyuan_tiny import (
+    TINY_POOLED_DIM,
+    TINY_TEXT_EMBED_DIM,
+    TINY_TRANSFORMER_KWARGS,
+    build_tiny_hunyuan_components,
+)
 
 TINY_PROMPT_TOKENS = 7
 
@@ -31,20 +36,7 @@ def build_tiny_i2v_pipeline(seed: int = 0, image_condition_type: str = "token_re
     in_channels = latent_channels if image_condition_type == "token_replace" else 2 * latent_channels + 1
     torch.manual_seed(seed + 10)
     transformer = HunyuanVideoTransformer3DModel(
-        in_channels=in_channels,
-        out_channels=latent_channels,
-        num_attention_heads=2,
-        attention_head_dim=10,
-        num_layers=1,
-        num_single_layers=1,
-        num_refiner_layers=1,
-        patch_size=2,
-        patch_size_t=1,
-        guidance_embeds=True,
-        text_embed_dim=TINY_TEXT_EMBED_DIM,
-        pooled_projection_dim=TINY_POOLED_DIM,
-        rope_axes_dim=(2, 4, 4),
-        image_condition_type=image_condition_type,
+        **TINY_TRANSFORMER_KWARGS, in_channels=in_channels, image_condition_type=image_condition_type
     ).eval()
     pipeline = HunyuanVideoImageToVideoPipeline(
         text_encoder=components.text_encoder,

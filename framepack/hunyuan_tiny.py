@@ -25,6 +25,22 @@ TINY_TEXT_EMBED_DIM = 16  # Llama hidden size == transformer text_embed_dim
 TINY_POOLED_DIM = 8  # CLIP hidden size == transformer pooled_projection_dim
 TINY_IMAGE_EMBED_DIM = 32  # SigLIP hidden size == transformer image_proj_dim
 
+# The transformer settings shared by the tiny FramePack and image-to-video HunyuanVideo models.
+TINY_TRANSFORMER_KWARGS = dict(
+    out_channels=4,
+    num_attention_heads=2,
+    attention_head_dim=10,
+    num_layers=1,
+    num_single_layers=1,
+    num_refiner_layers=1,
+    patch_size=2,
+    patch_size_t=1,
+    guidance_embeds=True,
+    text_embed_dim=TINY_TEXT_EMBED_DIM,
+    pooled_projection_dim=TINY_POOLED_DIM,
+    rope_axes_dim=(2, 4, 4),
+)
+
 
 @dataclass
 class TinyHunyuanComponents:
@@ -79,19 +95,8 @@ def build_tiny_hunyuan_components(seed: int = 0, tokenizers: bool = True) -> Tin
 
     torch.manual_seed(seed)
     transformer = HunyuanVideoFramepackTransformer3DModel(
+        **TINY_TRANSFORMER_KWARGS,
         in_channels=4,
-        out_channels=4,
-        num_attention_heads=2,
-        attention_head_dim=10,
-        num_layers=1,
-        num_single_layers=1,
-        num_refiner_layers=1,
-        patch_size=2,
-        patch_size_t=1,
-        guidance_embeds=True,
-        text_embed_dim=TINY_TEXT_EMBED_DIM,
-        pooled_projection_dim=TINY_POOLED_DIM,
-        rope_axes_dim=(2, 4, 4),
         has_image_proj=True,
         image_proj_dim=TINY_IMAGE_EMBED_DIM,
         has_clean_x_embedder=True,
