@@ -286,8 +286,13 @@ def write_report(report: RatingReport, out_dir: str | Path, figures: bool = True
     _atomic_write_bytes(summary, json.dumps(report.summary, indent=2, default=float).encode())
     written["summary"] = summary
     if figures:
-        from bench.ratings.figures import plot_ratings, plot_win_rates
+        # One drawing code for ratings: the paper-figure module (imported here, it imports this one).
+        from bench.figures.ratings import draw_rating_intervals, draw_win_rate_matrix
+        from bench.figures.style import save_figure
 
-        written["ratings_figure"] = plot_ratings(report, out / "ratings.png")
-        written["win_rate_figure"] = plot_win_rates(report, out / "win_rate.png")
+        order = list(report.leaderboard["model"])
+        ratings_figure = draw_rating_intervals(report.leaderboard, k=report.config.k)
+        win_rate_figure = draw_win_rate_matrix(report.pairs, order, simulated=report.simulated)
+        written["ratings_figure"] = save_figure(ratings_figure, out / "ratings", formats=("png",))[0]
+        written["win_rate_figure"] = save_figure(win_rate_figure, out / "win_rate", formats=("png",))[0]
     return written
