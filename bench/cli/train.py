@@ -1,6 +1,6 @@
 """`fpbench train CONFIG`: run a training recipe described by a YAML file.
 
-The YAML's `recipe` key picks the recipe (codec, base, finetune, baseline); every other key is a field of
+The YAML's `recipe` key picks the recipe (codec, base, finetune, baseline, perceptor); every other key is a field of
 that recipe's config dataclass. `--set key=value` overrides a key (the value is read as YAML).
 Runs resume from their run folder when one exists.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-RECIPES = ("codec", "base", "finetune", "baseline")
+RECIPES = ("codec", "base", "finetune", "baseline", "perceptor")
 
 
 def add_parser(subparsers) -> None:
@@ -49,6 +49,10 @@ def load_recipe(path: str, overrides: list[str]):
         from bench.train.base import BaseTrainConfig, train_base
 
         return train_base, config_from_dict(BaseTrainConfig, raw, path)
+    if recipe == "perceptor":
+        from bench.train.perceptor import PerceptorTrainConfig, train_perceptor
+
+        return train_perceptor, config_from_dict(PerceptorTrainConfig, raw, path)
     if recipe == "baseline":
         from bench.train.baselines import BaselineTrainConfig, train_baseline
 
@@ -63,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
 
     train, config = load_recipe(args.config, args.overrides)
     report = train(config, show_progress=not args.quiet)
-    print(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2, default=str))  # the perceptor recipe returns its checkpoint path
     return 0

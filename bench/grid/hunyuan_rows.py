@@ -1,6 +1,5 @@
 """The "hunyuan" generator kind: a grid row that runs the released FramePack model at full scale.
 
-    plugins: [bench.grid.hunyuan_rows]
     rows:
       - generator: hunyuan
         params: {weights: /data/framepack, order: inverted_anti_drifting, steps: 25, offload: model}

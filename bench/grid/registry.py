@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 BUILTIN_PLUGINS = (
     "bench.grid.framepack_rows",
     "bench.grid.baseline_rows",
+    "bench.grid.hunyuan_rows",
     "bench.grid.providers",
 )
 

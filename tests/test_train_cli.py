@@ -1,0 +1,31 @@
+"""`fpbench train CONFIG` dispatches every shipped recipe YAML to its training function."""
+
+from pathlib import Path
+
+import pytest
+
+from bench.cli.train import load_recipe
+
+CONFIGS = sorted(Path("bench/train/configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_every_shipped_training_config_resolves_to_a_recipe(path):
+    train, config = load_recipe(str(path), [])
+    assert callable(train)
+    assert type(config).__name__.endswith("Config")
+
+
+def test_perceptor_yaml_runs_the_perceptor_recipe():
+    from bench.train.perceptor import PerceptorTrainConfig, train_perceptor
+
+    train, config = load_recipe("bench/train/configs/perceptor.yaml", ["seed=7"])
+    assert train is train_perceptor
+    assert isinstance(config, PerceptorTrainConfig) and config.seed == 7
+
+
+def test_unknown_recipe_is_rejected_with_the_known_ones(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("recipe: teleport\n")
+    with pytest.raises(ValueError, match="perceptor"):
+        load_recipe(str(bad), [])
