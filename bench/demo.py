@@ -150,7 +150,8 @@ def demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, path:
 
 def run_demo(grid_path: str | Path = DEFAULT_GRID, overrides: tuple[str, ...] | list[str] = (),
              executor: Any = None, store_root: str | None = None, results_root: str | Path = "results",
-             progress: bool = True, rating: bool = True, skip_missing: bool = False) -> DemoResult:
+             progress: bool = True, rating: bool = True, skip_missing: bool = False,
+             paper_figures: bool = True) -> DemoResult:
     """Run the demo grid end to end.
 
     Args:
@@ -162,6 +163,8 @@ def run_demo(grid_path: str | Path = DEFAULT_GRID, overrides: tuple[str, ...] | 
         progress: draw progress bars.
         rating: run the simulated-judge A/B round when the grid's `rating.enabled` is true.
         skip_missing: leave out rows whose checkpoint is missing (`grid.skipped_rows` says which).
+        paper_figures: also draw every paper-figure analogue (`fpbench figures`) into
+            results_root/<grid>/figures/, so one command regenerates all committed outputs.
     """
     started = time.time()
     grid = load_and_resolve(grid_path, overrides, skip_missing=skip_missing)
@@ -177,5 +180,9 @@ def run_demo(grid_path: str | Path = DEFAULT_GRID, overrides: tuple[str, ...] | 
     tables = write_tables(grid, store, out_root=results_root,
                           ratings=report.leaderboard if report is not None else None)
     figure = demo_figure(grid, tables["results"], store, out_dir / "demo.png")
+    if paper_figures:
+        from bench.figures import grid_figures
+
+        grid_figures(grid_path, results_root=results_root, store=store.root, overrides=overrides)
     return DemoResult(grid=grid, summary=summary, tables=tables, ratings=report, figure=figure,
                       seconds=time.time() - started)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +46,8 @@ def test_demo_runs_rates_with_simulated_judges_and_saves_table_and_figure(tmp_pa
     folder = tmp_path / "results" / "fake-demo"
     assert result.summary.counts == {"generated": 6, "already done": 0}
     assert result.figure == folder / "demo.png" and result.figure.stat().st_size > 10_000
+    drawn = json.loads((folder / "figures" / "figures.json").read_text())["figures"]
+    assert {"drift_long", "samples_long", "table_long", "ratings", "win_rate"} <= set(drawn)  # fake rows: no schedules
     markdown = (folder / "table.md").read_text()
     assert "ELO-K32 (simulated) ↑" in markdown and "SIMULATED judges" in markdown
     board = pd.read_parquet(folder / "ratings" / "ratings.parquet")
