@@ -21,7 +21,14 @@ from pathlib import Path
 
 import torch
 
-from bench.train.common import EMA, atomic_torch_save, plot_loss_curve, seed_everything, write_loss_log
+from bench.train.common import (
+    EMA,
+    load_training_state,
+    plot_loss_curve,
+    save_training_state,
+    seed_everything,
+    write_loss_log,
+)
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, build_batch, random_batch, sample_plan
 from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss
@@ -156,25 +163,16 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
 
     state_path = run_dir / "last.pt"
     if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"])
-        ema.shadow.load_state_dict(state["ema"])
-        optimiser.load_state_dict(state["optimiser"])
-        rng.setstate(state["rng"])
-        generator.set_state(state["generator"])
-        step, elapsed, rows = state["step"], state["elapsed"], state["rows"]
+        step, elapsed, rows = load_training_state(state_path, model=model, ema=ema, optimiser=optimiser,
+                                                  rng=rng, generator=generator)
         log(f"resumed from {state_path} at step {step} ({elapsed / 60:.1f} min done)")
     else:
         log(f"base config {json.dumps(asdict(config))}")
         log(f"model parameters {model.num_parameters()}")
 
     def save_state() -> None:
-        atomic_torch_save(
-            {"model": model.state_dict(), "ema": ema.shadow.state_dict(), "optimiser": optimiser.state_dict(),
-             "rng": rng.getstate(), "generator": generator.get_state(), "step": step, "elapsed": elapsed,
-             "rows": rows},
-            state_path,
-        )
+        save_training_state(state_path, model=model, ema=ema, optimiser=optimiser, rng=rng, generator=generator,
+                            step=step, elapsed=elapsed, rows=rows)
 
     def evaluate() -> dict:
         comparison = compare_to_copy_last(ema.shadow, eval_batches, encoder, codec, seed=config.seed, steps=config.eval_steps)

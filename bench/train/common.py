@@ -77,6 +77,28 @@ class EMA:
             ema_b.copy_(b)
 
 
+def save_training_state(path: str | os.PathLike, *, model, ema, optimiser, rng, generator,
+                        step: int, elapsed: float, rows: list) -> None:
+    """Write everything a resumed run needs to continue bit for bit (atomically)."""
+    atomic_torch_save(
+        {"model": model.state_dict(), "ema": ema.shadow.state_dict(), "optimiser": optimiser.state_dict(),
+         "rng": rng.getstate(), "generator": generator.get_state(), "step": step, "elapsed": elapsed,
+         "rows": rows},
+        path,
+    )
+
+
+def load_training_state(path: str | os.PathLike, *, model, ema, optimiser, rng, generator) -> tuple[int, float, list]:
+    """Restore what `save_training_state` wrote into the given objects; returns (step, elapsed, rows)."""
+    state = torch.load(path, weights_only=False)
+    model.load_state_dict(state["model"])
+    ema.shadow.load_state_dict(state["ema"])
+    optimiser.load_state_dict(state["optimiser"])
+    rng.setstate(state["rng"])
+    generator.set_state(state["generator"])
+    return state["step"], state["elapsed"], state["rows"]
+
+
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """torch.save to a temp file in the same folder, then rename over `path`."""
     path = Path(path)

@@ -27,7 +27,14 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from bench.train.common import EMA, atomic_torch_save, plot_loss_curve, seed_everything, write_loss_log
+from bench.train.common import (
+    EMA,
+    load_training_state,
+    plot_loss_curve,
+    save_training_state,
+    seed_everything,
+    write_loss_log,
+)
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, TrainingBatch, default_order, random_batch
 from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss_at, sample_times
@@ -232,13 +239,8 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     step, elapsed, rows = 0, 0.0, []
     state_path = run_dir / "last.pt"
     if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"])
-        ema.shadow.load_state_dict(state["ema"])
-        optimiser.load_state_dict(state["optimiser"])
-        rng.setstate(state["rng"])
-        generator.set_state(state["generator"])
-        step, elapsed, rows = state["step"], state["elapsed"], state["rows"]
+        step, elapsed, rows = load_training_state(state_path, model=model, ema=ema, optimiser=optimiser,
+                                                  rng=rng, generator=generator)
         log(f"resumed from {state_path} at step {step}")
     else:
         log(f"finetune config {json.dumps(asdict(config))} world={world}")
@@ -246,12 +248,8 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
 
     def save_state() -> None:
         if rank == 0:
-            atomic_torch_save(
-                {"model": model.state_dict(), "ema": ema.shadow.state_dict(), "optimiser": optimiser.state_dict(),
-                 "rng": rng.getstate(), "generator": generator.get_state(), "step": step, "elapsed": elapsed,
-                 "rows": rows},
-                state_path,
-            )
+            save_training_state(state_path, model=model, ema=ema, optimiser=optimiser, rng=rng, generator=generator,
+                                step=step, elapsed=elapsed, rows=rows)
 
     if step == 0 and rank == 0 and config.eval_batches:
         before = compare_to_copy_last(adapt(ema.shadow), eval_batches, encoder, codec, config.seed, config.eval_steps)
