@@ -37,7 +37,8 @@ def test_create_invite_simulate_export_and_rate(fpbench, video_list, tmp_path, c
     assert link.startswith("http://127.0.0.1:9000/a/") and len(link.rsplit("/", 1)[1]) >= 24
 
     assert fpbench(["votes", "simulate", str(study), "--strength", "inv=1200", "--strength", "van=1000",
-                    "--strength", "vanD=1050", "--annotators", "4", "--seed", "3"]) == 0
+                    "--strength", "vanD=1050", "--annotators", "4", "--seed", "3",
+                    "--tie-rate", "0", "--both-bad-rate", "0"]) == 0
     assert "SIMULATED" in capsys.readouterr().out
 
     for fmt, name in (("jsonl", "votes.jsonl"), ("csv", "votes.csv"), ("fastchat", "votes.json")):
@@ -53,7 +54,7 @@ def test_create_invite_simulate_export_and_rate(fpbench, video_list, tmp_path, c
     summary = json.loads((study / "ratings" / "summary.json").read_text())
     assert summary["gold_votes"] == 4 * 2 and summary["annotators"] == 4
     gold = pd.read_parquet(study / "ratings" / "gold.parquet")
-    assert (gold["broken_accuracy"] == 1.0).all()  # attentive simulated judges reject broken videos
+    assert (gold["broken_accuracy"] == 1.0).all()  # attentive judges (no tie noise) reject broken videos
 
     assert fpbench(["rate", str(study / "votes.json"), "--permutations", "10", "--bootstrap", "10",
                     "--no-figures"]) == 0

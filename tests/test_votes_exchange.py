@@ -100,3 +100,16 @@ def test_bad_votes_files_are_named(tmp_path):
         read_battles(bad)
     with pytest.raises(ValueError, match="format"):
         export_battles(pd.DataFrame(), tmp_path / "x", "xml")
+
+
+def test_simulated_study_votes_are_the_same_under_a_seed_whatever_the_annotator_ids(voted_study, tmp_path):
+    # Annotator ids are random, so each judge's queue order differs between two studies; the votes must not.
+    _, records = voted_study
+    outcomes = []
+    for name in ("first", "second"):
+        create_study_from_videos(records, "x", per_row=6, seed=1, directory=tmp_path / name,
+                                 gold_broken=1, gold_swap=1)
+        simulate_study_votes(tmp_path / name, STRENGTHS, annotators=3, seed=2)
+        battles = study_battles(tmp_path / name)
+        outcomes.append(battles.groupby(["judge", "model_a", "model_b"])["winner"].apply(sorted).to_dict())
+    assert outcomes[0] == outcomes[1]

@@ -6,6 +6,7 @@ Every battle a simulated judge produces has ``simulated=True`` and a judge name 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -166,7 +167,12 @@ def simulate_study_votes(
                 item = items[item_id]
                 left = personal[item.left_row] - (1000.0 if item.expected_side == "right" else 0.0)
                 right = personal[item.right_row] - (1000.0 if item.expected_side == "left" else 0.0)
-                choice = judge_decision(rng, np.array([left]), np.array([right]), tie_rate, both_bad_rate, left_bias)[0]
+                # Each vote draws from its own stream keyed by (seed, judge, item): the queue order
+                # depends on the annotator's random id, the votes must not.
+                item_key = int.from_bytes(hashlib.sha256(item_id.encode()).digest()[:8], "little")
+                item_rng = np.random.default_rng([seed, j, item_key])
+                choice = judge_decision(item_rng, np.array([left]), np.array([right]), tie_rate, both_bad_rate,
+                                        left_bias)[0]
                 vote_id = f"sim-{study.seed}-{j:02d}-{item_id}"
                 created, _ = store.record_vote(vote_id, annotator, item, str(choice), simulated=True)
                 stored += int(created)
