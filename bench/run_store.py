@@ -23,8 +23,7 @@ import io
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+
+from bench.atomic_files import atomic_write, atomic_write_text
 
 STATUS_FILE = "status.json"
 CONFIG_FILE = "config.yaml"
@@ -42,40 +43,9 @@ PROVENANCE_FILE = "provenance.json"
 TRACEBACK_FILE = "traceback.txt"
 LOCK_FILE = ".lock"
 
-# mkstemp creates 0600 files; give store files the usual permissions under the umask.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
-
 DONE = "done"
 FAILED = "failed"
 PENDING = "pending"
-
-
-def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Write a file so readers see either the old content or the whole new one.
-
-    The content goes to a temporary file in the same folder, is flushed and fsynced, then
-    renamed over `path` (os.replace is atomic on one filesystem).
-    """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, FILE_MODE)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """`atomic_write` for text (UTF-8)."""
-    atomic_write(path, lambda stream: stream.write(text.encode()))
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.atomic_files import atomic_write, atomic_write_text
 from bench.grid.registry import metric_provider
 from bench.grid.resolve import ResolvedGrid
-from bench.run_store import DONE, RunStore, atomic_write, atomic_write_text
+from bench.run_store import DONE, RunStore
 
 FORMATS = ("md", "latex", "csv")
 SUMMARY_COLUMNS = ["length", "row", "column", "metric", "kind", "direction", "mean", "ci_low", "ci_high",

@@ -16,7 +16,6 @@ their values are meaningless. The paper anatomy and torchscript-motion backends 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -24,6 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.atomic_files import atomic_write_json
 
 OUT = Path("results/bench/metrics_speed.json")
 SIZES = {"64x64": (64, 64), "480p": (480, 832)}
@@ -127,16 +128,6 @@ def measure(backends=("classical", "lab", "paper"), threads: int = 2, frames_64:
             "cpu_count": os.cpu_count(), "torch": torch.__version__}
 
 
-def write_json(data: dict, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -152,7 +143,7 @@ def main() -> int:
             os.environ["HF_HOME"] = str(Path(scratch) / "hf")
             install_random_paper_weights()
         report = measure(backends, args.threads, args.frames_64, args.frames_480)
-    print(f"wrote {write_json(report, Path(args.out))}")
+    print(f"wrote {atomic_write_json(args.out, report)}")
     return 0
 
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import platform
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from bench.atomic_files import atomic_write_json
 
 DEGRADATIONS = ("blur", "noise", "colour_shift")
 STRENGTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -169,16 +169,6 @@ def validity_report(checkpoint: str | None = None, clips: int = 24, seed_base: i
     }
 
 
-def write_json(data: dict, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return path
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="perceptor checkpoint (default: the committed one)")
@@ -187,7 +177,7 @@ def main() -> int:
     args = parser.parse_args()
     report = validity_report(args.checkpoint, args.clips)
     print(json.dumps({k: v for k, v in report.items() if k not in ("machine",)}, indent=2))
-    print(f"wrote {write_json(report, Path(args.out))}")
+    print(f"wrote {atomic_write_json(args.out, report)}")
     return 0
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis.results_folder import ResultsNotFoundError, load_results
+from bench.atomic_files import atomic_write_text
 from bench.figures.context_length import draw_context_length
 from bench.figures.drift_curves import draw_drift_curves
 from bench.figures.order_diagram import draw_order, plan_for_order
@@ -34,7 +35,7 @@ from bench.figures.schedule_diagram import draw_schedule
 from bench.figures.style import save_figure, slug
 from bench.figures.table_figure import draw_table
 from bench.grid import GridSpec, load_and_resolve, load_grid
-from bench.run_store import RunStore, atomic_write_text
+from bench.run_store import RunStore
 
 MANIFEST = "figures.json"
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.atomic_files import atomic_write_parquet, atomic_write_text
 from bench.ratings.agreement import annotator_agreement, gold_accuracy
 from bench.ratings.battles import count_pairs, model_names, normalize_battles, regular_battles, score_a
 from bench.ratings.bradley_terry import DEFAULT_RIDGE, fit_bradley_terry
@@ -245,20 +244,6 @@ def markdown_table(report: RatingReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
-def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def write_report(report: RatingReport, out_dir: str | Path, figures: bool = True) -> dict[str, Path]:
     """Write parquet tables, ``ratings.md``, ``summary.json`` and figures into ``out_dir``.
 
@@ -277,13 +262,13 @@ def write_report(report: RatingReport, out_dir: str | Path, figures: bool = True
     }
     for name, frame in tables.items():
         path = out / f"{name}.parquet"
-        _atomic_parquet(frame, path)
+        atomic_write_parquet(path, frame)
         written[name] = path
     md = out / "ratings.md"
-    _atomic_write_bytes(md, markdown_table(report).encode())
+    atomic_write_text(md, markdown_table(report))
     written["markdown"] = md
     summary = out / "summary.json"
-    _atomic_write_bytes(summary, json.dumps(report.summary, indent=2, default=float).encode())
+    atomic_write_text(summary, json.dumps(report.summary, indent=2, default=float))
     written["summary"] = summary
     if figures:
         # One drawing code for ratings: the paper-figure module (imported here, it imports this one).

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.atomic_files import atomic_write_json
 from bench.generate import build_generator
 from bench.train.codec import reconstruct
 from bench.world import test_split
@@ -160,14 +161,14 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
     if parts is not None:
         Path(parts).mkdir(parents=True, exist_ok=True)
         for name, numbers in report["rows"].items():
-            _write_json(str(Path(parts) / f"{name}.json"), numbers)
+            atomic_write_json(Path(parts) / f"{name}.json", numbers)
             if name in long_videos:
                 np.savez_compressed(Path(parts) / f"{name}_videos.npz",
                                     **{f"{i:03d}": video for i, video in enumerate(long_videos[name])})
         return report
     if figure and long_videos:
         sample_figure(long_videos, test_items[:figure_items], figure_sections, figure)
-    _write_json(out, report)
+    atomic_write_json(out, report)
     return report
 
 
@@ -255,16 +256,10 @@ def merge_parts(folder: str, out: str, figure: str | None, figure_items: int, fi
     if figure and videos:
         items = test_split("i2v")[:figure_items]
         sample_figure({k: v[:figure_items] for k, v in videos.items()}, items, figure_sections, figure)
-    _write_json(out, report)
+    atomic_write_json(out, report)
     return report
 
 
-def _write_json(path: str, data: dict) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from bench.atomic_files import atomic_write_json
 from bench.train.common import (
     EMA,
     load_training_state,
@@ -306,7 +307,7 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
         sidecar = {"schedule": config.schedule, "order": config.order, "codec": config.codec,
                    "codebook": config.codebook if schedule.discrete_history else None, "base": config.base,
                    "parameters": model.num_parameters(), "checkpoint_bytes": out.stat().st_size, **report}
-        _write_json(out.with_suffix(".json"), sidecar)
+        atomic_write_json(out.with_suffix(".json"), sidecar)
         write_loss_log(rows, out.with_name(out.stem + "_loss.parquet"))
         plot_loss_curve(rows, out.with_name(out.stem + "_loss.png"), f"fine-tune {config.schedule} ({config.order})")
         log(f"report {json.dumps(report)}")
@@ -315,8 +316,3 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     return report
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(tmp, path)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from bench.atomic_files import atomic_write_text
 from bench.ratings.battles import normalize_battles
 from bench.votes.store import VoteStore, votes_to_battles
 from bench.votes.study import DB_FILE, STUDY_FILE
@@ -37,14 +36,6 @@ def study_battles(study_dir: str | Path) -> pd.DataFrame:
         store.close()
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def _plain(value):
     if value is pd.NA or (isinstance(value, float) and pd.isna(value)) or value is None:
         return None
@@ -63,10 +54,10 @@ def export_battles(battles: pd.DataFrame, path: str | Path, fmt: str) -> Path:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {FORMATS}")
     path = Path(path)
     if fmt == "csv":
-        _atomic_text(path, battles.to_csv(index=False))
+        atomic_write_text(path, battles.to_csv(index=False))
     elif fmt == "jsonl":
         lines = [json.dumps({k: _plain(v) for k, v in row.items()}) for row in battles.to_dict("records")]
-        _atomic_text(path, "\n".join(lines) + ("\n" if lines else ""))
+        atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
     else:
         regular = battles[battles.get("kind", "regular") == "regular"] if "kind" in battles else battles
         records = []
@@ -75,7 +66,7 @@ def export_battles(battles: pd.DataFrame, path: str | Path, fmt: str) -> Path:
             record["anony"] = True
             record["simulated"] = bool(_plain(row.get("simulated", False)))
             records.append(record)
-        _atomic_text(path, json.dumps(records, indent=1))
+        atomic_write_text(path, json.dumps(records, indent=1))
     return path
 
 
