@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench.atomic_files import atomic_write, atomic_write_json, atomic_write_parquet, atomic_write_text
+
 VANILLA_SCHEDULE = "td_f16k4f4k2f1k1_g9"
 LATENT_CHANNELS = 24  # the lab codec's
 LATENT_HW = (8, 8)
@@ -253,11 +255,6 @@ def summarize(scaling: pd.DataFrame | None, overhead: dict | None, memory: list[
     return summary
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
 
 def write_outputs(out: Path, scaling: pd.DataFrame | None, summary: dict) -> list[Path]:
     """context_scaling.parquet / .md / .png and context_summary.json under `out`."""
@@ -265,14 +262,14 @@ def write_outputs(out: Path, scaling: pd.DataFrame | None, summary: dict) -> lis
     written = []
     if scaling is not None:
         parquet = out / "context_scaling.parquet"
-        _atomic_write(parquet, lambda p: scaling.to_parquet(p, index=False))
+        atomic_write_parquet(parquet, scaling)
         markdown = out / "context_scaling.md"
-        _atomic_write(markdown, lambda p: p.write_text(markdown_table(scaling)))
+        atomic_write_text(markdown, markdown_table(scaling))
         figure = out / "context_scaling.png"
-        _atomic_write(figure, lambda p: _plot(scaling, p))
+        atomic_write(figure, lambda stream: _plot(scaling, stream))
         written += [parquet, markdown, figure]
     summary_path = out / "context_summary.json"
-    _atomic_write(summary_path, lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+    atomic_write_json(summary_path, summary)
     return written + [summary_path]
 
 
@@ -288,7 +285,7 @@ def markdown_table(scaling: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot(scaling: pd.DataFrame, path: Path) -> None:
+def _plot(scaling: pd.DataFrame, path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
