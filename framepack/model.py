@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from framepack.attention import ATTENTION_MODES, KVCache, attention_mask
+from framepack.context_anchor import nearest_context_frames
 from framepack.kernels import K1, Kernel
 from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
 from framepack.packed_group import PackedGroup
@@ -44,10 +45,21 @@ from framepack.packing import (
 )
 from framepack.rope import RopeSpec, apply_rotation, rotation
 
-__all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "CheckpointNotFoundError"]
+__all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "CheckpointNotFoundError", "preconditioning"]
 
-PREDICTIONS = ("velocity", "x0")
+PREDICTIONS = ("velocity", "x0", "preconditioned", "anchored")
 CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
+
+
+def preconditioning(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(c_skip, c_out) of x0_hat = c_skip·x_t + c_out·F on the path x_t = (1 − t)·x0 + t·noise.
+
+    EDM's choice for unit-variance data: c_skip = (1 − t)/n², c_out = t/n with n² = (1 − t)² + t²
+    (the variance of x_t); the network's own target (t·x0 − (1 − t)·noise)/n then has unit
+    variance at every t.
+    """
+    norm_sq = (1 - t) ** 2 + t**2
+    return (1 - t) / norm_sq, t / norm_sq.sqrt()
 
 
 class CheckpointNotFoundError(FileNotFoundError):
@@ -72,8 +84,14 @@ class PackedDiTConfig:
         text_layers: self-attention layers over the prompt's word embeddings.
         image_conditioning: accept `LabConditioning.image_latent` (a start frame) as extra
             cross-attention tokens.
-        prediction: the network's internal target, "velocity" or "x0"; forward returns velocity
-            either way (for x0: v = (x_t − x0_hat) / max(t, x0_min_t)).
+        prediction: the network's internal target, "velocity", "x0" or "preconditioned"; forward
+            returns velocity either way (for x0: v = (x_t − x0_hat) / max(t, x0_min_t)).
+            "preconditioned" is EDM's skip parametrisation for the flow path (see
+            `preconditioning`): x0_hat = c_skip·x_t + c_out·F, so at low noise the input passes
+            through (fine detail survives a small network) and at high noise F is an x0 estimate.
+            "anchored" is the same around each frame's nearest real context frame a
+            (`framepack.context_anchor`): x0_hat = a + c_skip·(x_t − (1 − t)·a) + c_out·F, so an
+            untrained network already copies the last frame and F only learns what changes.
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
             False makes the context independent of the noisy input in every mask mode, so the KV
@@ -476,6 +494,16 @@ class PackedDiT(nn.Module):
             return native
         batch, _, frames = noisy.shape[:3]
         t = torch.as_tensor(timesteps, dtype=noisy.dtype, device=noisy.device)
+        if self.config.prediction in ("preconditioned", "anchored"):
+            t = t.reshape(batch, -1).expand(batch, frames).reshape(batch, 1, frames, 1, 1)
+            # v = (x_t − x0_hat) / t, simplified so that t = 0 is exact: 1 − c_skip = t(2t − 1)/n²,
+            # 1 − c_skip·(1 − t) = t²/n² and c_out / t = 1/n.
+            norm_sq = (1 - t) ** 2 + t**2
+            velocity = noisy * (2 * t - 1) / norm_sq - native / norm_sq.sqrt()
+            if self.config.prediction == "anchored":
+                anchor = nearest_context_frames(noisy.shape, torch.as_tensor(noisy_indices), context, cond.image_latent)
+                velocity = velocity - anchor.to(noisy) * t / norm_sq
+            return velocity
         t = t.reshape(batch, -1).expand(batch, frames).clamp_min(self.config.x0_min_t).view(batch, 1, frames, 1, 1)
         return (noisy - native) / t
 

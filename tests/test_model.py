@@ -4,7 +4,7 @@ import torch
 from framepack.attention import KVCache
 from framepack.kernels import K1, Kernel
 from framepack.lab_text_encoder import START_ID, LabTextEncoder
-from framepack.model import CheckpointNotFoundError, PackedDiT, PackedDiTConfig
+from framepack.model import CheckpointNotFoundError, PackedDiT, PackedDiTConfig, preconditioning
 from framepack.packed_group import PackedGroup
 from framepack.packing import PatchEmbedding, pad_to_kernel
 
@@ -170,6 +170,52 @@ def test_x0_prediction_is_returned_as_velocity():
     t = timesteps.clamp_min(model.config.x0_min_t)[:, None, :, None, None]
     torch.testing.assert_close(velocity, (noisy - x0_hat) / t)
     assert torch.isfinite(velocity).all()
+
+
+@torch.no_grad()
+def test_preconditioned_prediction_skips_the_input_at_low_noise():
+    model = make_model(prediction="preconditioned")
+    noisy, indices, timesteps, context, cond = inputs()
+    timesteps[:, 0], timesteps[:, 1] = 0.0, 1.0
+    native = model.predict_native(noisy, indices, timesteps, context, cond)
+    velocity = model(noisy, indices, timesteps, context, cond)
+    t = timesteps[:, None, :, None, None]
+    c_skip, c_out = preconditioning(t)
+    x0_hat = c_skip * noisy + c_out * native
+    inner = (slice(None), slice(None), slice(1, None))  # t > 0: v = (x_t − x0_hat) / t exactly
+    torch.testing.assert_close(velocity[inner], ((noisy - x0_hat) / t)[inner])
+    # the limits: x0_hat = x_t at t = 0 (pure skip), x0_hat = F at t = 1 (pure prediction)
+    torch.testing.assert_close(x0_hat[:, :, 0], noisy[:, :, 0])
+    torch.testing.assert_close(x0_hat[:, :, 1], native[:, :, 1])
+    torch.testing.assert_close(velocity[:, :, 0], -noisy[:, :, 0] - native[:, :, 0])
+
+
+@torch.no_grad()
+def test_anchored_prediction_starts_from_the_nearest_context_frame():
+    model = make_model(prediction="anchored")
+    noisy, indices, timesteps, context, cond = inputs()
+    native = model.predict_native(noisy, indices, timesteps, context, cond)
+    velocity = model(noisy, indices, timesteps, context, cond)
+    anchor = context[-1].latents.expand_as(noisy)  # the k1 frame at index 6 is every frame's nearest
+    t = timesteps[:, None, :, None, None]
+    c_skip, c_out = preconditioning(t)
+    x0_hat = anchor + c_skip * (noisy - (1 - t) * anchor) + c_out * native
+    torch.testing.assert_close(velocity, (noisy - x0_hat) / t, rtol=1e-4, atol=1e-4)
+    # at pure noise an untrained correction (F = 0) is exactly the copy of the last frame
+    ones = torch.ones_like(timesteps)
+    one_step = noisy - model(noisy, indices, ones, context, cond)
+    native = model.predict_native(noisy, indices, ones, context, cond)
+    torch.testing.assert_close(one_step, anchor + native)
+
+
+def test_preconditioning_gives_a_unit_variance_target_at_every_time():
+    generator = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(200_000, generator=generator), torch.randn(200_000, generator=generator)
+    for t in (0.05, 0.3, 0.5, 0.9):
+        c_skip, c_out = preconditioning(torch.tensor(t))
+        x_t = (1 - t) * x0 + t * noise
+        target = (x0 - c_skip * x_t) / c_out
+        assert abs(float(target.var()) - 1.0) < 0.02, (t, float(target.var()))
 
 
 @torch.no_grad()

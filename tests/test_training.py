@@ -167,3 +167,32 @@ def test_two_ddp_processes_match_one_process_with_the_same_global_batch(tmp_path
         port = sock.getsockname()[1]
     mp.spawn(_ddp_worker, args=(2, port, double), nprocs=2, join=True)
     assert_same_weights(final_weights(single), final_weights(double), atol=1e-6)
+
+
+@torch.no_grad()
+def test_preconditioned_loss_is_the_networks_unit_variance_target_loss():
+    from bench.train.objective import flow_matching_loss_at
+
+    latents = torch.randn(3, 4, 12, 2, 2).half()
+    pool = LatentClipPool(latents, ["a", "b", "c"], [0, 1, 2])
+    plan = plan_sections("td_f2k2f1k1_g2", 3, "vanilla", has_start=True)[2]
+    batch = build_batch(pool, plan, video_frames=7, clip_ids=[2, 0], offsets=[1, 3], has_start=True)
+    for prediction in ("preconditioned", "anchored"):
+        model = PackedDiT(PackedDiTConfig(latent_channels=4, prediction=prediction, seed=1, **TINY_MODEL)).eval()
+        cond = model.text_encoder().condition(batch.prompts, batch.start_latent)
+        t, noise = torch.tensor([0.2, 0.9]), torch.randn(batch.target.shape)
+        loss = flow_matching_loss_at(model, batch, cond, t, noise, "preconditioned")
+        # the same loss written out in the network's own output F
+        tt = t.view(-1, 1, 1, 1, 1)
+        x0 = batch.target
+        anchor = torch.zeros_like(x0)
+        if prediction == "anchored":
+            from framepack.context_anchor import nearest_context_frames
+
+            anchor = nearest_context_frames(x0.shape, batch.noisy_indices, batch.context, cond.image_latent)
+        x_t = (1 - tt) * x0 + tt * noise
+        native = model.predict_native(x_t, batch.noisy_indices, t[:, None].expand(-1, x0.shape[2]), batch.context, cond)
+        norm = ((1 - tt) ** 2 + tt**2).sqrt()
+        c_skip, c_out = (1 - tt) / norm**2, tt / norm
+        target = (x0 - anchor - c_skip * (x_t - (1 - tt) * anchor)) / c_out
+        torch.testing.assert_close(loss, torch.nn.functional.mse_loss(native, target), rtol=1e-4, atol=1e-5)

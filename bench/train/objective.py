@@ -2,7 +2,10 @@
 
 Convention (as diffusers): x_t = (1 − t)·x0 + t·noise, t = 1 pure noise, velocity v = noise − x0.
 The model always returns a velocity; `loss_target` chooses what the loss compares:
-"velocity" (v̂ against v) or "x0" (x̂0 = x_t − t·v̂ against x0, i.e. the velocity loss weighted by t²).
+"velocity" (v̂ against v), "x0" (x̂0 = x_t − t·v̂ against x0, i.e. the velocity loss weighted by t²)
+or "preconditioned" (for models with prediction="preconditioned": the network's own output F against
+its unit-variance target (t·x0 − (1 − t)·noise)/n, n² = (1 − t)² + t² — EDM's weighting, so the
+low-noise times that shape fine detail weigh as much as the high-noise ones).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from bench.train.examples import TrainingBatch
 from framepack.flow_matching import sample, time_grid
 from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
 
-LOSS_TARGETS = ("velocity", "x0")
+LOSS_TARGETS = ("velocity", "x0", "preconditioned")
 
 
 def sample_times(batch_size: int, generator: torch.Generator, shift: float = 1.0) -> torch.Tensor:
@@ -76,6 +79,10 @@ def flow_matching_loss_at(
     v_hat = model_velocity(model, x_t, t, batch, cond)
     if loss_target == "velocity":
         return F.mse_loss(v_hat, noise - x0)
+    if loss_target == "preconditioned":
+        # F − F* = n·(v* − v̂) (invert v = x_t(2t − 1)/n² − F/n), so the F loss is the velocity loss
+        # weighted by n²; computed from v̂ it works through any backbone adapter.
+        return (((1 - tt) ** 2 + tt**2) * (v_hat - (noise - x0)) ** 2).mean()
     return F.mse_loss(x_t - tt * v_hat, x0)
 
 
