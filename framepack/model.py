@@ -51,6 +51,13 @@ PREDICTIONS = ("velocity", "x0", "preconditioned", "anchored")
 CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
 
 
+def _per_frame(timesteps: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+    """(B, F) or (B,) timesteps as (B, 1, F, 1, 1), broadcastable against the noisy latents."""
+    batch, _, frames = noisy.shape[:3]
+    t = torch.as_tensor(timesteps, dtype=noisy.dtype, device=noisy.device)
+    return t.reshape(batch, -1).expand(batch, frames).reshape(batch, 1, frames, 1, 1)
+
+
 def preconditioning(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(c_skip, c_out) of x0_hat = c_skip·x_t + c_out·F on the path x_t = (1 − t)·x0 + t·noise.
 
@@ -90,8 +97,9 @@ class PackedDiTConfig:
             `preconditioning`): x0_hat = c_skip·x_t + c_out·F, so at low noise the input passes
             through (fine detail survives a small network) and at high noise F is an x0 estimate.
             "anchored" is the same around each frame's nearest real context frame a
-            (`framepack.context_anchor`): x0_hat = a + c_skip·(x_t − (1 − t)·a) + c_out·F, so an
-            untrained network already copies the last frame and F only learns what changes.
+            (`framepack.context_anchor`): the network sees the noisy residual r_t = x_t − (1 − t)·a
+            and x0_hat = a + c_skip·r_t + c_out·F, so an untrained network already copies the last
+            frame and F only learns what changes.
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
             False makes the context independent of the noisy input in every mask mode, so the KV
@@ -487,25 +495,26 @@ class PackedDiT(nn.Module):
         Returns:
             (B, C, F, H, W) velocity v = noise − x0.
         """
+        anchor = None
+        network_input = noisy
+        if self.config.prediction == "anchored":
+            anchor = nearest_context_frames(noisy.shape, torch.as_tensor(noisy_indices), context, cond.image_latent).to(noisy)
+            network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # the noisy residual r_t
         native = self.predict_native(
-            noisy, noisy_indices, timesteps, context, cond, attention=attention, kv_cache=kv_cache, block_frames=block_frames
+            network_input, noisy_indices, timesteps, context, cond, attention=attention, kv_cache=kv_cache,
+            block_frames=block_frames,
         )
         if self.config.prediction == "velocity":
             return native
-        batch, _, frames = noisy.shape[:3]
-        t = torch.as_tensor(timesteps, dtype=noisy.dtype, device=noisy.device)
-        if self.config.prediction in ("preconditioned", "anchored"):
-            t = t.reshape(batch, -1).expand(batch, frames).reshape(batch, 1, frames, 1, 1)
-            # v = (x_t − x0_hat) / t, simplified so that t = 0 is exact: 1 − c_skip = t(2t − 1)/n²,
-            # 1 − c_skip·(1 − t) = t²/n² and c_out / t = 1/n.
-            norm_sq = (1 - t) ** 2 + t**2
-            velocity = noisy * (2 * t - 1) / norm_sq - native / norm_sq.sqrt()
-            if self.config.prediction == "anchored":
-                anchor = nearest_context_frames(noisy.shape, torch.as_tensor(noisy_indices), context, cond.image_latent)
-                velocity = velocity - anchor.to(noisy) * t / norm_sq
-            return velocity
-        t = t.reshape(batch, -1).expand(batch, frames).clamp_min(self.config.x0_min_t).view(batch, 1, frames, 1, 1)
-        return (noisy - native) / t
+        t = _per_frame(timesteps, noisy)
+        if self.config.prediction == "x0":
+            return (noisy - native) / t.clamp_min(self.config.x0_min_t)
+        # preconditioned: x0_hat = c_skip·x_t + c_out·F; anchored: x0_hat = a + c_skip·r_t + c_out·F with
+        # r_t = x_t − (1 − t)·a. v = (x_t − x0_hat) / t, simplified so that t = 0 is exact
+        # (1 − c_skip = t(2t − 1)/n², c_out / t = 1/n).
+        norm_sq = (1 - t) ** 2 + t**2
+        velocity = network_input * (2 * t - 1) / norm_sq - native / norm_sq.sqrt()
+        return velocity if anchor is None else velocity - anchor
 
     def pack(
         self,

@@ -194,18 +194,18 @@ def test_preconditioned_prediction_skips_the_input_at_low_noise():
 def test_anchored_prediction_starts_from_the_nearest_context_frame():
     model = make_model(prediction="anchored")
     noisy, indices, timesteps, context, cond = inputs()
-    native = model.predict_native(noisy, indices, timesteps, context, cond)
     velocity = model(noisy, indices, timesteps, context, cond)
     anchor = context[-1].latents.expand_as(noisy)  # the k1 frame at index 6 is every frame's nearest
     t = timesteps[:, None, :, None, None]
+    residual = noisy - (1 - t) * anchor  # the network sees the noisy residual
+    native = model.predict_native(residual, indices, timesteps, context, cond)
     c_skip, c_out = preconditioning(t)
-    x0_hat = anchor + c_skip * (noisy - (1 - t) * anchor) + c_out * native
+    x0_hat = anchor + c_skip * residual + c_out * native
     torch.testing.assert_close(velocity, (noisy - x0_hat) / t, rtol=1e-4, atol=1e-4)
     # at pure noise an untrained correction (F = 0) is exactly the copy of the last frame
     ones = torch.ones_like(timesteps)
     one_step = noisy - model(noisy, indices, ones, context, cond)
-    native = model.predict_native(noisy, indices, ones, context, cond)
-    torch.testing.assert_close(one_step, anchor + native)
+    torch.testing.assert_close(one_step, anchor + model.predict_native(noisy, indices, ones, context, cond))
 
 
 def test_preconditioning_gives_a_unit_variance_target_at_every_time():

@@ -191,8 +191,9 @@ def test_preconditioned_loss_is_the_networks_unit_variance_target_loss():
 
             anchor = nearest_context_frames(x0.shape, batch.noisy_indices, batch.context, cond.image_latent)
         x_t = (1 - tt) * x0 + tt * noise
-        native = model.predict_native(x_t, batch.noisy_indices, t[:, None].expand(-1, x0.shape[2]), batch.context, cond)
+        residual = x_t - (1 - tt) * anchor
+        native = model.predict_native(residual, batch.noisy_indices, t[:, None].expand(-1, x0.shape[2]), batch.context, cond)
         norm = ((1 - tt) ** 2 + tt**2).sqrt()
         c_skip, c_out = (1 - tt) / norm**2, tt / norm
-        target = (x0 - anchor - c_skip * (x_t - (1 - tt) * anchor)) / c_out
+        target = (x0 - anchor - c_skip * residual) / c_out
         torch.testing.assert_close(loss, torch.nn.functional.mse_loss(native, target), rtol=1e-4, atol=1e-5)

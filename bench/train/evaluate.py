@@ -1,6 +1,6 @@
 """The lab quality bar (issue 3), read by the lab perceptor, and the real-vs-generated figure.
 
-    python -m bench.train.evaluate                 # all four reference rows
+    python -m bench.train.evaluate                 # every reference row (FramePack and baselines)
     python -m bench.train.evaluate --rows fp_inverted --items 16
     # rows in parallel processes, then one merge into the report and the figure:
     python -m bench.train.evaluate --rows fp_inverted --parts runs/quality &  ...
@@ -19,8 +19,9 @@ right after the start frame; a one-section video, so every order sees the start 
   reported against the real frames passed through the codec, which already read as degraded
   (patch-PCA loses fine detail), i.e. the floor any latent model starts from.
 
-Results: results/checkpoints/quality_report.json; figure results/figures/lab_samples.png (real vs
-generated frames at sections 1, 6, 12 for 8 test start frames, one block per row).
+Results: results/checkpoints/quality_report.json; figures results/figures/lab_samples.png (real vs
+generated frames at sections 1, 6, 12 for 8 test start frames, one block per FramePack row) and
+results/figures/lab_samples_baselines.png (the same for the baselines).
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ from bench.world import test_split
 from framepack.generator import GenerationRequest, MemorySink
 from metrics.lab.perceptor import LabPerceptor
 
-REFERENCE_ROWS = {
-    "fp_inverted": "results/checkpoints/fp_inverted.safetensors",
-    "fp_vanilla": "results/checkpoints/fp_vanilla.safetensors",
-    "fp_vanilla_d": "results/checkpoints/fp_vanilla_d.safetensors",
-    "fp_anti_drifting_endpoint": "results/checkpoints/fp_anti_drifting_endpoint.safetensors",
-}
+FRAMEPACK_ROWS = {name: f"results/checkpoints/{name}.safetensors" for name in (
+    "fp_inverted", "fp_vanilla", "fp_vanilla_d", "fp_anti_drifting_endpoint",  # issue 3's four rows
+    "fp_inverted_d", "fp_vanilla_g4", "fp_vanilla_g1", "fp_inverted_g4", "fp_inverted_ta", "fp_inverted_tc",
+)}
+BASELINE_ROWS = {name: f"results/checkpoints/{name}.safetensors" for name in (
+    "bl_repeated_i2v", "bl_anchor_frames", "bl_causal_attention", "bl_noisy_history_random",
+    "bl_noisy_history_0.1", "bl_history_guidance",
+)}
+REFERENCE_ROWS = {**FRAMEPACK_ROWS, **BASELINE_ROWS}
 TARGETS = {"presence": 0.9, "shape_kept": 0.9, "colour_kept": 0.9, "identity_kept": 0.9,
            "position_error_px_frame1": 2.0, "degradation_gap": 0.1}
 
@@ -167,9 +171,19 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
                                     **{f"{i:03d}": video for i, video in enumerate(long_videos[name])})
         return report
     if figure and long_videos:
-        sample_figure(long_videos, test_items[:figure_items], figure_sections, figure)
+        sample_figures(long_videos, test_items[:figure_items], figure_sections, figure)
     atomic_write_json(out, report)
     return report
+
+
+def sample_figures(videos: dict[str, list[np.ndarray]], items, sections: int, path: str) -> None:
+    """FramePack rows (and other checkpoints) into `path`; baseline rows into `<path>_baselines`."""
+    baselines = {name: v for name, v in videos.items() if name in BASELINE_ROWS}
+    others = {name: v for name, v in videos.items() if name not in BASELINE_ROWS}
+    if others:
+        sample_figure(others, items, sections, path)
+    if baselines:
+        sample_figure(baselines, items, sections, str(Path(path).with_name(Path(path).stem + "_baselines.png")))
 
 
 def sample_figure(videos: dict[str, list[np.ndarray]], items, sections: int, path: str) -> None:
@@ -255,7 +269,7 @@ def merge_parts(folder: str, out: str, figure: str | None, figure_items: int, fi
                 videos[name] = [data[key] for key in sorted(data.files)]
     if figure and videos:
         items = test_split("i2v")[:figure_items]
-        sample_figure({k: v[:figure_items] for k, v in videos.items()}, items, figure_sections, figure)
+        sample_figures({k: v[:figure_items] for k, v in videos.items()}, items, figure_sections, figure)
     atomic_write_json(out, report)
     return report
 

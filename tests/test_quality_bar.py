@@ -1,0 +1,49 @@
+"""The lab quality bar's measurement (bench.train.evaluate): real continuations pass, broken ones fail."""
+
+import numpy as np
+import pytest
+
+from bench.train.evaluate import first_section_numbers
+from bench.world import test_split
+from metrics.lab.perceptor import LabPerceptor
+
+FRAMES = 10  # start frame + one 9-frame section
+
+
+@pytest.fixture(scope="module")
+def clips():
+    items = test_split("i2v")[:6]
+    real = [item.reference_clip(FRAMES) for item in items]
+    return [clip.frames for clip in real], [np.array([[s.x, s.y] for s in clip.states]) for clip in real]
+
+
+@pytest.fixture(scope="module")
+def perceptor():
+    return LabPerceptor.load()
+
+
+def test_real_continuations_meet_the_bar(perceptor, clips):
+    frames, truth = clips
+    numbers = first_section_numbers(perceptor, frames, frames, truth)
+    met = numbers["met"]
+    assert met["presence"] and met["shape_kept"] and met["colour_kept"] and met["identity_kept"]
+    assert met["position_error_px_frame1"] and met["moves"] and met["degradation_gap"]
+    assert numbers["displacement_px_generated"] == pytest.approx(numbers["displacement_px_real"])
+
+
+def test_a_frozen_start_frame_does_not_move(perceptor, clips):
+    frames, truth = clips
+    frozen = [np.repeat(video[:1], FRAMES, axis=0) for video in frames]
+    numbers = first_section_numbers(perceptor, frozen, frames, truth)
+    assert numbers["displacement_px_generated"] < 0.5 and not numbers["met"]["moves"]
+    assert numbers["met"]["identity_kept"]  # copying keeps the subject, it just does not continue
+
+
+def test_an_empty_or_noisy_section_fails(perceptor, clips):
+    frames, truth = clips
+    rng = np.random.default_rng(0)
+    background_only = [np.concatenate([v[:1], np.full_like(v[1:], 90)]) for v in frames]
+    assert not first_section_numbers(perceptor, background_only, frames, truth)["met"]["presence"]
+    noisy = [np.concatenate([v[:1], np.clip(v[1:] + rng.normal(0, 60, v[1:].shape), 0, 255).astype(np.uint8)])
+             for v in frames]
+    assert not first_section_numbers(perceptor, noisy, frames, truth)["met"]["degradation_gap"]
