@@ -108,3 +108,27 @@ def test_lab_semantic_reads_subject_attributes_of_clean_renders(validity):
 
 def test_lab_anatomy_separates_intact_from_broken_subjects(validity):
     assert validity["anatomy"]["auc_intact_vs_broken"] >= 0.9
+
+
+def test_lab_metrics_on_one_video_share_one_perceptor_pass(random_perceptor, monkeypatch):
+    from metrics.lab import perceptor_metrics
+
+    monkeypatch.setattr(perceptor_metrics, "_PERCEPTIONS", perceptor_metrics.collections.OrderedDict())
+    video = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    clarity = get_metric("clarity", "lab", checkpoint=str(random_perceptor))
+    anatomy = get_metric("anatomy", "lab", checkpoint=str(random_perceptor))
+    perceptor = clarity.perceptor()
+    calls = []
+    real_perceive = perceptor.perceive
+    monkeypatch.setattr(perceptor, "perceive", lambda frames: calls.append(1) or real_perceive(frames))
+    first = clarity(video, "a red circle", None)
+    anatomy(video, "a red circle", None)
+    assert len(calls) == 1  # the second metric reused the first one's reading
+    again = clarity(video.copy(), "a red circle", None)  # same content, another array
+    assert len(calls) == 1 and np.array_equal(first.values, again.values)
+    changed = video.copy()
+    changed[0, 0, 0, 0] ^= 1
+    clarity(changed, "a red circle", None)
+    assert len(calls) == 2  # one changed byte is a new video
+    with pytest.raises(ValueError):
+        clarity.perceive(video).degradation[0] = 0.0  # shared readings are read-only

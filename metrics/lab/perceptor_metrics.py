@@ -20,6 +20,7 @@ and the README's Metrics section.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import re
@@ -39,6 +40,12 @@ def default_checkpoint() -> Path:
     from metrics.lab.perceptor import DEFAULT_CHECKPOINT
 
     return DEFAULT_CHECKPOINT
+
+
+# The lab metrics all read a video through the same perceptor: the last few readings are kept
+# (keyed by checkpoint and frame content), so scoring one video with k lab metrics runs it once.
+PERCEPTION_CACHE_SIZE = 4
+_PERCEPTIONS: collections.OrderedDict = collections.OrderedDict()
 
 
 @functools.lru_cache(maxsize=4)
@@ -130,7 +137,21 @@ class PerceptorMetric(Metric):
         return _load(str(self.checkpoint), self._mtime())
 
     def perceive(self, frames: np.ndarray):
-        return self.perceptor().perceive(frames)
+        """The perceptor's reading of `frames`, shared by every lab metric that scores the same video."""
+        frames = np.ascontiguousarray(frames)
+        key = (str(self.checkpoint), self._mtime(), frames.shape, str(frames.dtype),
+               hashlib.blake2b(frames.data, digest_size=16).hexdigest())
+        if key in _PERCEPTIONS:
+            _PERCEPTIONS.move_to_end(key)
+            return _PERCEPTIONS[key]
+        seen = self.perceptor().perceive(frames)
+        for value in vars(seen).values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)  # shared between metrics: nobody may change it
+        _PERCEPTIONS[key] = seen
+        while len(_PERCEPTIONS) > PERCEPTION_CACHE_SIZE:
+            _PERCEPTIONS.popitem(last=False)
+        return seen
 
 
 @register
