@@ -197,3 +197,23 @@ def test_preconditioned_loss_is_the_networks_unit_variance_target_loss():
         c_skip, c_out = (1 - tt) / norm**2, tt / norm
         target = (x0 - anchor - c_skip * residual) / c_out
         torch.testing.assert_close(loss, torch.nn.functional.mse_loss(native, target), rtol=1e-4, atol=1e-5)
+
+
+def test_held_out_batches_of_a_tail_schedule_always_contain_the_tail(tmp_path, codec_path):
+    from bench.train.finetune import held_out_batches
+
+    pool = LatentClipPool(torch.randn(4, 4, 40, 2, 2).half(), list("abcd"), [0, 1, 2, 3])
+    for mode in ("ta", "tc"):
+        schedule = Schedule.parse(f"{mode}_f2k2f1k1_g2")
+        config = tiny_config(tmp_path, codec_path, schedule=str(schedule), max_sections=12, eval_batches=6,
+                             eval_batch_size=2)
+        batches = held_out_batches(pool, PlanChoice(str(schedule), "vanilla", has_start=True), schedule, config)
+        assert len(batches) == 6
+        assert all(any(group.tail_mode == mode for group in batch.context) for batch in batches)
+    td = Schedule.parse("td_f2k2f1k1_g2")
+    config = tiny_config(tmp_path, codec_path, max_sections=12, eval_batches=6, eval_batch_size=2)
+    batches = held_out_batches(pool, PlanChoice(str(td), "vanilla", has_start=True), td, config)
+    assert not any(group.tail_mode for batch in batches for group in batch.context)  # td drops its tail
+    short = tiny_config(tmp_path, codec_path, schedule="ta_f2k2f1k1_g2", max_sections=1, eval_batches=1, eval_batch_size=1)
+    with pytest.raises(ValueError, match="max_sections"):  # one section never has history, let alone a tail
+        held_out_batches(pool, PlanChoice("ta_f2k2f1k1_g2", "vanilla", has_start=True), Schedule.parse("ta_f2k2f1k1_g2"), short)

@@ -169,6 +169,28 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
+def held_out_batches(heldout: LatentClipPool, choice: PlanChoice, schedule: Schedule, config: FinetuneConfig,
+                     quantize=None) -> list:
+    """The fixed held-out batches of the copy-last comparison (seeded by `config.seed`).
+
+    Each has a real context frame to copy. A ta/tc tail only exists in sections with long enough
+    history, so for those schedules every batch has one; otherwise the comparison could not tell
+    the tail modes apart.
+    """
+    rng = random.Random(config.seed + 1)
+    needs_tail = schedule.tail_mode in ("ta", "tc")
+    batches = []
+    for _ in range(1000 * max(1, config.eval_batches)):
+        if len(batches) == config.eval_batches:
+            return batches
+        _, batch = random_batch(heldout, [choice], config.max_sections, config.eval_batch_size, rng, quantize)
+        has_tail = any(group.tail_mode for group in batch.context)
+        if batch.last_context is not None and (has_tail or not needs_tail):
+            batches.append(batch)
+    raise ValueError(f"no held-out section of {schedule} with {config.max_sections} sections has "
+                     f"{'a tail and ' if needs_tail else ''}a real context frame; raise max_sections")
+
+
 def fit_codebook(pool: LatentClipPool, size: int, seed: int) -> Codebook:
     """K-means codebook over the latent pixels of (a seeded sample of) the training pool."""
     generator = torch.Generator().manual_seed(seed)
@@ -221,12 +243,7 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     choices = [PlanChoice(config.schedule, config.order, has_start=config.has_start, weight=1 - config.t2v_fraction)]
     if config.t2v_fraction > 0:
         choices.append(PlanChoice(config.schedule, config.order, has_start=False, weight=config.t2v_fraction))
-    eval_rng = random.Random(config.seed + 1)
-    eval_batches = []
-    while len(eval_batches) < config.eval_batches:
-        _, batch = random_batch(heldout, choices[:1], config.max_sections, config.eval_batch_size, eval_rng, quantize)
-        if batch.last_context is not None:
-            eval_batches.append(batch)
+    eval_batches = held_out_batches(heldout, choices[0], schedule, config, quantize)
 
     if config.base is not None:
         model = model_for_schedule(PackedDiT.load(config.base), schedule)
