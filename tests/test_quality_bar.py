@@ -47,3 +47,13 @@ def test_an_empty_or_noisy_section_fails(perceptor, clips):
     noisy = [np.concatenate([v[:1], np.clip(v[1:] + rng.normal(0, 60, v[1:].shape), 0, 255).astype(np.uint8)])
              for v in frames]
     assert not first_section_numbers(perceptor, noisy, frames, truth)["met"]["degradation_gap"]
+
+
+def test_every_kind_of_reference_row_can_be_evaluated(tmp_path):
+    from bench.train.evaluate import REFERENCE_ROWS, evaluate_rows
+
+    rows = {name: REFERENCE_ROWS[name] for name in ("fp_inverted", "bl_repeated_i2v")}  # plain and wrapped
+    report = evaluate_rows(rows, items=1, figure=None, out=str(tmp_path / "report.json"), show_progress=False)
+    for name in rows:
+        numbers = report["rows"][name]
+        assert numbers["items"] == 1 and numbers["frames_per_section"] == 9 and set(numbers["met"]) >= {"moves"}

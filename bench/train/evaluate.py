@@ -139,7 +139,8 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
                 report["rows"][name] = {"error": f"checkpoint missing: {checkpoint}"}
                 continue
             generator = build_generator(checkpoint, steps=steps)
-            sections_frames = generator.schedule.frames_per_section
+            sampler = getattr(generator, "single", generator)  # repeated I2V wraps one FramePack generator
+            sections_frames = sampler.schedule.frames_per_section
             task = progress.add_task(f"{name}: first sections", total=len(test_items))
             started = time.time()
             generated, real, truth, coded = [], [], [], []
@@ -148,12 +149,12 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
                 reference = item.reference_clip(len(frames))
                 generated.append(frames)
                 real.append(reference.frames)
-                coded.append(reconstruct(generator.codec, reference.frames))
+                coded.append(reconstruct(sampler.codec, reference.frames))
                 truth.append(np.array([[s.x, s.y] for s in reference.states]))
                 progress.advance(task)
             numbers = first_section_numbers(perceptor, generated, real, truth, coded)
-            numbers.update(checkpoint=checkpoint, schedule=str(generator.schedule), order=generator.order,
-                           steps=generator.steps, solver=generator.solver, frames_per_section=sections_frames,
+            numbers.update(checkpoint=checkpoint, schedule=str(sampler.schedule), order=sampler.order,
+                           steps=sampler.steps, solver=sampler.solver, frames_per_section=sections_frames,
                            seconds=time.time() - started)
             report["rows"][name] = numbers
             if figure:
