@@ -217,3 +217,17 @@ def test_held_out_batches_of_a_tail_schedule_always_contain_the_tail(tmp_path, c
     short = tiny_config(tmp_path, codec_path, schedule="ta_f2k2f1k1_g2", max_sections=1, eval_batches=1, eval_batch_size=1)
     with pytest.raises(ValueError, match="max_sections"):  # one section never has history, let alone a tail
         held_out_batches(pool, PlanChoice("ta_f2k2f1k1_g2", "vanilla", has_start=True), Schedule.parse("ta_f2k2f1k1_g2"), short)
+
+
+def test_discrete_history_keeps_missing_frames_zero():
+    latents = torch.randn(2, 4, 12, 2, 2).half()
+    pool = LatentClipPool(latents, ["a", "b"], [0, 1])
+    plan = plan_sections("td_f2k2f1k1_g2", 3, "vanilla", has_start=False)[0]  # no history yet: all missing
+    batch = build_batch(pool, plan, video_frames=6, clip_ids=[0, 1], offsets=[0, 0], has_start=False,
+                        quantize_history=lambda x: x + 5.0)  # a "codebook" that never maps to zero
+    history = [g for g in batch.context if g.latents.shape[2]]
+    assert history and all(float(g.latents.abs().max()) == 0.0 for g in history)
+    later = plan_sections("td_f2k2f1k1_g2", 3, "vanilla", has_start=False)[2]  # real history frames exist
+    batch = build_batch(pool, later, video_frames=6, clip_ids=[0, 1], offsets=[0, 0], has_start=False,
+                        quantize_history=lambda x: x + 5.0)
+    assert any(float(g.latents.abs().min()) > 0 for g in batch.context)

@@ -196,8 +196,6 @@ def sample_figure(videos: dict[str, list[np.ndarray]], items, sections: int, pat
 
     picks = [s for s in (1, 6, 12) if s <= sections]
     names = list(videos)
-    first = videos[names[0]][0]
-    per_section = (len(first) - 1) // sections
     columns = 1 + 2 * len(picks)
     rows = len(items) * len(names)
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 0.9 + 0.6), squeeze=False)
@@ -207,7 +205,7 @@ def sample_figure(videos: dict[str, list[np.ndarray]], items, sections: int, pat
             real = item.reference_clip(len(video)).frames
             panels = [("start", item.start_frame)]
             for s in picks:
-                index = s * per_section
+                index = s * ((len(video) - 1) // sections)  # rows differ in frames per section (g1/g4/g9)
                 panels += [(f"real s{s}", real[index]), (f"gen s{s}", video[index])]
             for col, (label, image) in enumerate(panels):
                 ax = axes[row, col]
