@@ -498,6 +498,7 @@ class PackedDiT(nn.Module):
         anchor = None
         network_input = noisy
         if self.config.prediction == "anchored":
+            self._check_inputs(noisy, torch.as_tensor(noisy_indices), timesteps, context, cond, attention)
             anchor = nearest_context_frames(noisy.shape, torch.as_tensor(noisy_indices), context, cond.image_latent).to(noisy)
             network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # the noisy residual r_t
         native = self.predict_native(
