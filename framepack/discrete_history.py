@@ -93,13 +93,20 @@ class Codebook:
         return indices.reshape(batch, frames, height, width)
 
     def quantize(self, latents: torch.Tensor) -> torch.Tensor:
-        """Replace every latent pixel of (B, C, F, H, W) latents by its nearest codeword (same shape/dtype)."""
+        """Replace every latent pixel of (B, C, F, H, W) latents by its nearest codeword (same shape/dtype).
+
+        A frame that is all zeros is a frame the section plan left missing (before the video, or not
+        yet generated): it stays zero rather than becoming the codeword nearest to zero, so it never
+        passes for a real frame (an anchored model would copy it).
+        """
         if latents.ndim != 5 or latents.shape[1] != self.channels:
             raise ValueError(
                 f"latents must be (B, C={self.channels}, F, H, W), got shape {tuple(latents.shape)}"
             )
         indices = self.assign(latents)
-        return self.codewords[indices].permute(0, 4, 1, 2, 3).to(latents.dtype).contiguous()
+        quantized = self.codewords[indices].permute(0, 4, 1, 2, 3).to(latents.dtype).contiguous()
+        missing = latents.abs().amax(dim=(1, 3, 4)) == 0  # (B, F)
+        return quantized.masked_fill(missing[:, None, :, None, None], 0)
 
     def save(self, path: str | Path) -> None:
         """Write a safetensors file (atomically: temp file in the same folder, then rename)."""

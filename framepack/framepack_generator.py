@@ -307,8 +307,6 @@ class FramePackGenerator:
             latents = torch.stack(frames, dim=2)
             if self.schedule.discrete_history and piece.role in ("history", "tail"):
                 latents = self.codebook.quantize(latents)  # type: ignore[union-attr]
-                # a missing frame is nothing, not the code word nearest to zero
-                latents[:, :, [f is None for f in piece.frames]] = 0
             positions = torch.tensor(piece.positions, dtype=torch.long, device=device)
             groups.append(PackedGroup(latents, positions, piece.kernel, tail_mode=piece.tail_mode))
         return groups

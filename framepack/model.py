@@ -91,8 +91,8 @@ class PackedDiTConfig:
         text_layers: self-attention layers over the prompt's word embeddings.
         image_conditioning: accept `LabConditioning.image_latent` (a start frame) as extra
             cross-attention tokens.
-        prediction: the network's internal target, "velocity", "x0" or "preconditioned"; forward
-            returns velocity either way (for x0: v = (x_t − x0_hat) / max(t, x0_min_t)).
+        prediction: the network's internal target, "velocity", "x0", "preconditioned" or
+            "anchored"; forward returns velocity either way (for x0: v = (x_t − x0_hat) / max(t, x0_min_t)).
             "preconditioned" is EDM's skip parametrisation for the flow path (see
             `preconditioning`): x0_hat = c_skip·x_t + c_out·F, so at low noise the input passes
             through (fine detail survives a small network) and at high noise F is an x0 estimate.

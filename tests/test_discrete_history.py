@@ -74,3 +74,14 @@ def test_bad_inputs_are_named(tmp_path):
     book = Codebook.fit(latents(), k=2)
     with pytest.raises(ValueError, match="C=4"):
         book.quantize(torch.zeros(1, 3, 1, 2, 2))
+
+
+def test_all_zero_frames_stay_zero_and_real_frames_are_quantized():
+    codebook = Codebook(torch.tensor([[2.0, 2.0], [-2.0, -2.0]]))
+    latents = torch.zeros(1, 2, 3, 2, 2)
+    latents[0, :, 1] = 0.5  # a real frame
+    latents[0, 0, 2, 0, 0] = -0.1  # a real frame that is almost zero: still a frame
+    quantized = codebook.quantize(latents)
+    assert float(quantized[:, :, 0].abs().max()) == 0.0  # missing: not the codeword nearest zero
+    assert torch.equal(quantized[0, :, 1], torch.full((2, 2, 2), 2.0))
+    assert float(quantized[:, :, 2].abs().min()) == 2.0

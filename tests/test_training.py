@@ -220,14 +220,17 @@ def test_held_out_batches_of_a_tail_schedule_always_contain_the_tail(tmp_path, c
 
 
 def test_discrete_history_keeps_missing_frames_zero():
+    from framepack.discrete_history import Codebook
+
+    codebook = Codebook(torch.full((2, 4), 5.0) * torch.tensor([[1.0], [-1.0]]))  # no codeword near zero
     latents = torch.randn(2, 4, 12, 2, 2).half()
     pool = LatentClipPool(latents, ["a", "b"], [0, 1])
     plan = plan_sections("td_f2k2f1k1_g2", 3, "vanilla", has_start=False)[0]  # no history yet: all missing
     batch = build_batch(pool, plan, video_frames=6, clip_ids=[0, 1], offsets=[0, 0], has_start=False,
-                        quantize_history=lambda x: x + 5.0)  # a "codebook" that never maps to zero
+                        quantize_history=codebook.quantize)
     history = [g for g in batch.context if g.latents.shape[2]]
     assert history and all(float(g.latents.abs().max()) == 0.0 for g in history)
     later = plan_sections("td_f2k2f1k1_g2", 3, "vanilla", has_start=False)[2]  # real history frames exist
     batch = build_batch(pool, later, video_frames=6, clip_ids=[0, 1], offsets=[0, 0], has_start=False,
-                        quantize_history=lambda x: x + 5.0)
+                        quantize_history=codebook.quantize)
     assert any(float(g.latents.abs().min()) > 0 for g in batch.context)

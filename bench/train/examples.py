@@ -117,7 +117,6 @@ def build_batch(
         group_latents = gather(frames)
         if quantize_history is not None and piece.role in ("history", "tail"):
             group_latents = quantize_history(group_latents)
-            group_latents[:, :, [f is None for f in frames]] = 0  # missing frames stay zero, as in sampling
         context.append(
             PackedGroup(
                 latents=group_latents,

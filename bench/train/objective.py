@@ -3,7 +3,7 @@
 Convention (as diffusers): x_t = (1 − t)·x0 + t·noise, t = 1 pure noise, velocity v = noise − x0.
 The model always returns a velocity; `loss_target` chooses what the loss compares:
 "velocity" (v̂ against v), "x0" (x̂0 = x_t − t·v̂ against x0, i.e. the velocity loss weighted by t²)
-or "preconditioned" (for models with prediction="preconditioned": the network's own output F against
+or "preconditioned" (for models with prediction="preconditioned" or "anchored": the network's own output F against
 its unit-variance target (t·x0 − (1 − t)·noise)/n, n² = (1 − t)² + t² — EDM's weighting, so the
 low-noise times that shape fine detail weigh as much as the high-noise ones).
 """
