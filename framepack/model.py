@@ -19,7 +19,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -100,6 +100,9 @@ class PackedDiTConfig:
             (`framepack.context_anchor`): the network sees the noisy residual r_t = x_t − (1 − t)·a
             and x0_hat = a + c_skip·r_t + c_out·F, so an untrained network already copies the last
             frame and F only learns what changes.
+        anchor_input: ("anchored" only) also embed the anchor a itself into each noisy token, as
+            image-to-video models concatenate the image latent to the noisy input: what moves is
+            a shift of a, which is then local to the token instead of an attention lookup.
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
             False makes the context independent of the noisy input in every mask mode, so the KV
@@ -120,6 +123,7 @@ class PackedDiTConfig:
     text_layers: int = 1
     image_conditioning: bool = True
     prediction: str = "velocity"
+    anchor_input: bool = False
     x0_min_t: float = 0.05
     context_sees_noisy: bool = True
     seed: int = 0
@@ -138,6 +142,10 @@ class PackedDiTConfig:
             )
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"PackedDiTConfig.prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if self.anchor_input and self.prediction != "anchored":
+            raise ValueError(
+                f"PackedDiTConfig.anchor_input needs prediction='anchored', got prediction={self.prediction!r}"
+            )
         if not 0 < self.x0_min_t <= 1:
             raise ValueError(f"PackedDiTConfig.x0_min_t must be in (0, 1], got {self.x0_min_t}")
         if self.text_layers < 0 or self.mlp_ratio <= 0:
@@ -343,6 +351,8 @@ class PackedDiT(nn.Module):
         channels, dim = config.latent_channels, config.dim
         self.rope = config.rope_spec()
         self.noisy_embedding = PatchEmbedding(channels, dim, K1)
+        if config.anchor_input:
+            self.anchor_embedding = PatchEmbedding(channels, dim, K1)
         kernels = config.kernel_objects()
         self.context_embeddings = nn.ModuleDict({k.key: PatchEmbedding(channels, dim, k) for k in kernels})
         clean_k1 = self.context_embeddings[K1.key]
@@ -517,16 +527,34 @@ class PackedDiT(nn.Module):
         velocity = network_input * (2 * t - 1) / norm_sq - native / norm_sq.sqrt()
         return velocity if anchor is None else velocity - anchor
 
+    def _embed_noisy(
+        self,
+        noisy: torch.Tensor,
+        noisy_indices: torch.Tensor,
+        timesteps: torch.Tensor,
+        context: Sequence[PackedGroup],
+        cond: LabConditioning | None,
+    ) -> TokenBlock:
+        block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
+        if not self.config.anchor_input:
+            return block
+        image = None if cond is None else cond.image_latent
+        anchor = nearest_context_frames(noisy.shape, noisy_indices, context, image).to(noisy)
+        return replace(block, tokens=block.tokens + self.anchor_embedding(anchor))
+
     def pack(
         self,
         noisy: torch.Tensor,
         noisy_indices: torch.Tensor,
         timesteps: torch.Tensor,
         context: Sequence[PackedGroup],
+        cond: LabConditioning | None = None,
     ) -> tuple[TokenBlock, int]:
-        """The packed token sequence [coarsest context … k1 context | noisy] and its context length."""
+        """The packed token sequence [coarsest context … k1 context | noisy] and its context length.
+
+        `cond` supplies the start frame, the last resort anchor of an `anchor_input` model."""
         noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
-        noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
+        noisy_block = self._embed_noisy(noisy, noisy_indices, timesteps, context, cond)
         sequence = concat_blocks([*(self._embed_context(g) for g in context_order(context)), noisy_block])
         return sequence, sequence.num_tokens - noisy_block.num_tokens
 
@@ -553,7 +581,7 @@ class PackedDiT(nn.Module):
         memory, memory_mask, pooled = self._condition_memory(cond)
 
         if kv_cache is None:
-            sequence, num_context = self.pack(noisy, noisy_indices, timesteps, context)
+            sequence, num_context = self.pack(noisy, noisy_indices, timesteps, context, cond)
             mask = attention_mask(sequence.times, sequence.times, attention, block_origin=origin, block_frames=block_frames)
             if not self.config.context_sees_noisy and num_context:
                 if mask is None:
@@ -567,7 +595,7 @@ class PackedDiT(nn.Module):
             x = x[:, num_context:]
             noisy_condition = condition[:, sequence.slots[num_context:]]
         else:
-            noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
+            noisy_block = self._embed_noisy(noisy, noisy_indices, timesteps, context, cond)
             x, noisy_condition = self._forward_cached(
                 noisy_block, context_order(context), cond, attention, origin, block_frames,
                 memory, memory_mask, pooled, kv_cache,

@@ -331,3 +331,28 @@ def test_added_kernels_start_from_k1_and_survive_save_load(tmp_path):
         torch.testing.assert_close(model.context_embeddings[kernel.key](latents), k1(pooled), atol=1e-5, rtol=1e-4)
     loaded = PackedDiT.load(model.save(tmp_path / "m.safetensors"))
     assert set(loaded.context_embeddings) == set(model.context_embeddings)
+
+
+@torch.no_grad()
+def test_anchor_input_embeds_the_anchor_into_the_noisy_tokens():
+    model = make_model(prediction="anchored", anchor_input=True)
+    noisy, indices, timesteps, context, cond = inputs()
+    residual = torch.zeros_like(noisy)
+    with_anchor = model.predict_native(residual, indices, timesteps, context, cond)
+    # the anchor's own embedding is what carries it into the noisy tokens: without it the output changes
+    anchor_weights = {name: p.clone() for name, p in model.anchor_embedding.named_parameters()}
+    for p in model.anchor_embedding.parameters():
+        p.zero_()
+    assert (with_anchor - model.predict_native(residual, indices, timesteps, context, cond)).abs().max() > 1e-3
+    for name, p in model.anchor_embedding.named_parameters():
+        p.copy_(anchor_weights[name])
+    # and a different k1 frame (the anchor) changes the output at the same residual
+    moved = [*context[:-1], PackedGroup(context[-1].latents + 1, context[-1].frame_indices, K1)]
+    assert (model.predict_native(residual, indices, timesteps, moved, cond) - with_anchor).abs().max() > 1e-3
+    # the KV cache still equals recomputation
+    cache = KVCache()
+    full = model(noisy, indices, timesteps, context, cond, attention="causal")
+    cached = model(noisy, indices, timesteps, context, cond, attention="causal", kv_cache=cache)
+    torch.testing.assert_close(cached, full, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="anchor_input needs prediction='anchored'"):
+        PackedDiTConfig(latent_channels=4, prediction="preconditioned", anchor_input=True)

@@ -234,3 +234,30 @@ def test_discrete_history_keeps_missing_frames_zero():
     batch = build_batch(pool, later, video_frames=6, clip_ids=[0, 1], offsets=[0, 0], has_start=False,
                         quantize_history=codebook.quantize)
     assert any(float(g.latents.abs().min()) > 0 for g in batch.context)
+
+
+def test_motion_weight_counts_positions_that_change_from_copy_last_more():
+    from bench.train.objective import flow_matching_loss_at
+
+    latents = torch.zeros(2, 4, 12, 2, 2).half()
+    latents[:, :, 6:, 0, 0] = 1.0  # one latent position changes after frame 5: the "subject" moves
+    pool = LatentClipPool(latents, ["a", "b"], [0, 1])
+    plan = plan_sections("td_f2k2f1k1_g2", 3, "vanilla", has_start=True)[2]
+    batch = build_batch(pool, plan, video_frames=7, clip_ids=[0, 1], offsets=[0, 0], has_start=True)
+    assert batch.last_context is not None and (batch.target - batch.last_context).abs().sum() > 0
+
+    class ConstantVelocity(torch.nn.Module):  # errors chosen by hand: 1 at the moving position, 0 elsewhere
+        def forward(self, x_t, indices, timesteps, context, cond):
+            velocity = noise - batch.target
+            velocity[:, :, :, 0, 0] += 1.0
+            return velocity
+
+    model = PackedDiT(PackedDiTConfig(latent_channels=4, seed=0, **TINY_MODEL))
+    cond = model.text_encoder().condition(batch.prompts, batch.start_latent)
+    t, noise = torch.tensor([0.5, 0.5]), torch.randn(batch.target.shape)
+    plain = flow_matching_loss_at(ConstantVelocity(), batch, cond, t, noise, "velocity")
+    assert plain.item() == pytest.approx(0.25)  # one of four positions is wrong by 1
+    weighted = flow_matching_loss_at(ConstantVelocity(), batch, cond, t, noise, "velocity", motion_weight=3.0)
+    assert weighted.item() > 0.5  # the moving position now carries most of the weight
+    with pytest.raises(ValueError, match="motion_weight"):
+        flow_matching_loss_at(ConstantVelocity(), batch, cond, t, noise, "velocity", motion_weight=-1.0)

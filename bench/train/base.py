@@ -65,6 +65,8 @@ class BaseTrainConfig:
         loss_target: "velocity" or "x0" (see `bench.train.objective`).
         batch_size, lr, warmup_steps, weight_decay, grad_clip: optimisation.
         time_shift: shift of the training-time distribution (> 1: more high-noise samples).
+        motion_weight: extra loss weight where the target differs from the copy-last frame
+            (`bench.train.objective.flow_matching_loss_at`); 0 is the plain mean.
         text_dropout: rate at which prompts are emptied (for classifier-free guidance).
         max_minutes, max_steps: budget; training stops at the first one reached (the time budget
             counts across resumes).
@@ -93,6 +95,7 @@ class BaseTrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     time_shift: float = 1.0
+    motion_weight: float = 0.0
     text_dropout: float = 0.1
     max_minutes: float = 80.0
     max_steps: int = 1_000_000
@@ -193,7 +196,8 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
             group["lr"] = lr
         choice, batch = random_batch(pool, choices, config.max_sections, config.batch_size, rng)
         cond = conditioning(encoder, batch, config.text_dropout, rng)
-        loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift)
+        loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift,
+                                  config.motion_weight)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

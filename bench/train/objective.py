@@ -55,11 +55,12 @@ def flow_matching_loss(
     generator: torch.Generator,
     loss_target: str = "velocity",
     time_shift: float = 1.0,
+    motion_weight: float = 0.0,
 ) -> torch.Tensor:
     """Mean squared error of one noised batch (see the module docstring for `loss_target`)."""
     t = sample_times(batch.target.shape[0], generator, time_shift)
     noise = torch.randn(batch.target.shape, generator=generator)
-    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target)
+    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight)
 
 
 def flow_matching_loss_at(
@@ -69,21 +70,35 @@ def flow_matching_loss_at(
     t: torch.Tensor,
     noise: torch.Tensor,
     loss_target: str = "velocity",
+    motion_weight: float = 0.0,
 ) -> torch.Tensor:
-    """`flow_matching_loss` at given times t (B,) and noise (shaped like the target)."""
+    """`flow_matching_loss` at given times t (B,) and noise (shaped like the target).
+
+    `motion_weight` α > 0 weighs each latent position by 1 + α·m/mean(m), m = its squared change
+    from the copy-last baseline: where the subject moves. Without it, the few moving tokens are a
+    small share of a loss that copying the context already makes low.
+    """
     if loss_target not in LOSS_TARGETS:
         raise ValueError(f"unknown loss_target {loss_target!r}; expected one of {LOSS_TARGETS}")
+    if motion_weight < 0:
+        raise ValueError(f"motion_weight must be >= 0, got {motion_weight}")
     x0 = batch.target
     tt = t.view(-1, 1, 1, 1, 1)
     x_t = (1 - tt) * x0 + tt * noise
     v_hat = model_velocity(model, x_t, t, batch, cond)
     if loss_target == "velocity":
-        return F.mse_loss(v_hat, noise - x0)
-    if loss_target == "preconditioned":
+        errors = (v_hat - (noise - x0)) ** 2
+    elif loss_target == "preconditioned":
         # F − F* = n·(v* − v̂) (invert v = x_t(2t − 1)/n² − F/n), so the F loss is the velocity loss
         # weighted by n²; computed from v̂ it works through any backbone adapter.
-        return (((1 - tt) ** 2 + tt**2) * (v_hat - (noise - x0)) ** 2).mean()
-    return F.mse_loss(x_t - tt * v_hat, x0)
+        errors = ((1 - tt) ** 2 + tt**2) * (v_hat - (noise - x0)) ** 2
+    else:
+        errors = (x_t - tt * v_hat - x0) ** 2
+    if motion_weight == 0 or batch.last_context is None:
+        return errors.mean()
+    change = ((x0 - batch.last_context) ** 2).mean(dim=1, keepdim=True)
+    weights = 1 + motion_weight * change / change.mean().clamp_min(1e-8)
+    return (weights * errors).mean() / weights.mean()
 
 
 @torch.no_grad()
