@@ -103,6 +103,7 @@ class PackedDiTConfig:
         anchor_input: ("anchored" only) also embed the anchor a itself into each noisy token, as
             image-to-video models concatenate the image latent to the noisy input: what moves is
             a shift of a, which is then local to the token instead of an attention lookup.
+        anchor_gate: "none" or "t": scale the anchor's embedding by the frame's time t.
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
             False makes the context independent of the noisy input in every mask mode, so the KV
@@ -124,6 +125,7 @@ class PackedDiTConfig:
     image_conditioning: bool = True
     prediction: str = "velocity"
     anchor_input: bool = False
+    anchor_gate: str = "none"
     x0_min_t: float = 0.05
     context_sees_noisy: bool = True
     seed: int = 0
@@ -146,6 +148,8 @@ class PackedDiTConfig:
             raise ValueError(
                 f"PackedDiTConfig.anchor_input needs prediction='anchored', got prediction={self.prediction!r}"
             )
+        if self.anchor_gate not in ("none", "t"):
+            raise ValueError(f"PackedDiTConfig.anchor_gate must be 'none' or 't', got {self.anchor_gate!r}")
         if not 0 < self.x0_min_t <= 1:
             raise ValueError(f"PackedDiTConfig.x0_min_t must be in (0, 1], got {self.x0_min_t}")
         if self.text_layers < 0 or self.mlp_ratio <= 0:
@@ -540,7 +544,13 @@ class PackedDiT(nn.Module):
             return block
         image = None if cond is None else cond.image_latent
         anchor = nearest_context_frames(noisy.shape, noisy_indices, context, image).to(noisy)
-        return replace(block, tokens=block.tokens + self.anchor_embedding(anchor))
+        anchor_tokens = self.anchor_embedding(anchor)
+        if self.config.anchor_gate == "t":
+            # the anchor speaks where the residual carries no information (pure noise at t = 1) and
+            # fades at low noise, where r_t already holds the frame and its fine detail
+            per_frame = anchor_tokens.shape[1] // noisy.shape[2]
+            anchor_tokens = anchor_tokens * timesteps.repeat_interleave(per_frame, dim=1).unsqueeze(-1).to(anchor_tokens)
+        return replace(block, tokens=block.tokens + anchor_tokens)
 
     def pack(
         self,

@@ -356,3 +356,26 @@ def test_anchor_input_embeds_the_anchor_into_the_noisy_tokens():
     torch.testing.assert_close(cached, full, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="anchor_input needs prediction='anchored'"):
         PackedDiTConfig(latent_channels=4, prediction="preconditioned", anchor_input=True)
+
+
+@torch.no_grad()
+def test_time_gated_anchor_input_is_silent_at_zero_noise():
+    model = make_model(prediction="anchored", anchor_input=True, anchor_gate="t")
+    noisy, indices, timesteps, context, cond = inputs()
+    moved = [*context[:-1], PackedGroup(context[-1].latents + 1, context[-1].frame_indices, K1)]
+    clean = torch.zeros_like(timesteps)
+    # at t = 0 the anchor enters only through attention to the context, as without anchor_input ...
+    gated_off = model.predict_native(noisy, indices, clean, moved, cond) - model.predict_native(noisy, indices, clean, context, cond)
+    for p in model.anchor_embedding.parameters():
+        p.zero_()
+    no_embedding = model.predict_native(noisy, indices, clean, moved, cond) - model.predict_native(noisy, indices, clean, context, cond)
+    torch.testing.assert_close(gated_off, no_embedding, atol=1e-6, rtol=0)
+    # ... and at t > 0 the embedding is what makes the difference
+    model_on = make_model(prediction="anchored", anchor_input=True, anchor_gate="t")
+    noisy_t = torch.full_like(timesteps, 0.8)
+    with_embedding = model_on.predict_native(noisy, indices, noisy_t, context, cond)
+    for p in model_on.anchor_embedding.parameters():
+        p.zero_()
+    assert (with_embedding - model_on.predict_native(noisy, indices, noisy_t, context, cond)).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="anchor_gate"):
+        PackedDiTConfig(latent_channels=4, prediction="anchored", anchor_input=True, anchor_gate="sigma")
