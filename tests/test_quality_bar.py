@@ -39,6 +39,18 @@ def test_a_frozen_start_frame_does_not_move(perceptor, clips):
     assert numbers["met"]["identity_kept"]  # copying keeps the subject, it just does not continue
 
 
+def test_moving_the_wrong_way_does_not_count_as_moving(perceptor, clips):
+    frames, truth = clips
+    # each section played backwards from the start frame's place: it moves as far, the other way
+    backwards = []
+    for video in frames:
+        reversed_section = video[1:][::-1]
+        backwards.append(np.concatenate([video[:1], reversed_section]))
+    numbers = first_section_numbers(perceptor, backwards, frames, truth)
+    assert numbers["moving_share_generated"] >= 0.5 and numbers["direction_cosine_generated"] < 0
+    assert not numbers["met"]["moves"]
+
+
 def test_an_empty_or_noisy_section_fails(perceptor, clips):
     frames, truth = clips
     rng = np.random.default_rng(0)
