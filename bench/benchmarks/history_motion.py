@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", nargs="+", default=["base", "fp_vanilla", "fp_vanilla_d"],
                         help="reference row names (base, fp_*, bl_*) or checkpoint paths")
     parser.add_argument("--batches", type=int, default=4, help="batches of 8 examples")
+    parser.add_argument("--codec", default="results/checkpoints/codec.safetensors",
+                        help="the lab codec the checkpoints were trained on")
     parser.add_argument("--out", default="results/bench/history_motion.json")
     args = parser.parse_args(argv)
     import torch
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from metrics.lab.perceptor import LabPerceptor
 
     torch.set_num_threads(1)
-    codec = LabCodec.load("results/checkpoints/codec.safetensors")
+    codec = LabCodec.load(args.codec)
     pool = LatentClipPool.build(codec, "heldout", 32, 110, seed=0, show_progress=False)
     perceptor = LabPerceptor.load()
     vanilla = [PlanChoice(schedule=VANILLA, order="vanilla", has_start=True)]
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         pixels = codec.decode(latents).clamp(-1, 1)  # (B, 3, T, 64, 64)
         return ((pixels + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
 
-    result: dict = {"batches": args.batches, "schedule": VANILLA, "rows": {}}
+    result: dict = {"batches": args.batches, "schedule": VANILLA, "codec": args.codec, "rows": {}}
     for row in args.rows:
         checkpoint = {**ROWS, **REFERENCE_ROWS}.get(row, row)
         if not Path(checkpoint).is_file():
