@@ -103,6 +103,8 @@ class PackedDiTConfig:
         anchor_input: ("anchored" only) also embed the anchor a itself into each noisy token, as
             image-to-video models concatenate the image latent to the noisy input: what moves is
             a shift of a, which is then local to the token instead of an attention lookup.
+            Measured on the lab base: better held-out error, blurred samples (results/checkpoints/
+            base_trials/motion_trials.json, trials D, E3, F); the reference checkpoints do not use it.
         anchor_gate: "none" or "t": scale the anchor's embedding by the frame's time t.
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).

@@ -76,7 +76,9 @@ def flow_matching_loss_at(
 
     `motion_weight` α > 0 weighs each latent position by 1 + α·m/mean(m), m = its squared change
     from the copy-last baseline: where the subject moves. Without it, the few moving tokens are a
-    small share of a loss that copying the context already makes low.
+    small share of a loss that copying the context already makes low. Measured on the lab base
+    (α = 3): it moves the subject but breaks the samples, since the weighted optimum is not the
+    data's (results/checkpoints/base_trials/motion_trials.json, trial C).
     """
     if loss_target not in LOSS_TARGETS:
         raise ValueError(f"unknown loss_target {loss_target!r}; expected one of {LOSS_TARGETS}")
