@@ -29,7 +29,7 @@ def continuation_numbers(perceptor, last_context: list[np.ndarray], generated: l
                          real: list[np.ndarray]) -> dict[str, float]:
     """Displacements from each example's last context frame (H, W, 3) to the last frame of its
     generated and real sections (T, H, W, 3), read by the perceptor."""
-    from bench.train.evaluate import direction_cosine
+    from bench.train.evaluate import direction_cosine, motion_summary
 
     moved_gen, moved_real, cosines = [], [], []
     for frame, gen, ref in zip(last_context, generated, real, strict=True):
@@ -39,16 +39,7 @@ def continuation_numbers(perceptor, last_context: list[np.ndarray], generated: l
         moved_gen.append(float(np.linalg.norm(move_gen)))
         moved_real.append(float(np.linalg.norm(move_real)))
         cosines.append(direction_cosine(move_gen, move_real))
-    moved_gen_a, cosines_a = np.array(moved_gen), np.array(cosines)
-    return {
-        "examples": len(generated),
-        "displacement_px_generated": float(moved_gen_a.mean()),
-        "displacement_px_real": float(np.mean(moved_real)),
-        "moving_share_generated": float((moved_gen_a > 1.0).mean()),
-        "moving_share_real": float((np.array(moved_real) > 1.0).mean()),
-        "moving_along_share_generated": float(((moved_gen_a > 1.0) & (cosines_a >= 0.5)).mean()),
-        "direction_cosine_generated": float(cosines_a.mean()),
-    }
+    return {"examples": len(generated), **motion_summary(moved_gen, moved_real, cosines)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,12 +98,7 @@ def first_section_numbers(perceptor: LabPerceptor, generated: list[np.ndarray], 
         "position_error_px_frame1": float(np.median(errors_a)),
         "position_error_px_frame1_mean": float(errors_a.mean()),
         "position_within_2px_share": float((errors_a <= 2).mean()),
-        "displacement_px_generated": float(np.mean(moved_gen)),
-        "displacement_px_real": float(np.mean(moved_real)),
-        "moving_share_generated": float((np.array(moved_gen) > 1.0).mean()),
-        "moving_share_real": float((np.array(moved_real) > 1.0).mean()),
-        "moving_along_share_generated": float(((np.array(moved_gen) > 1.0) & (np.array(along) >= 0.5)).mean()),
-        "direction_cosine_generated": float(np.mean(along)),
+        **motion_summary(moved_gen, moved_real, along),
         "degradation_generated": float(np.mean(deg_gen)),
         "degradation_real": float(np.mean(deg_real)),
     }
@@ -130,6 +125,20 @@ def direction_cosine(generated: np.ndarray, real: np.ndarray) -> float:
     if min(length_generated, length_real) < 0.1:
         return 0.0
     return float(generated @ real) / (length_generated * length_real)
+
+
+def motion_summary(moved_generated: list[float], moved_real: list[float], cosines: list[float]) -> dict[str, float]:
+    """Mean displacements, the shares moving more than 1 px, and the generated share moving more
+    than 1 px within 60° of the real direction (cosine ≥ 0.5)."""
+    generated, real, cosine = np.array(moved_generated), np.array(moved_real), np.array(cosines)
+    return {
+        "displacement_px_generated": float(generated.mean()),
+        "displacement_px_real": float(real.mean()),
+        "moving_share_generated": float((generated > 1.0).mean()),
+        "moving_share_real": float((real > 1.0).mean()),
+        "moving_along_share_generated": float(((generated > 1.0) & (cosine >= 0.5)).mean()),
+        "direction_cosine_generated": float(cosine.mean()),
+    }
 
 
 def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = None, figure_items: int = 8,
