@@ -28,6 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from framepack.anchor_warp import FLOW_SCALE_PX, PixelView
 from framepack.attention import ATTENTION_MODES, KVCache, attention_mask
 from framepack.context_anchor import nearest_context_frames
 from framepack.kernels import K1, Kernel
@@ -106,6 +107,11 @@ class PackedDiTConfig:
             Measured on the lab base: better held-out error, blurred samples (results/checkpoints/
             base_trials/motion_trials.json, trials D, E3, F); the reference checkpoints do not use it.
         anchor_gate: "none" or "t": scale the anchor's embedding by the frame's time t.
+        anchor_warp: ("anchored" only) the network also predicts a flow per latent pixel, and the
+            anchor is moved along it in pixels before the correction is added
+            (`framepack.anchor_warp`): x0_hat = ã + c_skip·r̃_t + c_out·F with ã the warped anchor.
+            Needs the linear codec's basis (`PixelView.copy_from_codec`, done by the training recipes).
+        warp_patch: pixels per latent pixel of that codec (its downsample).
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
             False makes the context independent of the noisy input in every mask mode, so the KV
@@ -128,6 +134,8 @@ class PackedDiTConfig:
     prediction: str = "velocity"
     anchor_input: bool = False
     anchor_gate: str = "none"
+    anchor_warp: bool = False
+    warp_patch: int = 8
     x0_min_t: float = 0.05
     context_sees_noisy: bool = True
     seed: int = 0
@@ -150,6 +158,12 @@ class PackedDiTConfig:
             raise ValueError(
                 f"PackedDiTConfig.anchor_input needs prediction='anchored', got prediction={self.prediction!r}"
             )
+        if self.anchor_warp and self.prediction != "anchored":
+            raise ValueError(
+                f"PackedDiTConfig.anchor_warp needs prediction='anchored', got prediction={self.prediction!r}"
+            )
+        if not isinstance(self.warp_patch, int) or self.warp_patch < 1:
+            raise ValueError(f"PackedDiTConfig.warp_patch must be a positive integer, got {self.warp_patch!r}")
         if self.anchor_gate not in ("none", "t"):
             raise ValueError(f"PackedDiTConfig.anchor_gate must be 'none' or 't', got {self.anchor_gate!r}")
         if not 0 < self.x0_min_t <= 1:
@@ -377,7 +391,12 @@ class PackedDiT(nn.Module):
         self.final_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.final_modulation = nn.Linear(dim, 2 * dim)
         self.final_proj = nn.Linear(dim, channels * K1.t * K1.h * K1.w)
-        for layer in (self.final_modulation, self.final_proj):
+        heads = [self.final_modulation, self.final_proj]
+        if config.anchor_warp:
+            self.pixel_view = PixelView(channels, config.warp_patch)
+            self.flow_proj = nn.Linear(dim, 2 * K1.t * K1.h * K1.w)  # zero at init: the anchor stays put
+            heads.append(self.flow_proj)
+        for layer in heads:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -521,6 +540,10 @@ class PackedDiT(nn.Module):
             network_input, noisy_indices, timesteps, context, cond, attention=attention, kv_cache=kv_cache,
             block_frames=block_frames,
         )
+        if self.config.anchor_warp:
+            native, flow = native[:, : noisy.shape[1]], native[:, noisy.shape[1]:]
+            anchor = self.pixel_view.warp(anchor, flow * FLOW_SCALE_PX)
+            network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # r̃_t around the moved anchor
         if self.config.prediction == "velocity":
             return native
         t = _per_frame(timesteps, noisy)
@@ -582,7 +605,9 @@ class PackedDiT(nn.Module):
         block_frames: int | None = None,
     ) -> torch.Tensor:
         """The network's output in its own target (`config.prediction`: velocity or x0); same
-        arguments as `forward`. Training with an x0 loss uses this; samplers use `forward`."""
+        arguments as `forward`. Training with an x0 loss uses this; samplers use `forward`.
+        With `anchor_warp`, two more channels follow the C latent channels: the flow (x, y) in units
+        of `FLOW_SCALE_PX` pixels."""
         noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
         timesteps = self._check_inputs(noisy, noisy_indices, timesteps, context, cond, attention)
         _, channels, frames, height, width = noisy.shape
@@ -614,8 +639,11 @@ class PackedDiT(nn.Module):
             )
 
         shift, scale = self.final_modulation(noisy_condition).chunk(2, dim=-1)
-        out = self.final_proj(self.final_norm(x) * (1 + scale) + shift)
-        return unpatchify_k1(out, frames, (height, width), channels)
+        hidden = self.final_norm(x) * (1 + scale) + shift
+        out = unpatchify_k1(self.final_proj(hidden), frames, (height, width), channels)
+        if not self.config.anchor_warp:
+            return out
+        return torch.cat([out, unpatchify_k1(self.flow_proj(hidden), frames, (height, width), 2)], dim=1)
 
     def _forward_cached(
         self,

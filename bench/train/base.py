@@ -24,6 +24,7 @@ import torch
 from bench.train.common import (
     EMA,
     load_training_state,
+    new_lab_model,
     plot_loss_curve,
     save_training_state,
     seed_everything,
@@ -33,7 +34,6 @@ from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, build_batch, random_batch, sample_plan
 from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss
 from framepack.lab_codec import LabCodec
-from framepack.model import PackedDiT, PackedDiTConfig
 
 INVERTED = "f1k1_x_g9_f1k1f2k2f16k4_td"
 VANILLA = "td_f16k4f4k2f1k1_g9"
@@ -156,7 +156,7 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
     eval_batches = fixed_eval_batches(heldout, choices, config, config.eval_batches, config.eval_batch_size, config.seed + 1)
 
     # -- model
-    model = PackedDiT(PackedDiTConfig(**{"latent_channels": codec.latent_channels, "seed": config.seed, **config.model}))
+    model = new_lab_model(config.model, codec, config.seed)
     encoder = model.text_encoder()
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
     ema = EMA(model, config.ema_decay)

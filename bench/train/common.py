@@ -158,3 +158,13 @@ def plot_loss_curve(rows: list[dict[str, Any]], path: str | os.PathLike, title: 
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def new_lab_model(model_settings: dict, codec, seed: int):
+    """A fresh `PackedDiT` for latents of `codec` (its basis copied in when the model warps anchors)."""
+    from framepack.model import PackedDiT, PackedDiTConfig
+
+    model = PackedDiT(PackedDiTConfig(**{"latent_channels": codec.latent_channels, "seed": seed, **model_settings}))
+    if model.config.anchor_warp:
+        model.pixel_view.copy_from_codec(codec)
+    return model

@@ -31,6 +31,7 @@ from bench.atomic_files import atomic_write_json
 from bench.train.common import (
     EMA,
     load_training_state,
+    new_lab_model,
     plot_loss_curve,
     save_training_state,
     seed_everything,
@@ -248,7 +249,7 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     if config.base is not None:
         model = model_for_schedule(PackedDiT.load(config.base), schedule)
     else:
-        model = PackedDiT(PackedDiTConfig(**{"latent_channels": codec.latent_channels, "seed": config.seed, **config.model}))
+        model = new_lab_model(config.model, codec, config.seed)
     encoder = model.text_encoder()
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
     ema = EMA(model, config.ema_decay)

@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+import torch
+
+from bench.train.common import new_lab_model
+from bench.world import sample_clip
+from framepack.anchor_warp import FLOW_SCALE_PX, PixelView
+from framepack.attention import KVCache
+from framepack.kernels import K1, Kernel
+from framepack.lab_codec import LabCodec, LabCodecConfig
+from framepack.lab_text_encoder import LabTextEncoder
+from framepack.model import PackedDiT
+from framepack.packed_group import PackedGroup
+
+CHANNELS = 12
+
+
+@pytest.fixture(scope="module")
+def codec() -> LabCodec:
+    frames = np.concatenate([sample_clip(seed, 3).frames for seed in range(6)])
+    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=CHANNELS, downsample=8))
+    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    return codec
+
+
+def pixel_view(codec: LabCodec) -> PixelView:
+    view = PixelView(CHANNELS, 8)
+    view.copy_from_codec(codec)
+    return view
+
+
+def edge_latents(codec: LabCodec, column: int) -> torch.Tensor:
+    """A frame whose left part (x < column) is bright, as normalised latents (1, C, 1, 8, 8)."""
+    frame = torch.full((1, 3, 1, 64, 64), -0.6)
+    frame[..., :column] = 0.6
+    return codec.encode(frame)
+
+
+def bright_columns(view: PixelView, latents: torch.Tensor) -> float:
+    """How far the bright part reaches, in pixels (mean brightness along x, summed)."""
+    pixels = view.to_pixels(latents[:, :, 0])  # (1, 3, 64, 64)
+    profile = pixels.mean(dim=(0, 1, 2))  # along x
+    return float(((profile + 0.6) / 1.2).clamp(0, 1).sum())
+
+
+@torch.no_grad()
+def test_zero_flow_leaves_latents_exactly_unchanged(codec):
+    view = pixel_view(codec)
+    latents = codec.encode_uint8(sample_clip(11, 4).frames)
+    flow = torch.zeros(1, 2, 4, 8, 8)
+    assert torch.equal(view.warp(latents, flow), latents)
+
+
+@torch.no_grad()
+def test_a_flow_moves_the_content_by_that_many_pixels_in_its_direction(codec):
+    view = pixel_view(codec)
+    latents = edge_latents(codec, 28)
+    before = bright_columns(view, latents)
+    right = torch.zeros(1, 2, 1, 8, 8)
+    right[:, 0] = 3.0
+    left = -right
+    assert bright_columns(view, view.warp(latents, right)) - before == pytest.approx(3.0, abs=0.5)
+    assert bright_columns(view, view.warp(latents, left)) - before == pytest.approx(-3.0, abs=0.5)
+    # a vertical flow does not move a vertical edge sideways
+    down = torch.zeros(1, 2, 1, 8, 8)
+    down[:, 1] = 3.0
+    assert bright_columns(view, view.warp(latents, down)) == pytest.approx(before, abs=0.1)
+
+
+def test_pixel_view_rejects_a_codec_it_cannot_represent(codec):
+    with pytest.raises(ValueError, match="latent channels"):
+        PixelView(CHANNELS + 1, 8).copy_from_codec(codec)
+    conv = LabCodec(LabCodecConfig(kind="conv", latent_channels=CHANNELS, downsample=8, widths=(8, 8, 8)))
+    with pytest.raises(ValueError, match="linear codec"):
+        PixelView(CHANNELS, 8).copy_from_codec(conv)
+
+
+def warp_model(codec: LabCodec, seed: int = 0) -> PackedDiT:
+    """A small anchored model with a warped anchor, zero-initialised layers filled with small noise."""
+    model = new_lab_model(dict(dim=32, depth=2, heads=2, text_vocab=97, prediction="anchored", anchor_warp=True),
+                          codec, seed)
+    generator = torch.Generator().manual_seed(seed + 1000)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if not parameter.abs().any():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1)
+    return model.eval()
+
+
+def section(codec: LabCodec, batch: int = 2, frames: int = 3):
+    generator = torch.Generator().manual_seed(0)
+    clip = codec.encode_uint8(sample_clip(3, 8).frames).expand(batch, -1, -1, -1, -1)
+    context = [
+        PackedGroup(clip[:, :, :4], torch.arange(0, 4), Kernel.from_level(2)),
+        PackedGroup(clip[:, :, 4:5], torch.arange(4, 5), K1),
+    ]
+    noisy = torch.randn(batch, CHANNELS, frames, 8, 8, generator=generator)
+    timesteps = torch.rand(batch, frames, generator=generator)
+    cond = LabTextEncoder(97, 32).condition(["a red circle drifts right"] * batch)
+    return noisy, torch.arange(5, 5 + frames), timesteps, context, cond
+
+
+@torch.no_grad()
+def test_warped_model_with_a_silent_flow_head_is_the_plain_anchored_model(codec):
+    model = warp_model(codec)
+    noisy, indices, timesteps, context, cond = section(codec)
+    plain = PackedDiT(type(model.config).from_dict({**model.config.to_dict(), "anchor_warp": False})).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items()
+                           if not k.startswith(("flow_proj", "pixel_view"))})
+    warped = model(noisy, indices, timesteps, context, cond)
+    assert (warped - plain(noisy, indices, timesteps, context, cond)).abs().max() > 1e-3  # the flow acts
+    model.flow_proj.weight.zero_()
+    model.flow_proj.bias.zero_()
+    torch.testing.assert_close(model(noisy, indices, timesteps, context, cond), plain(noisy, indices, timesteps, context, cond))
+
+
+@torch.no_grad()
+def test_one_step_estimate_is_the_anchor_moved_by_the_flow_head(codec):
+    model = warp_model(codec)
+    noisy, indices, _, context, cond = section(codec)
+    model.final_proj.weight.zero_()
+    model.final_proj.bias.zero_()  # no correction: x0_hat is the warped anchor alone
+    model.flow_proj.weight.zero_()
+    model.flow_proj.bias.zero_()
+    model.flow_proj.bias.view(2, -1)[0] = 2.0 / FLOW_SCALE_PX  # every latent pixel: 2 px to the right
+    ones = torch.ones(noisy.shape[0], noisy.shape[2])
+    x0_hat = noisy - model(noisy, indices, ones, context, cond)  # t = 1: x0 = x_t − v
+    anchor = context[-1].latents.expand(-1, -1, noisy.shape[2], -1, -1)
+    flow = torch.zeros(noisy.shape[0], 2, noisy.shape[2], 8, 8)
+    flow[:, 0] = 2.0
+    torch.testing.assert_close(x0_hat, model.pixel_view.warp(anchor, flow), atol=1e-5, rtol=1e-4)
+
+
+@torch.no_grad()
+def test_warped_model_keeps_its_basis_through_save_and_load_and_caches_like_recomputation(codec, tmp_path):
+    model = warp_model(codec)
+    torch.testing.assert_close(model.pixel_view.components, codec.encoder.weight)
+    loaded = PackedDiT.load(model.save(tmp_path / "warp.safetensors"))
+    torch.testing.assert_close(loaded.pixel_view.components, codec.encoder.weight)
+    noisy, indices, timesteps, context, cond = section(codec)
+    full = loaded(noisy, indices, timesteps, context, cond, attention="causal")
+    cached = loaded(noisy, indices, timesteps, context, cond, attention="causal", kv_cache=KVCache())
+    torch.testing.assert_close(cached, full, atol=1e-5, rtol=0)
+
+
+def test_anchor_warp_needs_an_anchored_model():
+    from framepack.model import PackedDiTConfig
+
+    with pytest.raises(ValueError, match="anchor_warp needs prediction='anchored'"):
+        PackedDiTConfig(latent_channels=4, prediction="preconditioned", anchor_warp=True)
+    with pytest.raises(ValueError, match="warp_patch"):
+        PackedDiTConfig(latent_channels=4, prediction="anchored", anchor_warp=True, warp_patch=0)
