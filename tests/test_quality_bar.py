@@ -69,3 +69,16 @@ def test_every_kind_of_reference_row_can_be_evaluated(tmp_path):
     for name in rows:
         numbers = report["rows"][name]
         assert numbers["items"] == 1 and numbers["frames_per_section"] == 9 and set(numbers["met"]) >= {"moves"}
+
+
+def test_the_validation_split_reads_other_items_than_the_test_split(tmp_path):
+    from bench.train.evaluate import REFERENCE_ROWS, evaluate_rows
+
+    rows = {"fp_vanilla": REFERENCE_ROWS["fp_vanilla"]}
+    kwargs = dict(items=1, figure=None, show_progress=False)
+    test = evaluate_rows(rows, out=str(tmp_path / "test.json"), **kwargs)
+    validation = evaluate_rows(rows, out=str(tmp_path / "validation.json"), split="validation", **kwargs)
+    assert (test["split"], validation["split"]) == ("test", "validation")
+    assert test["rows"]["fp_vanilla"]["displacement_px_real"] != validation["rows"]["fp_vanilla"]["displacement_px_real"]
+    with pytest.raises(ValueError, match="unknown split 'train'"):
+        evaluate_rows(rows, out=str(tmp_path / "x.json"), split="train", **kwargs)

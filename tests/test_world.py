@@ -111,6 +111,20 @@ def test_test_splits_are_fixed_sized_and_disjoint_from_training_seeds():
     assert len({item.prompt for item in i2v}) > 60
 
 
+def test_validation_items_come_from_validation_seeds_and_never_repeat_test_items():
+    from bench.world import validation_items
+
+    items = validation_items("i2v", 8)
+    assert [item.index for item in items] == list(range(8))
+    assert all(item.seed in VALIDATION_SEEDS for item in items)
+    assert not {item.seed for item in items} & {item.seed for item in test_split("i2v")}
+    assert np.array_equal(items[3].start_frame, sample_clip(items[3].seed, 1).frames[0])
+    assert [item.seed for item in validation_items("i2v", 3)] == [item.seed for item in items[:3]]
+    assert validation_items("t2v", 2)[0].start_frame is None
+    with pytest.raises(ValueError, match="unknown split kind 'v2v'"):
+        validation_items("v2v", 2)
+
+
 def test_short_and_long_lengths_scale_with_section_length():
     assert SECTIONS == {"short": 2, "long": 12}
     assert num_frames("short", 9) == 18 and num_frames("long", 9) == 108

@@ -39,7 +39,7 @@ import numpy as np
 from bench.atomic_files import atomic_write_json
 from bench.generate import build_generator
 from bench.train.codec import reconstruct
-from bench.world import test_split
+from bench.world import test_split, validation_items
 from framepack.generator import GenerationRequest, MemorySink
 from metrics.lab.perceptor import LabPerceptor
 
@@ -54,6 +54,7 @@ BASELINE_ROWS = {name: f"results/checkpoints/{name}.safetensors" for name in (
 REFERENCE_ROWS = {**FRAMEPACK_ROWS, **BASELINE_ROWS}
 TARGETS = {"presence": 0.9, "shape_kept": 0.9, "colour_kept": 0.9, "identity_kept": 0.9,
            "position_error_px_frame1": 2.0, "degradation_gap": 0.1}
+SPLITS = ("test", "validation")
 
 
 def generate(generator, item, sections: int, seed: int = 0) -> np.ndarray:
@@ -144,8 +145,11 @@ def motion_summary(moved_generated: list[float], moved_real: list[float], cosine
 def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = None, figure_items: int = 8,
                   figure_sections: int = 12, out: str = "results/checkpoints/quality_report.json",
                   figure: str | None = "results/figures/lab_samples.png", show_progress: bool = True,
-                  parts: str | None = None) -> dict:
+                  parts: str | None = None, split: str = "test") -> dict:
     """Quality-bar numbers for every row (name → checkpoint) and the samples figure.
+
+    `split` "test" reads the fixed i2v test items; "validation" reads as many items from
+    validation seeds (`bench.world.validation_items`), for comparing trial models.
 
     With `parts`, each row's numbers and long videos are written to that folder instead (for
     `merge_parts`), and neither the report nor the figure is written.
@@ -153,8 +157,10 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
     from rich.progress import Progress
 
     perceptor = LabPerceptor.load()
-    test_items = test_split("i2v")[:items]
-    report: dict = {"targets": TARGETS, "rows": {}}
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    test_items = test_split("i2v")[:items] if split == "test" else validation_items("i2v", items)
+    report: dict = {"targets": TARGETS, "split": split, "rows": {}}
     long_videos: dict[str, list[np.ndarray]] = {}
     with Progress(disable=not show_progress) as progress:
         for name, checkpoint in rows.items():
@@ -257,14 +263,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figure-items", type=int, default=8)
     parser.add_argument("--figure-sections", type=int, default=12)
     parser.add_argument("--no-figure", action="store_true")
-    parser.add_argument("--out", default="results/checkpoints/quality_report.json")
-    parser.add_argument("--figure", default="results/figures/lab_samples.png")
+    parser.add_argument("--split", choices=SPLITS, default="test",
+                        help="test items, or validation-seed items to compare trial models (default: test)")
+    parser.add_argument("--out", default=None,
+                        help="report path (default: results/checkpoints/quality_report.json for the test split, "
+                             "runs/quality_validation.json for validation)")
+    parser.add_argument("--figure", default=None,
+                        help="samples figure (default: results/figures/lab_samples.png for the test split, "
+                             "runs/lab_samples_validation.png for validation)")
     parser.add_argument("--parts", default=None, help="write each row's numbers and long videos to this folder")
     parser.add_argument("--merge", default=None, help="merge the parts in this folder into --out and --figure")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = "results/checkpoints/quality_report.json" if args.split == "test" else "runs/quality_validation.json"
+    if args.figure is None:
+        args.figure = "results/figures/lab_samples.png" if args.split == "test" else "runs/lab_samples_validation.png"
     if args.merge:
         report = merge_parts(args.merge, args.out, None if args.no_figure else args.figure, args.figure_items,
-                             args.figure_sections)
+                             args.figure_sections, args.split)
         print(json.dumps(report, indent=2))
         return 0
     rows = {(name if name in REFERENCE_ROWS else Path(name).stem): REFERENCE_ROWS.get(name, name) for name in args.rows}
@@ -272,14 +288,15 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(int(os.environ.get("FPBENCH_THREADS", "1")))
     report = evaluate_rows(rows, args.items, args.steps, args.figure_items, args.figure_sections, args.out,
-                           None if args.no_figure else args.figure, parts=args.parts)
+                           None if args.no_figure else args.figure, parts=args.parts, split=args.split)
     print(json.dumps(report, indent=2))
     return 0
 
 
-def merge_parts(folder: str, out: str, figure: str | None, figure_items: int, figure_sections: int) -> dict:
-    """Combine the per-row parts written with `--parts` into the report and the figure."""
-    report: dict = {"targets": TARGETS, "rows": {}}
+def merge_parts(folder: str, out: str, figure: str | None, figure_items: int, figure_sections: int,
+                split: str = "test") -> dict:
+    """Combine the per-row parts written with `--parts` (on `split`) into the report and the figure."""
+    report: dict = {"targets": TARGETS, "split": split, "rows": {}}
     videos: dict[str, list[np.ndarray]] = {}
     for name in REFERENCE_ROWS:
         part = Path(folder) / f"{name}.json"
@@ -292,7 +309,7 @@ def merge_parts(folder: str, out: str, figure: str | None, figure_items: int, fi
             with np.load(stored) as data:
                 videos[name] = [data[key] for key in sorted(data.files)]
     if figure and videos:
-        items = test_split("i2v")[:figure_items]
+        items = test_split("i2v")[:figure_items] if split == "test" else validation_items("i2v", figure_items)
         sample_figures({k: v[:figure_items] for k, v in videos.items()}, items, figure_sections, figure)
     atomic_write_json(out, report)
     return report

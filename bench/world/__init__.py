@@ -3,6 +3,7 @@
 Main entry points:
     sample_clip(seed, num_frames, fps=16) -> Clip      frames uint8 (T, 64, 64, 3), prompt, states
     test_split("i2v" | "t2v") -> list[TestItem]         the 64 fixed test requests of each kind
+    validation_items(kind, count) -> list[TestItem]     the same from validation seeds (model selection)
     render_state(state, background, degradation=None)  one (possibly broken / degraded) frame
 """
 
@@ -27,6 +28,7 @@ from bench.world.splits import (
     is_training_seed,
     num_frames,
     test_split,
+    validation_items,
 )
 from bench.world.state import BackgroundSpec, Degradation, DistractorState, FrameState
 from bench.world.vocabulary import (
@@ -47,5 +49,5 @@ __all__ = [
     "BackgroundSpec", "Clip", "ClipAttributes", "Degradation", "DistractorSpec", "DistractorState",
     "FrameState", "Identity", "LabelledFrame", "MotionSpec", "TestItem",
     "describe", "is_training_seed", "junk_frame", "num_frames", "render_state", "render_states", "sample_attributes",
-    "sample_clip", "sample_degradation", "sample_labelled_frame", "states_for", "test_split", "trajectory",
+    "sample_clip", "sample_degradation", "sample_labelled_frame", "states_for", "test_split", "trajectory", "validation_items",
 ]

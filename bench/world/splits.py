@@ -20,6 +20,9 @@ TRAIN_SEEDS = range(0, 1_000_000_000)
 VALIDATION_SEEDS = range(1_000_000_000, 1_100_000_000)
 TEST_SEED_BASE = {"i2v": 2_000_000_000, "t2v": 2_000_100_000}
 TEST_SPLIT_SIZE = 64
+# Validation items (model selection: trials are compared here, never on the test split) use
+# VALIDATION_SEEDS from this offset on.
+VALIDATION_ITEM_OFFSET = 5_000
 SECTIONS = {"short": 2, "long": 12}
 SPLIT_KINDS = tuple(TEST_SEED_BASE)
 
@@ -58,18 +61,27 @@ def is_training_seed(seed: int) -> bool:
     return seed in TRAIN_SEEDS
 
 
+def _item(kind: str, index: int, seed: int) -> TestItem:
+    if kind == "i2v":
+        clip = sample_clip(seed, 1)
+        return TestItem(kind, index, seed, clip.prompt, clip.attributes, clip.frames[0])
+    attributes = sample_attributes(np.random.default_rng(seed))
+    return TestItem(kind, index, seed, describe(attributes), attributes)
+
+
 @functools.cache
 def _split(kind: str) -> tuple[TestItem, ...]:
-    items = []
-    for index in range(TEST_SPLIT_SIZE):
-        seed = TEST_SEED_BASE[kind] + index
-        if kind == "i2v":
-            clip = sample_clip(seed, 1)
-            items.append(TestItem(kind, index, seed, clip.prompt, clip.attributes, clip.frames[0]))
-        else:
-            attributes = sample_attributes(np.random.default_rng(seed))
-            items.append(TestItem(kind, index, seed, describe(attributes), attributes))
-    return tuple(items)
+    return tuple(_item(kind, index, TEST_SEED_BASE[kind] + index) for index in range(TEST_SPLIT_SIZE))
+
+
+def validation_items(kind: str, count: int = TEST_SPLIT_SIZE) -> list[TestItem]:
+    """`count` items built like the test split's but from validation seeds, for choosing between
+    models without looking at the test split."""
+    if kind not in TEST_SEED_BASE:
+        raise ValueError(f"unknown split kind {kind!r}; expected one of {', '.join(SPLIT_KINDS)}")
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    return [_item(kind, index, VALIDATION_SEEDS.start + VALIDATION_ITEM_OFFSET + index) for index in range(count)]
 
 
 def test_split(kind: str) -> list[TestItem]:
