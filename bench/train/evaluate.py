@@ -145,11 +145,13 @@ def motion_summary(moved_generated: list[float], moved_real: list[float], cosine
 def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = None, figure_items: int = 8,
                   figure_sections: int = 12, out: str = "results/checkpoints/quality_report.json",
                   figure: str | None = "results/figures/lab_samples.png", show_progress: bool = True,
-                  parts: str | None = None, split: str = "test") -> dict:
+                  parts: str | None = None, split: str = "test", schedule: str | None = None,
+                  codec: str | None = None) -> dict:
     """Quality-bar numbers for every row (name → checkpoint) and the samples figure.
 
     `split` "test" reads the fixed i2v test items; "validation" reads as many items from
-    validation seeds (`bench.world.validation_items`), for comparing trial models.
+    validation seeds (`bench.world.validation_items`), for comparing trial models. `schedule` and
+    `codec` override the checkpoints' sidecars (a base checkpoint has none: pass a schedule).
 
     With `parts`, each row's numbers and long videos are written to that folder instead (for
     `merge_parts`), and neither the report nor the figure is written.
@@ -167,7 +169,7 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
             if not Path(checkpoint).is_file():
                 report["rows"][name] = {"error": f"checkpoint missing: {checkpoint}"}
                 continue
-            generator = build_generator(checkpoint, steps=steps)
+            generator = build_generator(checkpoint, codec=codec, schedule=schedule, steps=steps)
             sampler = getattr(generator, "single", generator)  # repeated I2V wraps one FramePack generator
             sections_frames = sampler.schedule.frames_per_section
             task = progress.add_task(f"{name}: first sections", total=len(test_items))
@@ -263,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figure-items", type=int, default=8)
     parser.add_argument("--figure-sections", type=int, default=12)
     parser.add_argument("--no-figure", action="store_true")
+    parser.add_argument("--schedule", default=None,
+                        help="sample every row with this schedule (default: each checkpoint's sidecar; needed for a base)")
+    parser.add_argument("--codec", default=None, help="lab codec (default: each checkpoint's sidecar, else the reference codec)")
     parser.add_argument("--split", choices=SPLITS, default="test",
                         help="test items, or validation-seed items to compare trial models (default: test)")
     parser.add_argument("--out", default=None,
@@ -288,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(int(os.environ.get("FPBENCH_THREADS", "1")))
     report = evaluate_rows(rows, args.items, args.steps, args.figure_items, args.figure_sections, args.out,
-                           None if args.no_figure else args.figure, parts=args.parts, split=args.split)
+                           None if args.no_figure else args.figure, parts=args.parts, split=args.split,
+                           schedule=args.schedule, codec=args.codec)
     print(json.dumps(report, indent=2))
     return 0
 
