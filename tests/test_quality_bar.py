@@ -35,7 +35,7 @@ def test_a_frozen_start_frame_does_not_move(perceptor, clips):
     frames, truth = clips
     frozen = [np.repeat(video[:1], FRAMES, axis=0) for video in frames]
     numbers = first_section_numbers(perceptor, frozen, frames, truth)
-    assert numbers["displacement_px_generated"] < 0.5 and not numbers["met"]["moves"]
+    assert numbers["displacement_px_generated"] < 0.5 and numbers["met"]["moves"] is False
     assert numbers["met"]["identity_kept"]  # copying keeps the subject, it just does not continue
 
 
@@ -48,7 +48,15 @@ def test_moving_the_wrong_way_does_not_count_as_moving(perceptor, clips):
         backwards.append(np.concatenate([video[:1], reversed_section]))
     numbers = first_section_numbers(perceptor, backwards, frames, truth)
     assert numbers["moving_share_generated"] >= 0.5 and numbers["direction_cosine_generated"] < 0
-    assert not numbers["met"]["moves"]
+    assert numbers["met"]["moves"] is False
+
+
+def test_moves_does_not_apply_when_the_real_sections_do_not_move(perceptor, clips):
+    frames, truth = clips
+    one_frame = [video[:2] for video in frames]  # a one-frame section cannot show motion
+    numbers = first_section_numbers(perceptor, one_frame, one_frame, [t[:2] for t in truth])
+    assert numbers["moving_share_real"] == 0 and numbers["met"]["moves"] is None
+    assert all(numbers["met"][k] for k in numbers["met"] if k != "moves")
 
 
 def test_an_empty_or_noisy_section_fails(perceptor, clips):
