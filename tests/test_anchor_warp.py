@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from test_model import make_model
 
 from bench.train.common import new_lab_model
 from bench.world import sample_clip
@@ -76,15 +77,10 @@ def test_pixel_view_rejects_a_codec_it_cannot_represent(codec):
 
 
 def warp_model(codec: LabCodec, seed: int = 0) -> PackedDiT:
-    """A small anchored model with a warped anchor, zero-initialised layers filled with small noise."""
-    model = new_lab_model(dict(dim=32, depth=2, heads=2, text_vocab=97, prediction="anchored", anchor_warp=True),
-                          codec, seed)
-    generator = torch.Generator().manual_seed(seed + 1000)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            if not parameter.abs().any():
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1)
-    return model.eval()
+    """A small anchored model with a warped anchor and the codec's basis (see test_model.make_model)."""
+    model = make_model(seed, latent_channels=CHANNELS, prediction="anchored", anchor_warp=True)
+    model.pixel_view.copy_from_codec(codec)
+    return model
 
 
 def section(codec: LabCodec, batch: int = 2, frames: int = 3):
@@ -134,7 +130,8 @@ def test_one_step_estimate_is_the_anchor_moved_by_the_flow_head(codec):
 @torch.no_grad()
 def test_warped_model_keeps_its_basis_through_save_and_load_and_caches_like_recomputation(codec, tmp_path):
     model = warp_model(codec)
-    torch.testing.assert_close(model.pixel_view.components, codec.encoder.weight)
+    fresh = new_lab_model(dict(dim=32, depth=2, heads=2, text_vocab=97, prediction="anchored", anchor_warp=True), codec, 0)
+    torch.testing.assert_close(fresh.pixel_view.components, codec.encoder.weight)  # the recipes copy the basis in
     loaded = PackedDiT.load(model.save(tmp_path / "warp.safetensors"))
     torch.testing.assert_close(loaded.pixel_view.components, codec.encoder.weight)
     noisy, indices, timesteps, context, cond = section(codec)
