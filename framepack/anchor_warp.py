@@ -23,6 +23,8 @@ from torch import nn
 # The flow head's unit output moves the anchor this many pixels, so a zero-initialised head
 # reaches a section's displacement (a few pixels) with unit-scale weights.
 FLOW_SCALE_PX = 4.0
+# With `warp_flow="velocity"` a unit output is this many pixels per frame (real subjects: 0.25–1).
+VELOCITY_SCALE_PX = 1.0
 
 
 class PixelView(nn.Module):

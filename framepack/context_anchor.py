@@ -36,12 +36,24 @@ def nearest_context_frames(
         context: the packed context groups (only k1 groups without a tail mode are candidates).
         image_latent: (B, C, H, W) start frame, the fallback when an item has no real candidate.
     """
+    return nearest_context(noisy_shape, noisy_indices, context, image_latent)[0]
+
+
+def nearest_context(
+    noisy_shape: torch.Size | tuple[int, ...],
+    noisy_indices: torch.Tensor,
+    context: Sequence[PackedGroup],
+    image_latent: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`nearest_context_frames` and (B, F) the time index each anchor was taken from (the start
+    image counts as frame 0, as in the section plans; a zero anchor also reports 0)."""
     batch, channels, frames, height, width = noisy_shape
     pieces = [g for g in context if g.kernel == K1 and g.tail_mode is None and g.latents.shape[-2:] == (height, width)]
     fallback = (image_latent[:, :, None].expand(batch, channels, frames, height, width)
                 if image_latent is not None else None)
+    no_index = torch.zeros(batch, frames)
     if not pieces:
-        return fallback if fallback is not None else torch.zeros(noisy_shape)
+        return (fallback if fallback is not None else torch.zeros(noisy_shape)), no_index
     latents = torch.cat([g.latents for g in pieces], dim=2)  # (B, C, N, H, W)
     indices = torch.cat([g.frame_indices for g in pieces]).to(noisy_indices.device)
     times = torch.cat([g.frame_timesteps() for g in pieces], dim=1)  # (B, N)
@@ -52,8 +64,10 @@ def nearest_context_frames(
     nearest = distance.argmin(dim=2)  # (B, F)
     gather = nearest[:, None, :, None, None].expand(batch, channels, frames, height, width)
     anchor = latents.gather(2, gather)
+    anchor_index = indices[nearest].to(torch.float32)  # (B, F)
     has_real = real.any(dim=1)
     if not bool(has_real.all()):
         missing = fallback if fallback is not None else torch.zeros_like(anchor)
         anchor = torch.where(has_real[:, None, None, None, None], anchor, missing.to(anchor))
-    return anchor
+        anchor_index = torch.where(has_real[:, None], anchor_index, no_index)
+    return anchor, anchor_index

@@ -28,9 +28,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from framepack.anchor_warp import FLOW_SCALE_PX, PixelView
+from framepack.anchor_warp import FLOW_SCALE_PX, VELOCITY_SCALE_PX, PixelView
 from framepack.attention import ATTENTION_MODES, KVCache, attention_mask
-from framepack.context_anchor import nearest_context_frames
+from framepack.context_anchor import nearest_context, nearest_context_frames
 from framepack.kernels import K1, Kernel
 from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
 from framepack.packed_group import PackedGroup
@@ -49,6 +49,7 @@ from framepack.rope import RopeSpec, apply_rotation, rotation
 __all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "CheckpointNotFoundError", "preconditioning"]
 
 PREDICTIONS = ("velocity", "x0", "preconditioned", "anchored")
+WARP_FLOWS = ("per_frame", "velocity")
 CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
 
 
@@ -112,6 +113,10 @@ class PackedDiTConfig:
             (`framepack.anchor_warp`): x0_hat = ã + c_skip·r̃_t + c_out·F with ã the warped anchor.
             Needs the linear codec's basis (`PixelView.copy_from_codec`, done by the training recipes).
         warp_patch: pixels per latent pixel of that codec (its downsample).
+        warp_flow: "per_frame" (each noisy frame's own flow) or "velocity": one velocity field per
+            section, the running mean of the frames' outputs in time order (so causal masks still
+            hold), times each frame's distance in frames from its anchor, as the world's subjects
+            move smoothly.
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
             False makes the context independent of the noisy input in every mask mode, so the KV
@@ -136,6 +141,7 @@ class PackedDiTConfig:
     anchor_gate: str = "none"
     anchor_warp: bool = False
     warp_patch: int = 8
+    warp_flow: str = "per_frame"
     x0_min_t: float = 0.05
     context_sees_noisy: bool = True
     seed: int = 0
@@ -164,6 +170,8 @@ class PackedDiTConfig:
             )
         if not isinstance(self.warp_patch, int) or self.warp_patch < 1:
             raise ValueError(f"PackedDiTConfig.warp_patch must be a positive integer, got {self.warp_patch!r}")
+        if self.warp_flow not in WARP_FLOWS:
+            raise ValueError(f"PackedDiTConfig.warp_flow must be one of {WARP_FLOWS}, got {self.warp_flow!r}")
         if self.anchor_gate not in ("none", "t"):
             raise ValueError(f"PackedDiTConfig.anchor_gate must be 'none' or 't', got {self.anchor_gate!r}")
         if not 0 < self.x0_min_t <= 1:
@@ -534,7 +542,8 @@ class PackedDiT(nn.Module):
         network_input = noisy
         if self.config.prediction == "anchored":
             self._check_inputs(noisy, torch.as_tensor(noisy_indices), timesteps, context, cond, attention)
-            anchor = nearest_context_frames(noisy.shape, torch.as_tensor(noisy_indices), context, cond.image_latent).to(noisy)
+            anchor, anchor_index = nearest_context(noisy.shape, torch.as_tensor(noisy_indices), context, cond.image_latent)
+            anchor = anchor.to(noisy)
             network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # the noisy residual r_t
         native = self.predict_native(
             network_input, noisy_indices, timesteps, context, cond, attention=attention, kv_cache=kv_cache,
@@ -542,7 +551,13 @@ class PackedDiT(nn.Module):
         )
         if self.config.anchor_warp:
             native, flow = native[:, : noisy.shape[1]], native[:, noisy.shape[1]:]
-            anchor = self.pixel_view.warp(anchor, flow * FLOW_SCALE_PX)
+            if self.config.warp_flow == "velocity":
+                counts = torch.arange(1, flow.shape[2] + 1, dtype=flow.dtype).view(1, 1, -1, 1, 1)
+                distance = torch.as_tensor(noisy_indices).to(flow)[None, :] - anchor_index.to(flow)  # (B, F)
+                flow = flow.cumsum(dim=2) / counts * distance[:, None, :, None, None] * VELOCITY_SCALE_PX
+            else:
+                flow = flow * FLOW_SCALE_PX
+            anchor = self.pixel_view.warp(anchor, flow)
             network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # r̃_t around the moved anchor
         if self.config.prediction == "velocity":
             return native

@@ -5,7 +5,7 @@ from test_model import make_model
 
 from bench.train.common import new_lab_model
 from bench.world import sample_clip
-from framepack.anchor_warp import FLOW_SCALE_PX, PixelView
+from framepack.anchor_warp import FLOW_SCALE_PX, VELOCITY_SCALE_PX, PixelView
 from framepack.attention import KVCache
 from framepack.kernels import K1, Kernel
 from framepack.lab_codec import LabCodec, LabCodecConfig
@@ -128,6 +128,39 @@ def test_one_step_estimate_is_the_anchor_moved_by_the_flow_head(codec):
 
 
 @torch.no_grad()
+@torch.no_grad()
+def test_velocity_flow_moves_each_frame_by_its_distance_from_the_anchor(codec):
+    model = make_model(0, latent_channels=CHANNELS, prediction="anchored", anchor_warp=True, warp_flow="velocity")
+    model.pixel_view.copy_from_codec(codec)
+    noisy, indices, _, context, cond = section(codec)  # anchor: frame 4; noisy frames 5, 6, 7
+    for layer in (model.final_proj, model.flow_proj):
+        layer.weight.zero_()
+        layer.bias.zero_()
+    model.flow_proj.bias.view(2, -1)[0] = 0.5 / VELOCITY_SCALE_PX  # 0.5 px per frame to the right
+    ones = torch.ones(noisy.shape[0], noisy.shape[2])
+    x0_hat = noisy - model(noisy, indices, ones, context, cond)
+    anchor = context[-1].latents
+    for k, pixels in enumerate((0.5, 1.0, 1.5)):
+        flow = torch.zeros(noisy.shape[0], 2, 1, 8, 8)
+        flow[:, 0] = pixels
+        torch.testing.assert_close(x0_hat[:, :, k:k + 1], model.pixel_view.warp(anchor, flow), atol=1e-5, rtol=1e-4)
+
+
+@torch.no_grad()
+def test_velocity_flow_keeps_a_causal_model_causal(codec):
+    model = make_model(0, latent_channels=CHANNELS, prediction="anchored", anchor_warp=True, warp_flow="velocity")
+    model.pixel_view.copy_from_codec(codec)
+    noisy, indices, timesteps, context, cond = section(codec)
+    changed = noisy.clone()
+    changed[:, :, -1] += 1.0
+    before = model(noisy, indices, timesteps, context, cond, attention="causal")
+    after = model(changed, indices, timesteps, context, cond, attention="causal")
+    torch.testing.assert_close(after[:, :, :-1], before[:, :, :-1])
+    assert (after[:, :, -1] - before[:, :, -1]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="warp_flow"):
+        type(model.config)(latent_channels=4, prediction="anchored", anchor_warp=True, warp_flow="curl")
+
+
 def test_warped_model_keeps_its_basis_through_save_and_load_and_caches_like_recomputation(codec, tmp_path):
     model = warp_model(codec)
     fresh = new_lab_model(dict(dim=32, depth=2, heads=2, text_vocab=97, prediction="anchored", anchor_warp=True), codec, 0)

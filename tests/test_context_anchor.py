@@ -1,6 +1,6 @@
 import torch
 
-from framepack.context_anchor import nearest_context_frames
+from framepack.context_anchor import nearest_context, nearest_context_frames
 from framepack.kernels import K1, Kernel
 from framepack.packed_group import PackedGroup
 
@@ -36,3 +36,13 @@ def test_without_real_context_the_start_image_then_zero_is_used():
     assert nearest_context_frames(SHAPE, torch.arange(4), [blank], image).eq(3.0).all()
     assert nearest_context_frames(SHAPE, torch.arange(4), [], image).eq(3.0).all()
     assert nearest_context_frames(SHAPE, torch.arange(4), [blank]).eq(0.0).all()
+
+
+def test_the_anchor_reports_the_time_index_it_came_from():
+    start = PackedGroup(frames(1.0), torch.tensor([0]), K1)
+    history = PackedGroup(frames(5.0, 6.0), torch.tensor([10, 11]), K1)
+    _, index = nearest_context(SHAPE, torch.tensor([2, 3, 7, 12]), [history, start])
+    assert index.tolist() == [[0.0, 0.0, 10.0, 11.0]] * 2
+    blank = PackedGroup(frames(0.0), torch.tensor([5]), K1)
+    _, fallback = nearest_context(SHAPE, torch.arange(4), [blank], torch.full((2, 3, 4, 4), 3.0))
+    assert fallback.eq(0).all()  # the start image is frame 0
