@@ -261,3 +261,24 @@ def test_motion_weight_counts_positions_that_change_from_copy_last_more():
     assert weighted.item() > 0.5  # the moving position now carries most of the weight
     with pytest.raises(ValueError, match="motion_weight"):
         flow_matching_loss_at(ConstantVelocity(), batch, cond, t, noise, "velocity", motion_weight=-1.0)
+
+
+def test_base_text_lr_scale_moves_only_the_prompt_pathway_at_its_own_rate(tmp_path, codec_path):
+    from bench.train.base import BaseTrainConfig, train_base
+
+    def run(name: str, scale: float) -> dict[str, torch.Tensor]:
+        config = BaseTrainConfig(
+            out=str(tmp_path / name / "base.safetensors"), run_dir=str(tmp_path / name / "run"),
+            cache_dir=str(tmp_path / "cache"), codec=codec_path, plans=[{"schedule": "td_f2k2f1k1_g2", "order": "vanilla"}],
+            max_sections=2, train_clips=3, clip_frames=6, heldout_clips=2, model=TINY_MODEL, batch_size=4,
+            max_steps=3, warmup_steps=1, eval_batches=0, threads=1, text_lr_scale=scale, lr=1e-3,
+        )
+        train_base(config, show_progress=False)
+        return final_weights(config)
+
+    start = PackedDiT(PackedDiTConfig(latent_channels=4, seed=0, **TINY_MODEL)).state_dict()
+    frozen, normal = run("frozen", 0.0), run("normal", 1.0)
+    text = [n for n in start if n.startswith(("text.", "text_pool.")) or ".cross." in n]
+    assert text and all(torch.equal(frozen[n], start[n]) for n in text)
+    assert any(not torch.equal(normal[n], start[n]) for n in text)
+    assert not torch.equal(frozen["final_proj.weight"], start["final_proj.weight"])  # the rest still learns

@@ -68,6 +68,9 @@ class BaseTrainConfig:
         motion_weight: extra loss weight where the target differs from the copy-last frame
             (`bench.train.objective.flow_matching_loss_at`); 0 is the plain mean.
         text_dropout: rate at which prompts are emptied (for classifier-free guidance).
+        text_lr_scale: learning-rate factor for the prompt pathway (word embeddings, text layers,
+            pooled projection, cross-attention). In image-to-video the start frame already shows
+            everything but the motion, so the prompt's gradient is weak (see README, session 4).
         max_minutes, max_steps: budget; training stops at the first one reached (the time budget
             counts across resumes).
         ema_decay: decay of the saved weight average.
@@ -97,6 +100,7 @@ class BaseTrainConfig:
     time_shift: float = 1.0
     motion_weight: float = 0.0
     text_dropout: float = 0.1
+    text_lr_scale: float = 1.0
     max_minutes: float = 80.0
     max_steps: int = 1_000_000
     ema_decay: float = 0.998
@@ -158,7 +162,13 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
     # -- model
     model = new_lab_model(config.model, codec, config.seed)
     encoder = model.text_encoder()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
+    text_names = ("text.", "text_pool.", ".cross.")
+    text_params = [p for n, p in model.named_parameters() if n.startswith(text_names[:2]) or text_names[2] in n]
+    other_params = [p for n, p in model.named_parameters() if not (n.startswith(text_names[:2]) or text_names[2] in n)]
+    optimiser = torch.optim.AdamW(
+        [{"params": other_params, "lr_scale": 1.0}, {"params": text_params, "lr_scale": config.text_lr_scale}],
+        lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99),
+    )
     ema = EMA(model, config.ema_decay)
     rng = random.Random(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -178,6 +188,8 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
                             step=step, elapsed=elapsed, rows=rows)
 
     def evaluate() -> dict:
+        if not eval_batches:  # eval_batches: 0 turns the held-out comparison off
+            return {}
         comparison = compare_to_copy_last(ema.shadow, eval_batches, encoder, codec, seed=config.seed, steps=config.eval_steps)
         values = comparison.as_dict()
         log("eval " + " ".join(f"{k[5:]}={v:.4f}" for k, v in values.items()))
@@ -193,7 +205,7 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
         lr = config.lr * min(1.0, (step + 1) / config.warmup_steps)
         lr *= 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / (config.max_minutes * 60)))) * 0.9 + 0.1
         for group in optimiser.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         choice, batch = random_batch(pool, choices, config.max_sections, config.batch_size, rng)
         cond = conditioning(encoder, batch, config.text_dropout, rng)
         loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift,

@@ -150,6 +150,8 @@ def compare_to_copy_last(
     shift: float = 3.0,
 ) -> CopyLastComparison:
     """Evaluate `model` on fixed held-out batches (each must have a copy-last baseline)."""
+    if not batches:
+        raise ValueError("compare_to_copy_last needs at least one held-out batch (eval_batches >= 1)")
     was_training = model.training
     model.eval()
     sums = dict.fromkeys(CopyLastComparison.__dataclass_fields__, 0.0)
