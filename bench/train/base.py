@@ -131,6 +131,17 @@ def fixed_eval_batches(pool: LatentClipPool, choices: list[PlanChoice], config, 
     return batches
 
 
+def prompt_pathway_groups(model, text_lr_scale: float) -> list[dict]:
+    """Optimiser parameter groups: the prompt pathway (word embeddings and text layers, the pooled
+    projection, every cross-attention) with `lr_scale` text_lr_scale, everything else with 1."""
+    def is_prompt(name: str) -> bool:
+        return name.startswith(("text.", "text_pool.")) or ".cross." in name
+
+    named = list(model.named_parameters())
+    return [{"params": [p for n, p in named if not is_prompt(n)], "lr_scale": 1.0},
+            {"params": [p for n, p in named if is_prompt(n)], "lr_scale": text_lr_scale}]
+
+
 def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
     """Pretrain (or resume) the base model described by `config`; returns the final report."""
     torch.set_num_threads(config.threads)
@@ -162,13 +173,8 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
     # -- model
     model = new_lab_model(config.model, codec, config.seed)
     encoder = model.text_encoder()
-    text_names = ("text.", "text_pool.", ".cross.")
-    text_params = [p for n, p in model.named_parameters() if n.startswith(text_names[:2]) or text_names[2] in n]
-    other_params = [p for n, p in model.named_parameters() if not (n.startswith(text_names[:2]) or text_names[2] in n)]
-    optimiser = torch.optim.AdamW(
-        [{"params": other_params, "lr_scale": 1.0}, {"params": text_params, "lr_scale": config.text_lr_scale}],
-        lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99),
-    )
+    optimiser = torch.optim.AdamW(prompt_pathway_groups(model, config.text_lr_scale), lr=config.lr,
+                                  weight_decay=config.weight_decay, betas=(0.9, 0.99))
     ema = EMA(model, config.ema_decay)
     rng = random.Random(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
