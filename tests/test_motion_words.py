@@ -20,3 +20,15 @@ def test_every_i2v_test_prompt_has_a_motion_phrase():
 def test_a_prompt_without_motion_is_an_error():
     with pytest.raises(ValueError, match="no motion phrase"):
         with_direction("a red circle over a grey gradient", "left")
+
+
+def test_motion_words_runs_on_validation_items_and_records_the_split(tmp_path):
+    import json
+
+    from bench.benchmarks.motion_words import main
+
+    out = tmp_path / "words.json"
+    assert main(["--rows", "fp_vanilla", "--items", "1", "--split", "validation", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["split"] == "validation" and set(report["rows"]) == {"fp_vanilla"}
+    assert report["rows"]["fp_vanilla"]["displacement_px"] >= 0

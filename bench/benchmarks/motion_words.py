@@ -2,9 +2,9 @@
 
     python -m bench.benchmarks.motion_words --rows fp_inverted fp_vanilla --items 8
 
-For each start frame of `items` image-to-video test items, the checkpoint generates one section
-four times, with the item's prompt rewritten to "… drifts left / right / up / down over …", same
-seed. The perceptor reads the subject's displacement from the first to the last generated frame.
+For each start frame of `items` image-to-video test items (or validation items with `--split
+validation`), the checkpoint generates one section four times, with the item's prompt rewritten to
+"… drifts left / right / up / down over …", same seed. The perceptor reads the subject's displacement from the first to the last generated frame.
 Reported per row: the mean displacement length, the mean cosine between the asked direction and
 the displacement (1 = follows the words, 0 = ignores them), and the spread between the four
 prompts' displacements (0 px = the words change nothing). Writes results/bench/motion_words.json.
@@ -57,24 +57,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", nargs="+", default=["fp_inverted", "fp_vanilla", "fp_vanilla_d",
                                                       "fp_anti_drifting_endpoint"])
     parser.add_argument("--items", type=int, default=8)
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="start frames from the test items or from validation seeds (for trial checkpoints)")
+    parser.add_argument("--schedule", default=None, help="sampling schedule when a checkpoint has no sidecar (a base)")
     parser.add_argument("--out", default="results/bench/motion_words.json")
     args = parser.parse_args(argv)
     import torch
 
     from bench.generate import build_generator
     from bench.train.evaluate import REFERENCE_ROWS
-    from bench.world import test_split
+    from bench.world import test_split, validation_items
     from metrics.lab.perceptor import LabPerceptor
 
     torch.set_num_threads(1)
     perceptor = LabPerceptor.load()
-    items = test_split("i2v")[: args.items]
-    result = {"items": args.items, "rows": {}}
+    items = test_split("i2v")[: args.items] if args.split == "test" else validation_items("i2v", args.items)
+    result = {"items": args.items, "split": args.split, "rows": {}}
     for row in args.rows:
         checkpoint = REFERENCE_ROWS.get(row, row)
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-        numbers = follow_numbers(build_generator(checkpoint), perceptor, items)
+        numbers = follow_numbers(build_generator(checkpoint, schedule=args.schedule), perceptor, items)
         result["rows"][row] = numbers
         print(f"{row:>28}  displacement {numbers['displacement_px']:.2f} px  direction cosine "
               f"{numbers['direction_cosine']:+.2f}  spread between prompts {numbers['spread_between_prompts_px']:.2f} px")
