@@ -621,8 +621,8 @@ class PackedDiT(nn.Module):
     ) -> torch.Tensor:
         """The network's output in its own target (`config.prediction`: velocity or x0); same
         arguments as `forward`. Training with an x0 loss uses this; samplers use `forward`.
-        With `anchor_warp`, two more channels follow the C latent channels: the flow (x, y) in units
-        of `FLOW_SCALE_PX` pixels."""
+        With `anchor_warp`, two more channels follow the C latent channels: the flow (x, y), in units
+        of `FLOW_SCALE_PX` pixels ("per_frame") or of `VELOCITY_SCALE_PX` pixels per frame ("velocity")."""
         noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
         timesteps = self._check_inputs(noisy, noisy_indices, timesteps, context, cond, attention)
         _, channels, frames, height, width = noisy.shape
