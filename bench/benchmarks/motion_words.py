@@ -4,7 +4,8 @@
 
 For each start frame of `items` image-to-video test items (or validation items with `--split
 validation`), the checkpoint generates one section four times, with the item's prompt rewritten to
-"… drifts left / right / up / down over …", same seed. The perceptor reads the subject's displacement from the first to the last generated frame.
+"… drifts left / right / up / down over …", same seed. The perceptor reads the subject's
+displacement from the first to the last generated frame.
 Reported per row: the mean displacement length, the mean cosine between the asked direction and
 the displacement (1 = follows the words, 0 = ignores them), and the spread between the four
 prompts' displacements (0 px = the words change nothing). Writes results/bench/motion_words.json.
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.atomic_files import atomic_write_json
+from bench.world import ITEM_SPLITS
 
 DIRECTIONS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0)}
 _MOTION = re.compile(r"\s(drifts|bobs|bounces|circles|floats)\b.*?(?= over )")
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", nargs="+", default=["fp_inverted", "fp_vanilla", "fp_vanilla_d",
                                                       "fp_anti_drifting_endpoint"])
     parser.add_argument("--items", type=int, default=8)
-    parser.add_argument("--split", choices=("test", "validation"), default="test",
+    parser.add_argument("--split", choices=ITEM_SPLITS, default="test",
                         help="start frames from the test items or from validation seeds (for trial checkpoints)")
     parser.add_argument("--schedule", default=None, help="sampling schedule when a checkpoint has no sidecar (a base)")
     parser.add_argument("--out", default="results/bench/motion_words.json")
@@ -66,12 +68,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.generate import build_generator
     from bench.train.evaluate import REFERENCE_ROWS
-    from bench.world import test_split, validation_items
+    from bench.world import split_items
     from metrics.lab.perceptor import LabPerceptor
 
     torch.set_num_threads(1)
     perceptor = LabPerceptor.load()
-    items = test_split("i2v")[: args.items] if args.split == "test" else validation_items("i2v", args.items)
+    items = split_items(args.split, "i2v", args.items)
     result = {"items": args.items, "split": args.split, "rows": {}}
     for row in args.rows:
         checkpoint = REFERENCE_ROWS.get(row, row)

@@ -39,7 +39,7 @@ import numpy as np
 from bench.atomic_files import atomic_write_json
 from bench.generate import build_generator
 from bench.train.codec import reconstruct
-from bench.world import test_split, validation_items
+from bench.world import ITEM_SPLITS, split_items
 from framepack.generator import GenerationRequest, MemorySink
 from metrics.lab.perceptor import LabPerceptor
 
@@ -54,7 +54,6 @@ BASELINE_ROWS = {name: f"results/checkpoints/{name}.safetensors" for name in (
 REFERENCE_ROWS = {**FRAMEPACK_ROWS, **BASELINE_ROWS}
 TARGETS = {"presence": 0.9, "shape_kept": 0.9, "colour_kept": 0.9, "identity_kept": 0.9,
            "position_error_px_frame1": 2.0, "degradation_gap": 0.1}
-SPLITS = ("test", "validation")
 
 
 def generate(generator, item, sections: int, seed: int = 0) -> np.ndarray:
@@ -169,9 +168,7 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
     from rich.progress import Progress
 
     perceptor = LabPerceptor.load()
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    test_items = test_split("i2v")[:items] if split == "test" else validation_items("i2v", items)
+    test_items = split_items(split, "i2v", items)
     report: dict = {"targets": TARGETS, "split": split, "rows": {}}
     long_videos: dict[str, list[np.ndarray]] = {}
     with Progress(disable=not show_progress) as progress:
@@ -278,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedule", default=None,
                         help="sample every row with this schedule (default: each checkpoint's sidecar; needed for a base)")
     parser.add_argument("--codec", default=None, help="lab codec (default: each checkpoint's sidecar, else the reference codec)")
-    parser.add_argument("--split", choices=SPLITS, default="test",
+    parser.add_argument("--split", choices=ITEM_SPLITS, default="test",
                         help="test items, or validation-seed items to compare trial models (default: test)")
     parser.add_argument("--out", default=None,
                         help="report path (default: results/checkpoints/quality_report.json for the test split, "
@@ -328,7 +325,7 @@ def merge_parts(folder: str, out: str, figure: str | None, figure_items: int, fi
             with np.load(stored) as data:
                 videos[name] = [data[key] for key in sorted(data.files)]
     if figure and videos:
-        items = test_split("i2v")[:figure_items] if split == "test" else validation_items("i2v", figure_items)
+        items = split_items(split, "i2v", figure_items)
         sample_figures({k: v[:figure_items] for k, v in videos.items()}, items, figure_sections, figure)
     atomic_write_json(out, report)
     return report

@@ -25,6 +25,7 @@ TEST_SPLIT_SIZE = 64
 VALIDATION_ITEM_OFFSET = 5_000
 SECTIONS = {"short": 2, "long": 12}
 SPLIT_KINDS = tuple(TEST_SEED_BASE)
+ITEM_SPLITS = ("test", "validation")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,13 @@ def validation_items(kind: str, count: int = TEST_SPLIT_SIZE) -> list[TestItem]:
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")
     return [_item(kind, index, VALIDATION_SEEDS.start + VALIDATION_ITEM_OFFSET + index) for index in range(count)]
+
+
+def split_items(split: str, kind: str, count: int) -> list[TestItem]:
+    """The first `count` items of the test split, or `count` validation items (`split` in ITEM_SPLITS)."""
+    if split not in ITEM_SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(ITEM_SPLITS)}")
+    return test_split(kind)[:count] if split == "test" else validation_items(kind, count)
 
 
 def test_split(kind: str) -> list[TestItem]:
