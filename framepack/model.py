@@ -21,6 +21,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +52,14 @@ __all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "Checkp
 PREDICTIONS = ("velocity", "x0", "preconditioned", "anchored")
 WARP_FLOWS = ("per_frame", "velocity")
 CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
+
+
+class AnchorPair(NamedTuple):
+    """An anchored model's per-frame anchors (B, C, F, h, w): `context` as taken from the nearest
+    context frame, `moved` after the predicted flow (the same tensor without `anchor_warp`)."""
+
+    context: torch.Tensor
+    moved: torch.Tensor
 
 
 def _per_frame(timesteps: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
@@ -519,7 +528,8 @@ class PackedDiT(nn.Module):
         attention: str = "full",
         kv_cache: KVCache | None = None,
         block_frames: int | None = None,
-    ) -> torch.Tensor:
+        return_anchors: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, AnchorPair]:
         """Predict the flow-matching velocity of the noisy section.
 
         Args:
@@ -534,16 +544,22 @@ class PackedDiT(nn.Module):
                 section, or `context_sees_noisy=False`).
             block_frames: frames per block for "block_causal", counted from the first noisy frame;
                 default: the section's F.
+            return_anchors: ("anchored" only) also return the `AnchorPair` (each frame's anchor as
+                taken from the context, and as moved by the predicted flow), for a training loss
+                on the flow itself.
 
         Returns:
-            (B, C, F, H, W) velocity v = noise − x0.
+            (B, C, F, H, W) velocity v = noise − x0 (and the `AnchorPair` with `return_anchors`).
         """
+        if return_anchors and self.config.prediction != "anchored":
+            raise ValueError(f"return_anchors needs prediction='anchored', got {self.config.prediction!r}")
         anchor = None
         network_input = noisy
         if self.config.prediction == "anchored":
             self._check_inputs(noisy, torch.as_tensor(noisy_indices), timesteps, context, cond, attention)
             anchor, anchor_index = nearest_context(noisy.shape, torch.as_tensor(noisy_indices), context, cond.image_latent)
             anchor = anchor.to(noisy)
+            context_anchor = anchor
             network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # the noisy residual r_t
         native = self.predict_native(
             network_input, noisy_indices, timesteps, context, cond, attention=attention, kv_cache=kv_cache,
@@ -569,7 +585,11 @@ class PackedDiT(nn.Module):
         # (1 − c_skip = t(2t − 1)/n², c_out / t = 1/n).
         norm_sq = (1 - t) ** 2 + t**2
         velocity = network_input * (2 * t - 1) / norm_sq - native / norm_sq.sqrt()
-        return velocity if anchor is None else velocity - anchor
+        if anchor is None:
+            return velocity
+        if return_anchors:
+            return velocity - anchor, AnchorPair(context_anchor, anchor)
+        return velocity - anchor
 
     def _embed_noisy(
         self,

@@ -128,7 +128,6 @@ def test_one_step_estimate_is_the_anchor_moved_by_the_flow_head(codec):
 
 
 @torch.no_grad()
-@torch.no_grad()
 def test_velocity_flow_moves_each_frame_by_its_distance_from_the_anchor(codec):
     model = make_model(0, latent_channels=CHANNELS, prediction="anchored", anchor_warp=True, warp_flow="velocity")
     model.pixel_view.copy_from_codec(codec)
@@ -180,3 +179,40 @@ def test_anchor_warp_needs_an_anchored_model():
         PackedDiTConfig(latent_channels=4, prediction="preconditioned", anchor_warp=True)
     with pytest.raises(ValueError, match="warp_patch"):
         PackedDiTConfig(latent_channels=4, prediction="anchored", anchor_warp=True, warp_patch=0)
+
+
+@torch.no_grad()
+def test_warp_matching_loss_is_one_for_an_unmoved_anchor_and_small_when_the_flow_follows_the_motion(codec):
+    from bench.train.objective import warp_matching_loss
+    from framepack.model import AnchorPair
+
+    view = pixel_view(codec)
+    anchor, target = edge_latents(codec, 28), edge_latents(codec, 31)  # the edge moved 3 px right
+    flow = torch.zeros(1, 2, 1, 8, 8)
+    flow[:, 0] = 3.0
+    assert warp_matching_loss(view, AnchorPair(anchor, anchor), target, 3.0).item() == pytest.approx(1.0)
+    assert warp_matching_loss(view, AnchorPair(anchor, view.warp(anchor, flow)), target, 3.0).item() < 0.1
+    assert warp_matching_loss(view, AnchorPair(anchor, view.warp(anchor, -flow)), target, 3.0).item() > 2.0
+
+
+def test_warp_weight_gives_the_flow_head_its_own_gradient(codec):
+    from bench.train.examples import TrainingBatch
+    from bench.train.objective import flow_matching_loss_at
+
+    model = warp_model(codec).train()
+    noisy, indices, _, context, cond = section(codec)
+    batch = TrainingBatch(target=noisy.clone(), noisy_indices=indices, context=context, prompts=["x"] * 2,
+                          start_latent=None, last_context=context[-1].latents, plan=None)
+    t, noise = torch.full((2,), 0.7), torch.randn(noisy.shape, generator=torch.Generator().manual_seed(1))
+
+    def flow_gradient(warp_weight: float) -> torch.Tensor:
+        model.zero_grad()
+        flow_matching_loss_at(model, batch, cond, t, noise, "preconditioned", warp_weight=warp_weight).backward()
+        return model.flow_proj.weight.grad.clone()
+
+    plain, weighted = flow_gradient(0.0), flow_gradient(1.0)
+    assert (weighted - plain).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="anchor_warp"):
+        flow_matching_loss_at(make_model(0, prediction="anchored"), batch, cond, t, noise, "preconditioned", warp_weight=1.0)
+    with pytest.raises(ValueError, match="return_anchors"):
+        make_model(0)(noisy, indices, torch.rand(2, 3), context, cond, return_anchors=True)

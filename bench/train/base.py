@@ -67,6 +67,9 @@ class BaseTrainConfig:
         time_shift: shift of the training-time distribution (> 1: more high-noise samples).
         motion_weight: extra loss weight where the target differs from the copy-last frame
             (`bench.train.objective.flow_matching_loss_at`); 0 is the plain mean.
+        warp_weight, warp_blur_px: (models with `anchor_warp`) weight of the loss asking the moved
+            anchor alone to match the target, blurred by that many pixels
+            (`bench.train.objective.warp_matching_loss`); 0 turns it off.
         text_dropout: rate at which prompts are emptied (for classifier-free guidance).
         text_lr_scale: learning-rate factor for the prompt pathway (word embeddings, text layers,
             pooled projection, cross-attention). In image-to-video the start frame already shows
@@ -99,6 +102,8 @@ class BaseTrainConfig:
     grad_clip: float = 1.0
     time_shift: float = 1.0
     motion_weight: float = 0.0
+    warp_weight: float = 0.0
+    warp_blur_px: float = 3.0
     text_dropout: float = 0.1
     text_lr_scale: float = 1.0
     max_minutes: float = 80.0
@@ -215,7 +220,7 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
         choice, batch = random_batch(pool, choices, config.max_sections, config.batch_size, rng)
         cond = conditioning(encoder, batch, config.text_dropout, rng)
         loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift,
-                                  config.motion_weight)
+                                  config.motion_weight, config.warp_weight, config.warp_blur_px)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

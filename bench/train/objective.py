@@ -10,6 +10,7 @@ low-noise times that shape fine detail weigh as much as the high-noise ones).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -42,10 +43,48 @@ def conditioning(
     return encoder.condition(prompts, image)
 
 
-def model_velocity(model, x_t: torch.Tensor, t: torch.Tensor, batch: TrainingBatch, cond: LabConditioning) -> torch.Tensor:
-    """The model's velocity for a noisy section at per-example times t (B,)."""
+def model_velocity(model, x_t: torch.Tensor, t: torch.Tensor, batch: TrainingBatch, cond: LabConditioning,
+                   return_anchors: bool = False):
+    """The model's velocity for a noisy section at per-example times t (B,) (and, with
+    `return_anchors`, its `framepack.model.AnchorPair`)."""
     timesteps = t.view(-1, 1).expand(-1, x_t.shape[2]).contiguous()
+    if return_anchors:
+        return model(x_t, batch.noisy_indices, timesteps, batch.context, cond, return_anchors=True)
     return model(x_t, batch.noisy_indices, timesteps, batch.context, cond)
+
+
+def gaussian_blur(pixels: torch.Tensor, sigma_px: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, 3, H, W) frames (edges replicated)."""
+    radius = max(1, int(math.ceil(3 * sigma_px)))
+    offsets = torch.arange(-radius, radius + 1, dtype=pixels.dtype)
+    kernel = torch.exp(-0.5 * (offsets / sigma_px) ** 2)
+    kernel = (kernel / kernel.sum()).to(pixels.device)
+    channels = pixels.shape[1]
+    padded = F.pad(pixels, (radius, radius, radius, radius), mode="replicate")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
+    return F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+
+
+def warp_matching_loss(pixel_view, anchors, target: torch.Tensor, blur_px: float) -> torch.Tensor:
+    """How well the moved anchor alone matches the clean target, relative to the unmoved one.
+
+    Both are decoded through the codec's linear map and blurred by `blur_px` (so a sprite a few
+    pixels away still pulls the flow towards it), then
+    loss = ‖blur(moved) − blur(x0)‖² / ‖blur(context anchor) − blur(x0)‖²  (the latter detached):
+    1 for a zero flow, < 1 when the flow explains the motion. It gives the flow head (and the
+    prompt that says where the subject goes) a direct gradient, which the diffusion loss does not:
+    there the correction can redraw the subject instead.
+    """
+    b, c, f, h, w = target.shape
+
+    def blurred(latents: torch.Tensor) -> torch.Tensor:
+        frames = latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+        return gaussian_blur(pixel_view.to_pixels(frames), blur_px)
+
+    goal = blurred(target)
+    moved_error = ((blurred(anchors.moved) - goal) ** 2).sum()
+    still_error = ((blurred(anchors.context) - goal) ** 2).sum().detach()
+    return moved_error / still_error.clamp_min(1e-6)
 
 
 def flow_matching_loss(
@@ -56,11 +95,13 @@ def flow_matching_loss(
     loss_target: str = "velocity",
     time_shift: float = 1.0,
     motion_weight: float = 0.0,
+    warp_weight: float = 0.0,
+    warp_blur_px: float = 3.0,
 ) -> torch.Tensor:
     """Mean squared error of one noised batch (see the module docstring for `loss_target`)."""
     t = sample_times(batch.target.shape[0], generator, time_shift)
     noise = torch.randn(batch.target.shape, generator=generator)
-    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight)
+    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight, warp_weight, warp_blur_px)
 
 
 def flow_matching_loss_at(
@@ -71,8 +112,13 @@ def flow_matching_loss_at(
     noise: torch.Tensor,
     loss_target: str = "velocity",
     motion_weight: float = 0.0,
+    warp_weight: float = 0.0,
+    warp_blur_px: float = 3.0,
 ) -> torch.Tensor:
     """`flow_matching_loss` at given times t (B,) and noise (shaped like the target).
+
+    `warp_weight` > 0 (models with `anchor_warp`) adds that multiple of `warp_matching_loss`:
+    the moved anchor alone should match the target, blurred by `warp_blur_px` pixels.
 
     `motion_weight` α > 0 weighs each latent position by 1 + α·m/mean(m), m = its squared change
     from the copy-last baseline: where the subject moves. Without it, the few moving tokens are a
@@ -84,10 +130,20 @@ def flow_matching_loss_at(
         raise ValueError(f"unknown loss_target {loss_target!r}; expected one of {LOSS_TARGETS}")
     if motion_weight < 0:
         raise ValueError(f"motion_weight must be >= 0, got {motion_weight}")
+    if warp_weight < 0 or warp_blur_px <= 0:
+        raise ValueError(f"warp_weight must be >= 0 and warp_blur_px > 0, got {warp_weight} and {warp_blur_px}")
     x0 = batch.target
     tt = t.view(-1, 1, 1, 1, 1)
     x_t = (1 - tt) * x0 + tt * noise
-    v_hat = model_velocity(model, x_t, t, batch, cond)
+    warp_term = 0.0
+    if warp_weight > 0:
+        pixel_view = getattr(getattr(model, "module", model), "pixel_view", None)  # DDP wraps the model
+        if pixel_view is None:
+            raise ValueError("warp_weight > 0 needs a model with anchor_warp: true")
+        v_hat, anchors = model_velocity(model, x_t, t, batch, cond, return_anchors=True)
+        warp_term = warp_weight * warp_matching_loss(pixel_view, anchors, x0, warp_blur_px)
+    else:
+        v_hat = model_velocity(model, x_t, t, batch, cond)
     if loss_target == "velocity":
         errors = (v_hat - (noise - x0)) ** 2
     elif loss_target == "preconditioned":
@@ -97,10 +153,10 @@ def flow_matching_loss_at(
     else:
         errors = (x_t - tt * v_hat - x0) ** 2
     if motion_weight == 0 or batch.last_context is None:
-        return errors.mean()
+        return errors.mean() + warp_term
     change = ((x0 - batch.last_context) ** 2).mean(dim=1, keepdim=True)
     weights = 1 + motion_weight * change / change.mean().clamp_min(1e-8)
-    return (weights * errors).mean() / weights.mean()
+    return (weights * errors).mean() / weights.mean() + warp_term
 
 
 @torch.no_grad()
