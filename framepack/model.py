@@ -56,10 +56,12 @@ CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
 
 class AnchorPair(NamedTuple):
     """An anchored model's per-frame anchors (B, C, F, h, w): `context` as taken from the nearest
-    context frame, `moved` after the predicted flow (the same tensor without `anchor_warp`)."""
+    context frame, `moved` after the predicted flow (the same tensor without `anchor_warp`), and
+    that flow (B, 2, F, h, w) in pixels (None without `anchor_warp`)."""
 
     context: torch.Tensor
     moved: torch.Tensor
+    flow: torch.Tensor | None = None
 
 
 def _per_frame(timesteps: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
@@ -553,7 +555,7 @@ class PackedDiT(nn.Module):
         """
         if return_anchors and self.config.prediction != "anchored":
             raise ValueError(f"return_anchors needs prediction='anchored', got {self.config.prediction!r}")
-        anchor = None
+        anchor = flow = None
         network_input = noisy
         if self.config.prediction == "anchored":
             self._check_inputs(noisy, torch.as_tensor(noisy_indices), timesteps, context, cond, attention)
@@ -588,7 +590,7 @@ class PackedDiT(nn.Module):
         if anchor is None:
             return velocity
         if return_anchors:
-            return velocity - anchor, AnchorPair(context_anchor, anchor)
+            return velocity - anchor, AnchorPair(context_anchor, anchor, flow)
         return velocity - anchor
 
     def _embed_noisy(

@@ -70,6 +70,8 @@ class BaseTrainConfig:
         warp_weight, warp_blur_px: (models with `anchor_warp`) weight of the loss asking the moved
             anchor alone to match the target, blurred by that many pixels
             (`bench.train.objective.warp_matching_loss`); 0 turns it off.
+        flow_weight: (models with `anchor_warp`) weight of the loss asking the anchor's flow to be
+            the world's true motion since the anchor frame (`bench.train.objective.flow_supervision_loss`).
         text_dropout: rate at which prompts are emptied (for classifier-free guidance).
         text_lr_scale: learning-rate factor for the prompt pathway (word embeddings, text layers,
             pooled projection, cross-attention). In image-to-video the start frame already shows
@@ -104,6 +106,7 @@ class BaseTrainConfig:
     motion_weight: float = 0.0
     warp_weight: float = 0.0
     warp_blur_px: float = 3.0
+    flow_weight: float = 0.0
     text_dropout: float = 0.1
     text_lr_scale: float = 1.0
     max_minutes: float = 80.0
@@ -220,7 +223,8 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
         choice, batch = random_batch(pool, choices, config.max_sections, config.batch_size, rng)
         cond = conditioning(encoder, batch, config.text_dropout, rng)
         loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift,
-                                  config.motion_weight, config.warp_weight, config.warp_blur_px)
+                                  config.motion_weight, config.warp_weight, config.warp_blur_px,
+                                  config.flow_weight, pool.motion if config.flow_weight > 0 else None)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

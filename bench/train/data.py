@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.train.flow_target import motion_table
 from bench.world import TRAIN_SEEDS, VALIDATION_SEEDS, sample_clip
 
 SPLIT_SEEDS = {"train": TRAIN_SEEDS, "heldout": VALIDATION_SEEDS}
@@ -61,6 +62,15 @@ class LatentClipPool:
         self.latents = latents
         self.prompts = prompts
         self.seeds = seeds
+        self._motion: torch.Tensor | None = None
+
+    @property
+    def motion(self) -> torch.Tensor:
+        """(N, T, 8) the clips' per-frame ground-truth motion (`bench.train.flow_target.MOTION_COLUMNS`),
+        recomputed from the seeds on first use (the clips start at frame 0, at the nominal fps)."""
+        if self._motion is None:
+            self._motion = motion_table(self.seeds, self.clip_frames)
+        return self._motion
 
     def __len__(self) -> int:
         return len(self.latents)

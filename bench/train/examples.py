@@ -34,6 +34,9 @@ class TrainingBatch:
         last_context: (B, C, g, h, w) the copy-last-frame baseline: every generated frame replaced by
             the real context frame nearest in time (None when the context holds no real frame).
         plan: the plan the batch follows.
+        clip_ids: (B,) pool clips the examples read.
+        target_frames, nearest_frames: (B, g) clip frame numbers of the generated frames and of
+            the real context frame nearest each (the copy-last frames); None without real context.
     """
 
     target: torch.Tensor
@@ -43,6 +46,9 @@ class TrainingBatch:
     start_latent: torch.Tensor | None
     last_context: torch.Tensor | None
     plan: SectionPlan
+    clip_ids: torch.Tensor | None = None
+    target_frames: torch.Tensor | None = None
+    nearest_frames: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -127,10 +133,12 @@ def build_batch(
         )
         real_frames += [f for f in frames if f is not None]
     start_latent = gather([0])[:, :, 0] if has_start else None
-    last_context = None
+    last_context = target_frames = nearest_frames = None
     if real_frames:
         nearest = [min(real_frames, key=lambda f, g=g: (abs(f - g), f)) for g in plan.generated]
         last_context = gather(nearest)
+        target_frames = offs[:, None] + torch.tensor(plan.generated, dtype=torch.long)[None, :]
+        nearest_frames = offs[:, None] + torch.tensor(nearest, dtype=torch.long)[None, :]
     return TrainingBatch(
         target=target,
         noisy_indices=torch.tensor(plan.generated_positions, dtype=torch.long),
@@ -139,6 +147,9 @@ def build_batch(
         start_latent=start_latent,
         last_context=last_context,
         plan=plan,
+        clip_ids=ids,
+        target_frames=target_frames,
+        nearest_frames=nearest_frames,
     )
 
 

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.train.examples import TrainingBatch
+from bench.train.flow_target import flow_targets
+from framepack.anchor_warp import FLOW_SCALE_PX
 from framepack.flow_matching import sample, time_grid
 from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
 
@@ -65,6 +67,22 @@ def gaussian_blur(pixels: torch.Tensor, sigma_px: float) -> torch.Tensor:
     return F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
 
 
+def flow_supervision_loss(anchors, batch: TrainingBatch, motion: torch.Tensor, patch: int) -> torch.Tensor:
+    """Mean squared error (in units of FLOW_SCALE_PX) between the predicted anchor flow and the
+    world's true flow from each frame's anchor frame (`bench.train.flow_target.flow_targets`).
+
+    Only frames whose model anchor is the batch's copy-last frame are counted (that is the frame
+    the true flow starts from); 0 when there are none (no real context).
+    """
+    if batch.last_context is None or batch.nearest_frames is None:
+        return anchors.moved.new_zeros(())
+    ids = batch.clip_ids[:, None]
+    truth = flow_targets(motion[ids, batch.target_frames], motion[ids, batch.nearest_frames], patch)
+    same_anchor = (anchors.context - batch.last_context).abs().amax(dim=(1, 3, 4)) < 1e-4  # (B, F)
+    errors = ((anchors.flow - truth) ** 2).mean(dim=(1, 3, 4)) / FLOW_SCALE_PX**2
+    return (errors * same_anchor).sum() / same_anchor.sum().clamp_min(1)
+
+
 def warp_matching_loss(pixel_view, anchors, target: torch.Tensor, blur_px: float) -> torch.Tensor:
     """How well the moved anchor alone matches the clean target, relative to the unmoved one.
 
@@ -97,11 +115,14 @@ def flow_matching_loss(
     motion_weight: float = 0.0,
     warp_weight: float = 0.0,
     warp_blur_px: float = 3.0,
+    flow_weight: float = 0.0,
+    motion: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean squared error of one noised batch (see the module docstring for `loss_target`)."""
     t = sample_times(batch.target.shape[0], generator, time_shift)
     noise = torch.randn(batch.target.shape, generator=generator)
-    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight, warp_weight, warp_blur_px)
+    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight, warp_weight, warp_blur_px,
+                                 flow_weight, motion)
 
 
 def flow_matching_loss_at(
@@ -114,11 +135,15 @@ def flow_matching_loss_at(
     motion_weight: float = 0.0,
     warp_weight: float = 0.0,
     warp_blur_px: float = 3.0,
+    flow_weight: float = 0.0,
+    motion: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`flow_matching_loss` at given times t (B,) and noise (shaped like the target).
 
     `warp_weight` > 0 (models with `anchor_warp`) adds that multiple of `warp_matching_loss`:
     the moved anchor alone should match the target, blurred by `warp_blur_px` pixels.
+    `flow_weight` > 0 adds that multiple of `flow_supervision_loss` against the world's true
+    motion; `motion` is the pool's table (`bench.train.data.LatentClipPool.motion`).
 
     `motion_weight` α > 0 weighs each latent position by 1 + α·m/mean(m), m = its squared change
     from the copy-last baseline: where the subject moves. Without it, the few moving tokens are a
@@ -132,16 +157,21 @@ def flow_matching_loss_at(
         raise ValueError(f"motion_weight must be >= 0, got {motion_weight}")
     if warp_weight < 0 or warp_blur_px <= 0:
         raise ValueError(f"warp_weight must be >= 0 and warp_blur_px > 0, got {warp_weight} and {warp_blur_px}")
+    if flow_weight < 0 or (flow_weight > 0 and motion is None):
+        raise ValueError(f"flow_weight must be >= 0 and needs the pool's motion table, got {flow_weight}")
     x0 = batch.target
     tt = t.view(-1, 1, 1, 1, 1)
     x_t = (1 - tt) * x0 + tt * noise
     warp_term = 0.0
-    if warp_weight > 0:
+    if warp_weight > 0 or flow_weight > 0:
         pixel_view = getattr(getattr(model, "module", model), "pixel_view", None)  # DDP wraps the model
         if pixel_view is None:
-            raise ValueError("warp_weight > 0 needs a model with anchor_warp: true")
+            raise ValueError("warp_weight or flow_weight > 0 needs a model with anchor_warp: true")
         v_hat, anchors = model_velocity(model, x_t, t, batch, cond, return_anchors=True)
-        warp_term = warp_weight * warp_matching_loss(pixel_view, anchors, x0, warp_blur_px)
+        if warp_weight > 0:
+            warp_term = warp_weight * warp_matching_loss(pixel_view, anchors, x0, warp_blur_px)
+        if flow_weight > 0:
+            warp_term = warp_term + flow_weight * flow_supervision_loss(anchors, batch, motion, pixel_view.patch)
     else:
         v_hat = model_velocity(model, x_t, t, batch, cond)
     if loss_target == "velocity":

@@ -1,0 +1,67 @@
+"""Ground-truth motion of the lab world as flow fields, for supervising a warped anchor's flow head.
+
+The world keeps every frame's state (subject and distractor centres and sizes, how far the
+background texture has panned), so the true displacement between a generated frame and the
+context frame its anchor comes from is known, as synthetic optical-flow datasets know theirs.
+`flow_targets` turns it into the flow a `framepack.anchor_warp.PixelView.warp` should apply: at
+each pixel of the generated frame, how far the thing drawn there has moved since the anchor
+frame (subject over distractor over background, as the renderer draws them), averaged over each
+latent pixel's patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.world import FRAME_SIZE, NOMINAL_FPS, sample_attributes, states_for
+
+# Columns of a motion table row (one frame of one clip).
+MOTION_COLUMNS = ("subject_x", "subject_y", "subject_radius", "distractor_x", "distractor_y",
+                  "distractor_radius", "background_x", "background_y")
+
+
+def motion_table(seeds: Sequence[int], clip_frames: int, fps: float = NOMINAL_FPS) -> torch.Tensor:
+    """(N, T, 8) per-frame motion state (`MOTION_COLUMNS`) of the clips `sample_clip(seed, T)`
+    renders; distractor radius 0 when a clip has none. Computed from the seeds, without rendering."""
+    table = np.zeros((len(seeds), clip_frames, len(MOTION_COLUMNS)), np.float32)
+    for row, seed in enumerate(seeds):
+        for k, state in enumerate(states_for(sample_attributes(np.random.default_rng(seed)), clip_frames, fps)):
+            d = state.distractor
+            table[row, k] = (state.x, state.y, state.radius if state.present else 0.0,
+                             d.x if d else 0.0, d.y if d else 0.0, d.radius if d else 0.0,
+                             *state.background_offset)
+    return torch.from_numpy(table)
+
+
+def flow_targets(target_states: torch.Tensor, anchor_states: torch.Tensor, patch: int) -> torch.Tensor:
+    """The true flow from anchor frames to target frames, at latent resolution.
+
+    Args:
+        target_states, anchor_states: (B, F, 8) motion rows (`MOTION_COLUMNS`) of each generated
+            frame and of the context frame its anchor is.
+        patch: pixels per latent pixel.
+    Returns:
+        (B, 2, F, 64 / patch, 64 / patch) displacement (x, y) in pixels, each latent pixel the mean
+        over its patch.
+    """
+    moved = target_states - anchor_states
+    coords = torch.arange(FRAME_SIZE, dtype=torch.float32) + 0.5
+    ys, xs = torch.meshgrid(coords, coords, indexing="ij")
+
+    def inside(x: torch.Tensor, y: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+        """(B, F, H, W) pixels within `radius` of the centres (where the sprite is drawn)."""
+        distance = (xs - x[..., None, None]) ** 2 + (ys - y[..., None, None]) ** 2
+        return distance <= (radius[..., None, None] ** 2)
+
+    t = target_states
+    flow = moved[..., 6:8, None, None].expand(*moved.shape[:2], 2, FRAME_SIZE, FRAME_SIZE).clone()
+    for x, y, r, displacement in ((3, 4, 5, moved[..., 3:5]), (0, 1, 2, moved[..., 0:2])):  # subject drawn last
+        mask = inside(t[..., x], t[..., y], t[..., r])[:, :, None]
+        flow = torch.where(mask, displacement[..., None, None], flow)
+    b, f = flow.shape[:2]
+    pooled = F.avg_pool2d(flow.reshape(b * f, 2, FRAME_SIZE, FRAME_SIZE), patch)
+    return pooled.reshape(b, f, 2, *pooled.shape[-2:]).permute(0, 2, 1, 3, 4).contiguous()
