@@ -282,3 +282,15 @@ def test_base_text_lr_scale_moves_only_the_prompt_pathway_at_its_own_rate(tmp_pa
     assert text and all(torch.equal(frozen[n], start[n]) for n in text)
     assert any(not torch.equal(normal[n], start[n]) for n in text)
     assert not torch.equal(frozen["final_proj.weight"], start["final_proj.weight"])  # the rest still learns
+
+
+def test_finetune_flow_weight_trains_the_flow_head_on_true_motion(tmp_path, codec_path):
+    warp_model = {**TINY_MODEL, "prediction": "anchored", "anchor_warp": True, "warp_flow": "velocity"}
+    runs = {weight: tiny_config(tmp_path / f"w{weight}", codec_path, model=warp_model, loss_target="preconditioned",
+                                flow_weight=weight, max_steps=2) for weight in (0.0, 1.0)}
+    for config in runs.values():
+        train_finetune(config, show_progress=False)
+    plain, supervised = final_weights(runs[0.0]), final_weights(runs[1.0])
+    assert (plain["flow_proj.weight"] - supervised["flow_proj.weight"]).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="anchor_warp"):
+        train_finetune(tiny_config(tmp_path / "no_warp", codec_path, flow_weight=1.0, max_steps=1), show_progress=False)

@@ -67,6 +67,8 @@ class FinetuneConfig:
         max_sections, train_clips, clip_frames, heldout_clips: data (see the base recipe).
         batch_size: GLOBAL batch (split across DDP ranks; must divide by the world size).
         lr, warmup_steps, weight_decay, grad_clip, loss_target, time_shift, text_dropout: optimisation.
+        flow_weight: (models with `anchor_warp`) weight of the true-motion loss on the anchor's flow
+            (`bench.train.objective.flow_supervision_loss`), as in the base recipe; 0 turns it off.
         max_minutes, max_steps: budget (first reached; minutes count across resumes).
         ema_decay: saved weight average.
         eval_batches, eval_batch_size, eval_steps: held-out copy-last-frame comparison at the end.
@@ -98,6 +100,7 @@ class FinetuneConfig:
     loss_target: str = "velocity"
     time_shift: float = 1.0
     text_dropout: float = 0.1
+    flow_weight: float = 0.0
     max_minutes: float = 12.0
     max_steps: int = 1_000_000
     ema_decay: float = 0.995
@@ -155,6 +158,9 @@ def shard_batch(batch: TrainingBatch, cond: LabConditioning, rank: int, world: i
         start_latent=None if batch.start_latent is None else batch.start_latent[part],
         last_context=None if batch.last_context is None else batch.last_context[part],
         plan=batch.plan,
+        clip_ids=None if batch.clip_ids is None else batch.clip_ids[part],
+        target_frames=None if batch.target_frames is None else batch.target_frames[part],
+        nearest_frames=None if batch.nearest_frames is None else batch.nearest_frames[part],
     )
     image = None if cond.image_latent is None else cond.image_latent[part]
     return sharded, LabConditioning(cond.text_ids[part], cond.text_mask[part], image)
@@ -288,7 +294,9 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
         noise = torch.randn(batch.target.shape, generator=generator)
         local_batch, local_cond = shard_batch(batch, cond, rank, world)
         part = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
-        loss = flow_matching_loss_at(trained, local_batch, local_cond, t[part], noise[part], config.loss_target)
+        loss = flow_matching_loss_at(trained, local_batch, local_cond, t[part], noise[part], config.loss_target,
+                                     flow_weight=config.flow_weight,
+                                     motion=pool.motion if config.flow_weight > 0 else None)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -19,7 +19,6 @@ import torch.nn.functional as F
 
 from bench.train.examples import TrainingBatch
 from bench.train.flow_target import flow_targets
-from framepack.anchor_warp import FLOW_SCALE_PX
 from framepack.flow_matching import sample, time_grid
 from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
 
@@ -68,8 +67,10 @@ def gaussian_blur(pixels: torch.Tensor, sigma_px: float) -> torch.Tensor:
 
 
 def flow_supervision_loss(anchors, batch: TrainingBatch, motion: torch.Tensor, patch: int) -> torch.Tensor:
-    """Mean squared error (in units of FLOW_SCALE_PX) between the predicted anchor flow and the
-    world's true flow from each frame's anchor frame (`bench.train.flow_target.flow_targets`).
+    """Squared error between the predicted anchor flow and the world's true flow from each frame's
+    anchor frame (`bench.train.flow_target.flow_targets`), relative to the true flow's own energy:
+    1 for a zero flow, 0 for the true one. Relative, because most latent pixels are background that
+    does not move: an absolute error would reward predicting no motion anywhere.
 
     Only frames whose model anchor is the batch's copy-last frame are counted (that is the frame
     the true flow starts from); 0 when there are none (no real context).
@@ -78,9 +79,10 @@ def flow_supervision_loss(anchors, batch: TrainingBatch, motion: torch.Tensor, p
         return anchors.moved.new_zeros(())
     ids = batch.clip_ids[:, None]
     truth = flow_targets(motion[ids, batch.target_frames], motion[ids, batch.nearest_frames], patch)
-    same_anchor = (anchors.context - batch.last_context).abs().amax(dim=(1, 3, 4)) < 1e-4  # (B, F)
-    errors = ((anchors.flow - truth) ** 2).mean(dim=(1, 3, 4)) / FLOW_SCALE_PX**2
-    return (errors * same_anchor).sum() / same_anchor.sum().clamp_min(1)
+    same_anchor = ((anchors.context - batch.last_context).abs().amax(dim=(1, 3, 4)) < 1e-4)[:, None, :, None, None]
+    error = (((anchors.flow - truth) ** 2) * same_anchor).sum()
+    energy = ((truth**2) * same_anchor).sum()
+    return error / energy.clamp_min(1.0)
 
 
 def warp_matching_loss(pixel_view, anchors, target: torch.Tensor, blur_px: float) -> torch.Tensor:
