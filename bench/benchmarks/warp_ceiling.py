@@ -1,0 +1,99 @@
+"""What a warped anchor can reach on the quality bar with a perfect flow (a diagnostic, not a test).
+
+    python -m bench.benchmarks.warp_ceiling --items 32
+
+A model with `anchor_warp` predicts each frame as its anchor moved along a flow per latent pixel,
+plus a correction. Here the flow is the world's true motion (`bench.train.flow_target`), the
+correction is zero, and the anchor is the start frame: the first section of each i2v item, read by
+the perceptor with the quality bar's own numbers (`bench.train.evaluate.first_section_numbers`).
+Beside it, two references: copying the start frame (no motion) and the real clip through the codec.
+
+If the true-flow warp meets identity, motion and degradation, the mechanism is sufficient and a
+model's shortfall is in predicting the flow (and in what its correction adds). Items come from the
+validation seeds by default, so the test split is never used to choose a design.
+Writes results/bench/warp_ceiling.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.atomic_files import atomic_write_json
+
+REPORTED = ("presence", "shape_kept", "colour_kept", "identity_kept", "position_error_px_frame1",
+            "displacement_px_generated", "moving_along_share_generated", "degradation_generated",
+            "degradation_real")
+
+
+def motion_rows(states) -> torch.Tensor:
+    """(T, 8) motion table rows (`bench.train.flow_target.MOTION_COLUMNS`) of a clip's states."""
+    rows = []
+    for s in states:
+        d = s.distractor
+        rows.append([s.x, s.y, s.radius if s.present else 0.0, d.x if d else 0.0, d.y if d else 0.0,
+                     d.radius if d else 0.0, *s.background_offset])
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]]:
+    """Per variant: (videos, real clips, true positions); every video is [start frame, section frames]."""
+    from bench.train.flow_target import flow_targets
+    from framepack.anchor_warp import PixelView
+
+    view = PixelView(codec.config.latent_channels, codec.config.downsample)
+    view.copy_from_codec(codec)
+    videos: dict[str, list[np.ndarray]] = {"true_flow_warp": [], "copy_start": [], "real_through_codec": []}
+    real, truth = [], []
+    for item in items:
+        clip = item.reference_clip(frames)
+        latents = codec.encode_uint8(clip.frames)  # (1, C, T, h, w)
+        rows = motion_rows(clip.states)
+        generated = frames - 1
+        flow = flow_targets(rows[None, 1:], rows[None, :1].expand(1, generated, -1), codec.config.downsample)
+        anchor = latents[:, :, :1].expand(-1, -1, generated, -1, -1)
+        start = clip.frames[:1]
+        with torch.no_grad():
+            videos["true_flow_warp"].append(np.concatenate([start, codec.decode_uint8(view.warp(anchor, flow))]))
+        videos["copy_start"].append(np.concatenate([start, codec.decode_uint8(anchor)]))
+        videos["real_through_codec"].append(np.concatenate([start, codec.decode_uint8(latents[:, :, 1:])]))
+        real.append(clip.frames)
+        truth.append(np.array([[s.x, s.y] for s in clip.states]))
+    return {name: (vids, real, truth) for name, vids in videos.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=32, help="i2v items")
+    parser.add_argument("--split", choices=("validation", "test"), default="validation")
+    parser.add_argument("--frames", type=int, default=10, help="start frame + one section (9 frames)")
+    parser.add_argument("--codec", default="results/checkpoints/codec.safetensors")
+    parser.add_argument("--out", default="results/bench/warp_ceiling.json")
+    args = parser.parse_args(argv)
+    if args.items < 1 or args.frames < 3:
+        parser.error(f"--items must be >= 1 and --frames >= 3, got {args.items} and {args.frames}")
+
+    from bench.train.evaluate import first_section_numbers, targets_met
+    from bench.world import split_items
+    from framepack.lab_codec import LabCodec
+    from metrics.lab.perceptor import LabPerceptor
+
+    codec = LabCodec.load(args.codec)
+    perceptor = LabPerceptor.load()
+    report = {"split": args.split, "items": args.items, "frames": args.frames, "codec": args.codec, "variants": {}}
+    for name, (videos, real, truth) in ceiling_videos(codec, split_items(args.split, "i2v", args.items), args.frames).items():
+        numbers = first_section_numbers(perceptor, videos, real, truth)
+        report["variants"][name] = {**{k: numbers[k] for k in REPORTED}, "met": targets_met(numbers)}
+        shown = "  ".join(f"{k}={numbers[k]:.3f}" for k in REPORTED)
+        print(f"{name:>20}: {shown}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(args.out, report)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
