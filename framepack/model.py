@@ -50,7 +50,9 @@ from framepack.rope import RopeSpec, apply_rotation, rotation
 __all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "CheckpointNotFoundError", "preconditioning"]
 
 PREDICTIONS = ("velocity", "x0", "preconditioned", "anchored")
-WARP_FLOWS = ("per_frame", "velocity")
+WARP_FLOWS = ("per_frame", "velocity", "rigid")
+# Raw flow-head channels per latent pixel for each `warp_flow`.
+FLOW_CHANNELS = {"per_frame": 2, "velocity": 2, "rigid": 5}
 CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
 
 
@@ -127,7 +129,11 @@ class PackedDiTConfig:
         warp_flow: "per_frame" (each noisy frame's own flow) or "velocity": one velocity field per
             section, the running mean of the frames' outputs in time order (so causal masks still
             hold), times each frame's distance in frames from its anchor, as the world's subjects
-            move smoothly.
+            move smoothly. "rigid": each latent pixel's flow blends two velocities per section, the
+            subject's and the background's (each the spatial mean of two head channels, so one
+            pair of numbers per frame, then the same causal running mean), by a per-pixel
+            membership (sigmoid of a fifth channel): one rigid subject moving over a panning
+            background needs five numbers per latent pixel to be learned, not a coherent field.
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
             False makes the context independent of the noisy input in every mask mode, so the KV
@@ -413,7 +419,8 @@ class PackedDiT(nn.Module):
         heads = [self.final_modulation, self.final_proj]
         if config.anchor_warp:
             self.pixel_view = PixelView(channels, config.warp_patch)
-            self.flow_proj = nn.Linear(dim, 2 * K1.t * K1.h * K1.w)  # zero at init: the anchor stays put
+            # zero at init: the anchor stays put
+            self.flow_proj = nn.Linear(dim, FLOW_CHANNELS[config.warp_flow] * K1.t * K1.h * K1.w)
             heads.append(self.flow_proj)
         for layer in heads:
             nn.init.zeros_(layer.weight)
@@ -568,13 +575,9 @@ class PackedDiT(nn.Module):
             block_frames=block_frames,
         )
         if self.config.anchor_warp:
-            native, flow = native[:, : noisy.shape[1]], native[:, noisy.shape[1]:]
-            if self.config.warp_flow == "velocity":
-                counts = torch.arange(1, flow.shape[2] + 1, dtype=flow.dtype).view(1, 1, -1, 1, 1)
-                distance = torch.as_tensor(noisy_indices).to(flow)[None, :] - anchor_index.to(flow)  # (B, F)
-                flow = flow.cumsum(dim=2) / counts * distance[:, None, :, None, None] * VELOCITY_SCALE_PX
-            else:
-                flow = flow * FLOW_SCALE_PX
+            native, raw_flow = native[:, : noisy.shape[1]], native[:, noisy.shape[1]:]
+            distance = torch.as_tensor(noisy_indices).to(raw_flow)[None, :] - anchor_index.to(raw_flow)  # (B, F)
+            flow = self._anchor_flow(raw_flow, distance)
             anchor = self.pixel_view.warp(anchor, flow)
             network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # r̃_t around the moved anchor
         if self.config.prediction == "velocity":
@@ -592,6 +595,24 @@ class PackedDiT(nn.Module):
         if return_anchors:
             return velocity - anchor, AnchorPair(context_anchor, anchor, flow)
         return velocity - anchor
+
+    def _anchor_flow(self, raw: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
+        """The flow head's raw channels (B, FLOW_CHANNELS, F, h, w) → the anchor's flow (B, 2, F, h, w)
+        in pixels; `distance` (B, F) is each frame's distance in frames from its anchor."""
+        mode = self.config.warp_flow
+        if mode == "per_frame":
+            return raw * FLOW_SCALE_PX
+
+        def running_displacement(velocity: torch.Tensor) -> torch.Tensor:
+            """Causal running mean of per-frame velocities, times each frame's distance (pixels)."""
+            counts = torch.arange(1, velocity.shape[2] + 1, dtype=velocity.dtype).view(1, 1, -1, 1, 1)
+            return velocity.cumsum(dim=2) / counts * distance[:, None, :, None, None] * VELOCITY_SCALE_PX
+
+        if mode == "velocity":
+            return running_displacement(raw)
+        membership = torch.sigmoid(raw[:, :1])
+        moves = running_displacement(raw[:, 1:].mean(dim=(3, 4), keepdim=True))  # (B, 4, F, 1, 1)
+        return membership * moves[:, :2] + (1 - membership) * moves[:, 2:]
 
     def _embed_noisy(
         self,
@@ -643,8 +664,10 @@ class PackedDiT(nn.Module):
     ) -> torch.Tensor:
         """The network's output in its own target (`config.prediction`: velocity or x0); same
         arguments as `forward`. Training with an x0 loss uses this; samplers use `forward`.
-        With `anchor_warp`, two more channels follow the C latent channels: the flow (x, y), in units
-        of `FLOW_SCALE_PX` pixels ("per_frame") or of `VELOCITY_SCALE_PX` pixels per frame ("velocity")."""
+        With `anchor_warp`, the flow head's channels follow the C latent channels: the flow (x, y), in
+        units of `FLOW_SCALE_PX` pixels ("per_frame") or of `VELOCITY_SCALE_PX` pixels per frame
+        ("velocity"); for "rigid", a membership logit then subject and background velocities (x, y)
+        in `VELOCITY_SCALE_PX` pixels per frame, averaged over the frame (`FLOW_CHANNELS`)."""
         noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
         timesteps = self._check_inputs(noisy, noisy_indices, timesteps, context, cond, attention)
         _, channels, frames, height, width = noisy.shape
@@ -680,7 +703,8 @@ class PackedDiT(nn.Module):
         out = unpatchify_k1(self.final_proj(hidden), frames, (height, width), channels)
         if not self.config.anchor_warp:
             return out
-        return torch.cat([out, unpatchify_k1(self.flow_proj(hidden), frames, (height, width), 2)], dim=1)
+        flow = unpatchify_k1(self.flow_proj(hidden), frames, (height, width), FLOW_CHANNELS[self.config.warp_flow])
+        return torch.cat([out, flow], dim=1)
 
     def _forward_cached(
         self,

@@ -216,3 +216,23 @@ def test_warp_weight_gives_the_flow_head_its_own_gradient(codec):
         flow_matching_loss_at(make_model(0, prediction="anchored"), batch, cond, t, noise, "preconditioned", warp_weight=1.0)
     with pytest.raises(ValueError, match="return_anchors"):
         make_model(0)(noisy, indices, torch.rand(2, 3), context, cond, return_anchors=True)
+
+
+@torch.no_grad()
+def test_rigid_flow_moves_members_with_the_subject_and_the_rest_with_the_background(codec):
+    model = make_model(0, latent_channels=CHANNELS, prediction="anchored", anchor_warp=True, warp_flow="rigid")
+    model.pixel_view.copy_from_codec(codec)
+    raw = torch.zeros(1, 5, 3, 8, 8)
+    raw[:, 0] = -20.0
+    raw[:, 0, :, :4] = 20.0  # the top half belongs to the subject
+    raw[:, 1] = 0.5 / VELOCITY_SCALE_PX  # subject: 0.5 px per frame to the right
+    raw[:, 4] = -0.25 / VELOCITY_SCALE_PX  # background: 0.25 px per frame up
+    flow = model._anchor_flow(raw, torch.tensor([[1.0, 2.0, 3.0]]))
+    torch.testing.assert_close(flow[0, :, :, 0, 0], torch.tensor([[0.5, 1.0, 1.5], [0.0, 0.0, 0.0]]))
+    torch.testing.assert_close(flow[0, :, :, 7, 7], torch.tensor([[0.0, 0.0, 0.0], [-0.25, -0.5, -0.75]]))
+    # a later frame's velocity does not reach an earlier frame's flow (the running mean is causal)
+    later = raw.clone()
+    later[:, 1, 2] = 5.0
+    torch.testing.assert_close(model._anchor_flow(later, torch.tensor([[1.0, 2.0, 3.0]]))[:, :, :2], flow[:, :, :2])
+    noisy, indices, timesteps, context, cond = section(codec)
+    assert model(noisy, indices, timesteps, context, cond).shape == noisy.shape
