@@ -20,3 +20,13 @@ def test_true_flow_warp_is_closer_to_the_real_frames_than_copying_the_start():
 
     assert error(warped) < 0.8 * error(copied)
     assert len(truth[0]) == 10
+
+
+def test_replacing_the_flow_needs_a_warped_model():
+    import pytest
+
+    from bench.benchmarks.warp_ceiling import sample_with_true_flow
+
+    with pytest.raises(ValueError, match="no anchor_warp"):
+        sample_with_true_flow("results/checkpoints/fp_inverted.safetensors", "results/checkpoints/codec.safetensors",
+                              split_items("validation", "i2v", 1), frames=10)

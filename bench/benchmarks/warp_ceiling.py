@@ -7,6 +7,9 @@ plus a correction. Here the flow is the world's true motion (`bench.train.flow_t
 correction is zero, and the anchor is the start frame: the first section of each i2v item, read by
 the perceptor with the quality bar's own numbers (`bench.train.evaluate.first_section_numbers`).
 Beside it, two references: copying the start frame (no motion) and the real clip through the codec.
+With `--models`, each checkpoint (with `anchor_warp`) also samples the section with its flow head
+replaced by the true flow, its correction kept: what the model's correction does to a correctly
+moved anchor.
 
 If the true-flow warp meets identity, motion and degradation, the mechanism is sufficient and a
 model's shortfall is in predicting the flow (and in what its correction adds). Items come from the
@@ -65,12 +68,36 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
     return {name: (vids, real, truth) for name, vids in videos.items()}
 
 
+def sample_with_true_flow(checkpoint: str, codec_path: str, items, frames: int) -> list[np.ndarray]:
+    """First sections sampled by `checkpoint` (inverted anti-drifting) with its flow head's output
+    replaced by the true flow from the start frame; every video is [start frame, section frames]."""
+    from bench.generate import build_generator
+    from bench.train.evaluate import generate
+    from bench.train.flow_target import flow_targets
+
+    generator = build_generator(checkpoint, codec=codec_path, schedule="f1k1_x_g9_f1k1f2k2f16k4_td")
+    model = generator.model
+    if not model.config.anchor_warp:
+        raise ValueError(f"{checkpoint} has no anchor_warp: there is no flow to replace")
+    if generator.schedule.frames_per_section != frames - 1:
+        raise ValueError(f"{checkpoint} generates {generator.schedule.frames_per_section} frames per section, "
+                         f"--frames {frames} asks for {frames - 1}")
+    videos = []
+    for item in items:
+        rows = motion_rows(item.reference_clip(frames).states)
+        truth = flow_targets(rows[None, 1:], rows[None, :1].expand(1, frames - 1, -1), model.pixel_view.patch)
+        model._anchor_flow = lambda raw, distance, truth=truth: truth.expand(raw.shape[0], -1, -1, -1, -1).to(raw)
+        videos.append(generate(generator, item, sections=1))
+    return videos
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=32, help="i2v items")
     parser.add_argument("--split", choices=("validation", "test"), default="validation")
     parser.add_argument("--frames", type=int, default=10, help="start frame + one section (9 frames)")
     parser.add_argument("--codec", default="results/checkpoints/codec.safetensors")
+    parser.add_argument("--models", nargs="*", default=[], help="warped-anchor checkpoints to sample with the true flow")
     parser.add_argument("--out", default="results/bench/warp_ceiling.json")
     args = parser.parse_args(argv)
     if args.items < 1 or args.frames < 3:
@@ -84,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     codec = LabCodec.load(args.codec)
     perceptor = LabPerceptor.load()
     report = {"split": args.split, "items": args.items, "frames": args.frames, "codec": args.codec, "variants": {}}
-    for name, (videos, real, truth) in ceiling_videos(codec, split_items(args.split, "i2v", args.items), args.frames).items():
+    items = split_items(args.split, "i2v", args.items)
+    variants = ceiling_videos(codec, items, args.frames)
+    real_clips = variants["copy_start"][1:]
+    for checkpoint in args.models:
+        variants[f"{checkpoint} with the true flow"] = (sample_with_true_flow(checkpoint, args.codec, items, args.frames), *real_clips)
+    for name, (videos, real, truth) in variants.items():
         numbers = first_section_numbers(perceptor, videos, real, truth)
         report["variants"][name] = {**{k: numbers[k] for k in REPORTED}, "met": targets_met(numbers)}
         shown = "  ".join(f"{k}={numbers[k]:.3f}" for k in REPORTED)
