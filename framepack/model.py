@@ -538,6 +538,7 @@ class PackedDiT(nn.Module):
         kv_cache: KVCache | None = None,
         block_frames: int | None = None,
         return_anchors: bool = False,
+        anchor_flow: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, AnchorPair]:
         """Predict the flow-matching velocity of the noisy section.
 
@@ -556,10 +557,15 @@ class PackedDiT(nn.Module):
             return_anchors: ("anchored" only) also return the `AnchorPair` (each frame's anchor as
                 taken from the context, and as moved by the predicted flow), for a training loss
                 on the flow itself.
+            anchor_flow: (`anchor_warp` only) (B, 2, F, h, w) a flow in pixels to move the anchors by
+                instead of the predicted one (training with the true motion); the predicted flow is
+                still the one returned in the `AnchorPair`.
 
         Returns:
             (B, C, F, H, W) velocity v = noise − x0 (and the `AnchorPair` with `return_anchors`).
         """
+        if anchor_flow is not None and not self.config.anchor_warp:
+            raise ValueError("anchor_flow needs a model with anchor_warp: true")
         if return_anchors and self.config.prediction != "anchored":
             raise ValueError(f"return_anchors needs prediction='anchored', got {self.config.prediction!r}")
         anchor = flow = None
@@ -578,7 +584,7 @@ class PackedDiT(nn.Module):
             native, raw_flow = native[:, : noisy.shape[1]], native[:, noisy.shape[1]:]
             distance = torch.as_tensor(noisy_indices).to(raw_flow)[None, :] - anchor_index.to(raw_flow)  # (B, F)
             flow = self._anchor_flow(raw_flow, distance)
-            anchor = self.pixel_view.warp(anchor, flow)
+            anchor = self.pixel_view.warp(anchor, flow if anchor_flow is None else anchor_flow.to(flow))
             network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # r̃_t around the moved anchor
         if self.config.prediction == "velocity":
             return native

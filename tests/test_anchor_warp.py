@@ -236,3 +236,22 @@ def test_rigid_flow_moves_members_with_the_subject_and_the_rest_with_the_backgro
     torch.testing.assert_close(model._anchor_flow(later, torch.tensor([[1.0, 2.0, 3.0]]))[:, :, :2], flow[:, :, :2])
     noisy, indices, timesteps, context, cond = section(codec)
     assert model(noisy, indices, timesteps, context, cond).shape == noisy.shape
+
+
+@torch.no_grad()
+def test_a_given_anchor_flow_moves_the_anchor_and_the_predicted_flow_is_still_reported(codec):
+    model = warp_model(codec)
+    noisy, indices, _, context, cond = section(codec)
+    model.final_proj.weight.zero_()
+    model.final_proj.bias.zero_()  # no correction: x0_hat is the moved anchor
+    given = torch.zeros(noisy.shape[0], 2, noisy.shape[2], 8, 8)
+    given[:, 1] = -2.0  # 2 px up, whatever the head says
+    ones = torch.ones(noisy.shape[0], noisy.shape[2])
+    velocity, anchors = model(noisy, indices, ones, context, cond, return_anchors=True, anchor_flow=given)
+    anchor = context[-1].latents.expand(-1, -1, noisy.shape[2], -1, -1)
+    torch.testing.assert_close(noisy - velocity, model.pixel_view.warp(anchor, given), atol=1e-5, rtol=1e-4)
+    _, own = model(noisy, indices, ones, context, cond, return_anchors=True)
+    torch.testing.assert_close(anchors.flow, own.flow)
+    assert (anchors.flow - given).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="anchor_flow needs"):
+        make_model(0, latent_channels=CHANNELS, prediction="anchored")(noisy, indices, ones, context, cond, anchor_flow=given)

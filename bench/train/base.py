@@ -72,6 +72,8 @@ class BaseTrainConfig:
             (`bench.train.objective.warp_matching_loss`); 0 turns it off.
         flow_weight: (models with `anchor_warp`) weight of the loss asking the anchor's flow to be
             the world's true motion since the anchor frame (`bench.train.objective.flow_supervision_loss`).
+        true_flow_warp: (models with `anchor_warp`) move the anchors by the true motion instead of the
+            predicted flow during training (teacher forcing; the flow head still learns from flow_weight).
         text_dropout: rate at which prompts are emptied (for classifier-free guidance).
         text_lr_scale: learning-rate factor for the prompt pathway (word embeddings, text layers,
             pooled projection, cross-attention). In image-to-video the start frame already shows
@@ -107,6 +109,7 @@ class BaseTrainConfig:
     warp_weight: float = 0.0
     warp_blur_px: float = 3.0
     flow_weight: float = 0.0
+    true_flow_warp: bool = False
     text_dropout: float = 0.1
     text_lr_scale: float = 1.0
     max_minutes: float = 80.0
@@ -224,7 +227,8 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
         cond = conditioning(encoder, batch, config.text_dropout, rng)
         loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift,
                                   config.motion_weight, config.warp_weight, config.warp_blur_px,
-                                  config.flow_weight, pool.motion if config.flow_weight > 0 else None)
+                                  config.flow_weight, pool.motion if config.flow_weight > 0 or config.true_flow_warp else None,
+                                  config.true_flow_warp)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

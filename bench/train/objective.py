@@ -45,13 +45,22 @@ def conditioning(
 
 
 def model_velocity(model, x_t: torch.Tensor, t: torch.Tensor, batch: TrainingBatch, cond: LabConditioning,
-                   return_anchors: bool = False):
+                   return_anchors: bool = False, anchor_flow: torch.Tensor | None = None):
     """The model's velocity for a noisy section at per-example times t (B,) (and, with
-    `return_anchors`, its `framepack.model.AnchorPair`)."""
+    `return_anchors`, its `framepack.model.AnchorPair`; `anchor_flow` replaces its warp's flow)."""
     timesteps = t.view(-1, 1).expand(-1, x_t.shape[2]).contiguous()
     if return_anchors:
-        return model(x_t, batch.noisy_indices, timesteps, batch.context, cond, return_anchors=True)
+        return model(x_t, batch.noisy_indices, timesteps, batch.context, cond, return_anchors=True,
+                     anchor_flow=anchor_flow)
     return model(x_t, batch.noisy_indices, timesteps, batch.context, cond)
+
+
+def true_flow(batch: TrainingBatch, motion: torch.Tensor, patch: int) -> torch.Tensor | None:
+    """The world's flow from each generated frame's copy-last frame (None without real context)."""
+    if batch.last_context is None or batch.nearest_frames is None:
+        return None
+    ids = batch.clip_ids[:, None]
+    return flow_targets(motion[ids, batch.target_frames], motion[ids, batch.nearest_frames], patch)
 
 
 def gaussian_blur(pixels: torch.Tensor, sigma_px: float) -> torch.Tensor:
@@ -75,10 +84,9 @@ def flow_supervision_loss(anchors, batch: TrainingBatch, motion: torch.Tensor, p
     Only frames whose model anchor is the batch's copy-last frame are counted (that is the frame
     the true flow starts from); 0 when there are none (no real context).
     """
-    if batch.last_context is None or batch.nearest_frames is None:
+    truth = true_flow(batch, motion, patch)
+    if truth is None:
         return anchors.moved.new_zeros(())
-    ids = batch.clip_ids[:, None]
-    truth = flow_targets(motion[ids, batch.target_frames], motion[ids, batch.nearest_frames], patch)
     same_anchor = ((anchors.context - batch.last_context).abs().amax(dim=(1, 3, 4)) < 1e-4)[:, None, :, None, None]
     error = (((anchors.flow - truth) ** 2) * same_anchor).sum()
     energy = ((truth**2) * same_anchor).sum()
@@ -119,12 +127,13 @@ def flow_matching_loss(
     warp_blur_px: float = 3.0,
     flow_weight: float = 0.0,
     motion: torch.Tensor | None = None,
+    true_flow_warp: bool = False,
 ) -> torch.Tensor:
     """Mean squared error of one noised batch (see the module docstring for `loss_target`)."""
     t = sample_times(batch.target.shape[0], generator, time_shift)
     noise = torch.randn(batch.target.shape, generator=generator)
     return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight, warp_weight, warp_blur_px,
-                                 flow_weight, motion)
+                                 flow_weight, motion, true_flow_warp)
 
 
 def flow_matching_loss_at(
@@ -139,6 +148,7 @@ def flow_matching_loss_at(
     warp_blur_px: float = 3.0,
     flow_weight: float = 0.0,
     motion: torch.Tensor | None = None,
+    true_flow_warp: bool = False,
 ) -> torch.Tensor:
     """`flow_matching_loss` at given times t (B,) and noise (shaped like the target).
 
@@ -146,6 +156,8 @@ def flow_matching_loss_at(
     the moved anchor alone should match the target, blurred by `warp_blur_px` pixels.
     `flow_weight` > 0 adds that multiple of `flow_supervision_loss` against the world's true
     motion; `motion` is the pool's table (`bench.train.data.LatentClipPool.motion`).
+    `true_flow_warp` moves the anchors by that true flow instead of the predicted one (teacher
+    forcing), so the correction learns what is left once the motion is right.
 
     `motion_weight` α > 0 weighs each latent position by 1 + α·m/mean(m), m = its squared change
     from the copy-last baseline: where the subject moves. Without it, the few moving tokens are a
@@ -159,17 +171,19 @@ def flow_matching_loss_at(
         raise ValueError(f"motion_weight must be >= 0, got {motion_weight}")
     if warp_weight < 0 or warp_blur_px <= 0:
         raise ValueError(f"warp_weight must be >= 0 and warp_blur_px > 0, got {warp_weight} and {warp_blur_px}")
-    if flow_weight < 0 or (flow_weight > 0 and motion is None):
-        raise ValueError(f"flow_weight must be >= 0 and needs the pool's motion table, got {flow_weight}")
+    if flow_weight < 0 or ((flow_weight > 0 or true_flow_warp) and motion is None):
+        raise ValueError(f"flow_weight must be >= 0, and it and true_flow_warp need the pool's motion table, "
+                         f"got flow_weight={flow_weight}, true_flow_warp={true_flow_warp}")
     x0 = batch.target
     tt = t.view(-1, 1, 1, 1, 1)
     x_t = (1 - tt) * x0 + tt * noise
     warp_term = 0.0
-    if warp_weight > 0 or flow_weight > 0:
+    if warp_weight > 0 or flow_weight > 0 or true_flow_warp:
         pixel_view = getattr(getattr(model, "module", model), "pixel_view", None)  # DDP wraps the model
         if pixel_view is None:
-            raise ValueError("warp_weight or flow_weight > 0 needs a model with anchor_warp: true")
-        v_hat, anchors = model_velocity(model, x_t, t, batch, cond, return_anchors=True)
+            raise ValueError("warp_weight, flow_weight > 0 or true_flow_warp needs a model with anchor_warp: true")
+        forced = true_flow(batch, motion, pixel_view.patch) if true_flow_warp else None
+        v_hat, anchors = model_velocity(model, x_t, t, batch, cond, return_anchors=True, anchor_flow=forced)
         if warp_weight > 0:
             warp_term = warp_weight * warp_matching_loss(pixel_view, anchors, x0, warp_blur_px)
         if flow_weight > 0:
