@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import random
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -93,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         print(checkpoint)
         for key, values in numbers.items():
             print(f"  {key:>10}: " + "  ".join(f"{k}={v:.3f}" for k, v in values.items()))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out, report)
     print(f"wrote {args.out}")
     return 0

@@ -20,7 +20,6 @@ Writes results/bench/warp_ceiling.json.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -121,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         report["variants"][name] = {**{k: numbers[k] for k in REPORTED}, "met": targets_met(numbers)}
         shown = "  ".join(f"{k}={numbers[k]:.3f}" for k in REPORTED)
         print(f"{name:>20}: {shown}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out, report)
     print(f"wrote {args.out}")
     return 0
