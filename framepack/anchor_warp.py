@@ -25,6 +25,7 @@ from torch import nn
 FLOW_SCALE_PX = 4.0
 # With `warp_flow="velocity"` a unit output is this many pixels per frame (real subjects: 0.25–1).
 VELOCITY_SCALE_PX = 1.0
+RESAMPLING = ("bilinear", "bicubic")
 
 
 class PixelView(nn.Module):
@@ -68,13 +69,16 @@ class PixelView(nn.Module):
         """A pixel difference (N, 3, H, W) → the normalised latent difference it encodes to."""
         return F.conv2d(pixels, self.components, stride=self.patch) / self.scale.view(1, -1, 1, 1)
 
-    def warp(self, latents: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    def warp(self, latents: torch.Tensor, flow: torch.Tensor, resample: str = "bilinear") -> torch.Tensor:
         """Move frames along a flow.
 
         Args:
             latents: (B, C, F, h, w) normalised latents.
             flow: (B, 2, F, h, w) displacement (x, y) in pixels at each latent pixel; upsampled
                 bilinearly, and each output pixel takes the input at its position minus the flow.
+            resample: how pixels between samples are read, "bilinear" or "bicubic" (sharper: a
+                bilinear read at a fractional offset blurs the sprite, which the perceptor counts
+                as degradation; results/bench/warp_ceiling.json).
         Returns:
             (B, C, F, h, w) the warped latents.
         """
@@ -88,6 +92,8 @@ class PixelView(nn.Module):
         xs = (torch.arange(size[1], dtype=pixels.dtype) + 0.5) * 2 / size[1] - 1
         base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)  # (H, W, 2) as (x, y)
         offset = torch.stack((motion[:, 0] * 2 / size[1], motion[:, 1] * 2 / size[0]), dim=-1)
-        moved = F.grid_sample(pixels, base - offset, mode="bilinear", padding_mode="border", align_corners=False)
+        if resample not in RESAMPLING:
+            raise ValueError(f"resample must be one of {RESAMPLING}, got {resample!r}")
+        moved = F.grid_sample(pixels, base - offset, mode=resample, padding_mode="border", align_corners=False)
         warped = frames + self.difference_to_latents(moved - pixels)
         return warped.reshape(b, f, c, h, w).permute(0, 2, 1, 3, 4)

@@ -29,7 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from framepack.anchor_warp import FLOW_SCALE_PX, VELOCITY_SCALE_PX, PixelView
+from framepack.anchor_warp import FLOW_SCALE_PX, RESAMPLING, VELOCITY_SCALE_PX, PixelView
 from framepack.attention import ATTENTION_MODES, KVCache, attention_mask
 from framepack.context_anchor import nearest_context, nearest_context_frames
 from framepack.kernels import K1, Kernel
@@ -134,6 +134,7 @@ class PackedDiTConfig:
             pair of numbers per frame, then the same causal running mean), by a per-pixel
             membership (sigmoid of a fifth channel): one rigid subject moving over a panning
             background needs five numbers per latent pixel to be learned, not a coherent field.
+        warp_resample: how the warp reads pixels between samples, "bilinear" or "bicubic" (sharper).
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
             False makes the context independent of the noisy input in every mask mode, so the KV
@@ -159,6 +160,7 @@ class PackedDiTConfig:
     anchor_warp: bool = False
     warp_patch: int = 8
     warp_flow: str = "per_frame"
+    warp_resample: str = "bilinear"
     x0_min_t: float = 0.05
     context_sees_noisy: bool = True
     seed: int = 0
@@ -187,6 +189,8 @@ class PackedDiTConfig:
             )
         if not isinstance(self.warp_patch, int) or self.warp_patch < 1:
             raise ValueError(f"PackedDiTConfig.warp_patch must be a positive integer, got {self.warp_patch!r}")
+        if self.warp_resample not in RESAMPLING:
+            raise ValueError(f"PackedDiTConfig.warp_resample must be one of {RESAMPLING}, got {self.warp_resample!r}")
         if self.warp_flow not in WARP_FLOWS:
             raise ValueError(f"PackedDiTConfig.warp_flow must be one of {WARP_FLOWS}, got {self.warp_flow!r}")
         if self.anchor_gate not in ("none", "t"):
@@ -584,7 +588,8 @@ class PackedDiT(nn.Module):
             native, raw_flow = native[:, : noisy.shape[1]], native[:, noisy.shape[1]:]
             distance = torch.as_tensor(noisy_indices).to(raw_flow)[None, :] - anchor_index.to(raw_flow)  # (B, F)
             flow = self._anchor_flow(raw_flow, distance)
-            anchor = self.pixel_view.warp(anchor, flow if anchor_flow is None else anchor_flow.to(flow))
+            moving = flow if anchor_flow is None else anchor_flow.to(flow)
+            anchor = self.pixel_view.warp(anchor, moving, self.config.warp_resample)
             network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # r̃_t around the moved anchor
         if self.config.prediction == "velocity":
             return native

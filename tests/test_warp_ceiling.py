@@ -19,6 +19,7 @@ def test_true_flow_warp_is_closer_to_the_real_frames_than_copying_the_start():
         return np.mean([((v[1:].astype(float) - r[1:]) ** 2).mean() for v, r in zip(videos, real, strict=True)])
 
     assert error(warped) < 0.8 * error(copied)
+    assert error(variants["true_flow_warp_bicubic"][0]) < 0.8 * error(copied)
     assert len(truth[0]) == 10
 
 

@@ -48,7 +48,8 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
 
     view = PixelView(codec.config.latent_channels, codec.config.downsample)
     view.copy_from_codec(codec)
-    videos: dict[str, list[np.ndarray]] = {"true_flow_warp": [], "copy_start": [], "real_through_codec": []}
+    videos: dict[str, list[np.ndarray]] = {"true_flow_warp": [], "true_flow_warp_bicubic": [], "copy_start": [],
+                                           "real_through_codec": []}
     real, truth = [], []
     for item in items:
         clip = item.reference_clip(frames)
@@ -60,6 +61,8 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
         start = clip.frames[:1]
         with torch.no_grad():
             videos["true_flow_warp"].append(np.concatenate([start, codec.decode_uint8(view.warp(anchor, flow))]))
+            moved = view.warp(anchor, flow, "bicubic")
+            videos["true_flow_warp_bicubic"].append(np.concatenate([start, codec.decode_uint8(moved)]))
         videos["copy_start"].append(np.concatenate([start, codec.decode_uint8(anchor)]))
         videos["real_through_codec"].append(np.concatenate([start, codec.decode_uint8(latents[:, :, 1:])]))
         real.append(clip.frames)
