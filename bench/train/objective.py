@@ -177,7 +177,7 @@ def flow_matching_loss_at(
     x0 = batch.target
     tt = t.view(-1, 1, 1, 1, 1)
     x_t = (1 - tt) * x0 + tt * noise
-    warp_term = 0.0
+    auxiliary = 0.0
     if warp_weight > 0 or flow_weight > 0 or true_flow_warp:
         pixel_view = getattr(getattr(model, "module", model), "pixel_view", None)  # DDP wraps the model
         if pixel_view is None:
@@ -185,9 +185,9 @@ def flow_matching_loss_at(
         forced = true_flow(batch, motion, pixel_view.patch) if true_flow_warp else None
         v_hat, anchors = model_velocity(model, x_t, t, batch, cond, return_anchors=True, anchor_flow=forced)
         if warp_weight > 0:
-            warp_term = warp_weight * warp_matching_loss(pixel_view, anchors, x0, warp_blur_px)
+            auxiliary = warp_weight * warp_matching_loss(pixel_view, anchors, x0, warp_blur_px)
         if flow_weight > 0:
-            warp_term = warp_term + flow_weight * flow_supervision_loss(anchors, batch, motion, pixel_view.patch)
+            auxiliary = auxiliary + flow_weight * flow_supervision_loss(anchors, batch, motion, pixel_view.patch)
     else:
         v_hat = model_velocity(model, x_t, t, batch, cond)
     if loss_target == "velocity":
@@ -199,10 +199,10 @@ def flow_matching_loss_at(
     else:
         errors = (x_t - tt * v_hat - x0) ** 2
     if motion_weight == 0 or batch.last_context is None:
-        return errors.mean() + warp_term
+        return errors.mean() + auxiliary
     change = ((x0 - batch.last_context) ** 2).mean(dim=1, keepdim=True)
     weights = 1 + motion_weight * change / change.mean().clamp_min(1e-8)
-    return (weights * errors).mean() / weights.mean() + warp_term
+    return (weights * errors).mean() / weights.mean() + auxiliary
 
 
 @torch.no_grad()
