@@ -31,19 +31,9 @@ REPORTED = ("presence", "shape_kept", "colour_kept", "identity_kept", "position_
             "degradation_real")
 
 
-def motion_rows(states) -> torch.Tensor:
-    """(T, 8) motion table rows (`bench.train.flow_target.MOTION_COLUMNS`) of a clip's states."""
-    rows = []
-    for s in states:
-        d = s.distractor
-        rows.append([s.x, s.y, s.radius if s.present else 0.0, d.x if d else 0.0, d.y if d else 0.0,
-                     d.radius if d else 0.0, *s.background_offset])
-    return torch.tensor(rows, dtype=torch.float32)
-
-
 def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]]:
     """Per variant: (videos, real clips, true positions); every video is [start frame, section frames]."""
-    from bench.train.flow_target import flow_targets
+    from bench.train.flow_target import flow_targets, motion_rows
     from framepack.anchor_warp import PixelView
 
     view = PixelView(codec.config.latent_channels, codec.config.downsample)
@@ -75,7 +65,7 @@ def sample_with_true_flow(checkpoint: str, codec_path: str, items, frames: int) 
     replaced by the true flow from the start frame; every video is [start frame, section frames]."""
     from bench.generate import build_generator
     from bench.train.evaluate import generate
-    from bench.train.flow_target import flow_targets
+    from bench.train.flow_target import flow_targets, motion_rows
 
     generator = build_generator(checkpoint, codec=codec_path, schedule="f1k1_x_g9_f1k1f2k2f16k4_td")
     model = generator.model

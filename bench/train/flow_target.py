@@ -24,17 +24,22 @@ MOTION_COLUMNS = ("subject_x", "subject_y", "subject_radius", "distractor_x", "d
                   "distractor_radius", "background_x", "background_y")
 
 
+def motion_rows(states) -> torch.Tensor:
+    """(T, 8) motion rows (`MOTION_COLUMNS`) of a clip's `FrameState`s; distractor radius 0 when
+    the clip has none, subject radius 0 when it is absent."""
+    rows = []
+    for s in states:
+        d = s.distractor
+        rows.append([s.x, s.y, s.radius if s.present else 0.0, d.x if d else 0.0, d.y if d else 0.0,
+                     d.radius if d else 0.0, *s.background_offset])
+    return torch.tensor(rows, dtype=torch.float32)
+
+
 def motion_table(seeds: Sequence[int], clip_frames: int, fps: float = NOMINAL_FPS) -> torch.Tensor:
-    """(N, T, 8) per-frame motion state (`MOTION_COLUMNS`) of the clips `sample_clip(seed, T)`
-    renders; distractor radius 0 when a clip has none. Computed from the seeds, without rendering."""
-    table = np.zeros((len(seeds), clip_frames, len(MOTION_COLUMNS)), np.float32)
-    for row, seed in enumerate(seeds):
-        for k, state in enumerate(states_for(sample_attributes(np.random.default_rng(seed)), clip_frames, fps)):
-            d = state.distractor
-            table[row, k] = (state.x, state.y, state.radius if state.present else 0.0,
-                             d.x if d else 0.0, d.y if d else 0.0, d.radius if d else 0.0,
-                             *state.background_offset)
-    return torch.from_numpy(table)
+    """(N, T, 8) motion rows of the clips `sample_clip(seed, T)` renders, computed from the seeds
+    without rendering."""
+    return torch.stack([motion_rows(states_for(sample_attributes(np.random.default_rng(seed)), clip_frames, fps))
+                        for seed in seeds])
 
 
 def flow_targets(target_states: torch.Tensor, anchor_states: torch.Tensor, patch: int) -> torch.Tensor:
