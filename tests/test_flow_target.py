@@ -9,7 +9,7 @@ import torch
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, random_batch
 from bench.train.flow_target import MOTION_COLUMNS, flow_targets, motion_table
-from bench.train.objective import flow_supervision_loss, warp_matching_loss
+from bench.train.objective import flow_supervision_loss, true_flow, warp_matching_loss
 from bench.world import sample_clip
 from framepack.anchor_warp import PixelView
 from framepack.context_anchor import nearest_context
@@ -60,16 +60,18 @@ def test_warping_the_anchor_by_the_true_flow_explains_most_of_the_motion(world_p
     choices = [PlanChoice("td_f2k2f1k1_g9", "vanilla", has_start=True)]
     _, batch = random_batch(pool, choices, 3, 6, random.Random(0))
     anchor, _ = nearest_context(batch.target.shape, batch.noisy_indices, batch.context, batch.start_latent)
+    truth = true_flow(batch, pool.motion, 8)
     ids = batch.clip_ids[:, None]
-    truth = flow_targets(pool.motion[ids, batch.target_frames], pool.motion[ids, batch.nearest_frames], 8)
+    torch.testing.assert_close(truth, flow_targets(pool.motion[ids, batch.target_frames],
+                                                   pool.motion[ids, batch.nearest_frames], 8))
     assert truth.abs().max() > 1.0  # the clips move
     moved = warp_matching_loss(view, AnchorPair(anchor, view.warp(anchor, truth)), batch.target, 1.0)
     backwards = warp_matching_loss(view, AnchorPair(anchor, view.warp(anchor, -truth)), batch.target, 1.0)
     assert moved.item() < 0.7 < 1.3 < backwards.item()
 
-    exact = flow_supervision_loss(AnchorPair(anchor, anchor, truth), batch, pool.motion, 8)
-    still = flow_supervision_loss(AnchorPair(anchor, anchor, torch.zeros_like(truth)), batch, pool.motion, 8)
+    exact = flow_supervision_loss(AnchorPair(anchor, anchor, truth), batch, truth)
+    still = flow_supervision_loss(AnchorPair(anchor, anchor, torch.zeros_like(truth)), batch, truth)
     assert exact.item() == pytest.approx(0.0, abs=1e-6) and still.item() == pytest.approx(1.0)
     # frames whose anchor is not the copy-last frame are not supervised
-    other = flow_supervision_loss(AnchorPair(anchor + 1.0, anchor, torch.zeros_like(truth)), batch, pool.motion, 8)
+    other = flow_supervision_loss(AnchorPair(anchor + 1.0, anchor, torch.zeros_like(truth)), batch, truth)
     assert other.item() == 0.0

@@ -35,8 +35,13 @@ TIMES = (0.3, 0.95)
 def probe(model, pool, choices, max_sections: int, batches: int, t: float, seed: int = 0) -> dict[str, float]:
     """Mean flow error, warp ratio and cosine of `model` over `batches` held-out batches at time t."""
     from bench.train.examples import random_batch
-    from bench.train.flow_target import flow_targets
-    from bench.train.objective import conditioning, flow_supervision_loss, model_velocity, warp_matching_loss
+    from bench.train.objective import (
+        conditioning,
+        flow_supervision_loss,
+        model_velocity,
+        true_flow,
+        warp_matching_loss,
+    )
 
     rng, generator = random.Random(seed), torch.Generator().manual_seed(seed)
     encoder, patch = model.text_encoder(), model.pixel_view.patch
@@ -49,10 +54,9 @@ def probe(model, pool, choices, max_sections: int, batches: int, t: float, seed:
         noise = torch.randn(batch.target.shape, generator=generator)
         x_t = (1 - t) * batch.target + t * noise
         _, anchors = model_velocity(model, x_t, times, batch, conditioning(encoder, batch), return_anchors=True)
-        errors.append(flow_supervision_loss(anchors, batch, pool.motion, patch).item())
+        truth = true_flow(batch, pool.motion, patch)
+        errors.append(flow_supervision_loss(anchors, batch, truth).item())
         ratios.append(warp_matching_loss(model.pixel_view, anchors, batch.target, 1.0).item())
-        ids = batch.clip_ids[:, None]
-        truth = flow_targets(pool.motion[ids, batch.target_frames], pool.motion[ids, batch.nearest_frames], patch)
         moving = truth.norm(dim=1) > 1.0
         if moving.any():
             cosine = (anchors.flow * truth).sum(1) / (anchors.flow.norm(dim=1) * truth.norm(dim=1) + 1e-6)

@@ -75,16 +75,15 @@ def gaussian_blur(pixels: torch.Tensor, sigma_px: float) -> torch.Tensor:
     return F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
 
 
-def flow_supervision_loss(anchors, batch: TrainingBatch, motion: torch.Tensor, patch: int) -> torch.Tensor:
-    """Squared error between the predicted anchor flow and the world's true flow from each frame's
-    anchor frame (`bench.train.flow_target.flow_targets`), relative to the true flow's own energy:
+def flow_supervision_loss(anchors, batch: TrainingBatch, truth: torch.Tensor | None) -> torch.Tensor:
+    """Squared error between the predicted anchor flow and `truth`, the world's true flow from each
+    frame's copy-last frame (`true_flow`; None without real context), relative to its own energy:
     1 for a zero flow, 0 for the true one. Relative, because most latent pixels are background that
     does not move: an absolute error would reward predicting no motion anywhere.
 
     Only frames whose model anchor is the batch's copy-last frame are counted (that is the frame
     the true flow starts from); 0 when there are none (no real context).
     """
-    truth = true_flow(batch, motion, patch)
     if truth is None:
         return anchors.moved.new_zeros(())
     same_anchor = ((anchors.context - batch.last_context).abs().amax(dim=(1, 3, 4)) < 1e-4)[:, None, :, None, None]
@@ -182,12 +181,13 @@ def flow_matching_loss_at(
         pixel_view = getattr(getattr(model, "module", model), "pixel_view", None)  # DDP wraps the model
         if pixel_view is None:
             raise ValueError("warp_weight, flow_weight > 0 or true_flow_warp needs a model with anchor_warp: true")
-        forced = true_flow(batch, motion, pixel_view.patch) if true_flow_warp else None
+        truth = true_flow(batch, motion, pixel_view.patch) if flow_weight > 0 or true_flow_warp else None
+        forced = truth if true_flow_warp else None
         v_hat, anchors = model_velocity(model, x_t, t, batch, cond, return_anchors=True, anchor_flow=forced)
         if warp_weight > 0:
             auxiliary = warp_weight * warp_matching_loss(pixel_view, anchors, x0, warp_blur_px)
         if flow_weight > 0:
-            auxiliary = auxiliary + flow_weight * flow_supervision_loss(anchors, batch, motion, pixel_view.patch)
+            auxiliary = auxiliary + flow_weight * flow_supervision_loss(anchors, batch, truth)
     else:
         v_hat = model_velocity(model, x_t, t, batch, cond)
     if loss_target == "velocity":
