@@ -56,7 +56,7 @@ FLOW_CHANNELS = {"per_frame": 2, "velocity": 2, "rigid": 5}
 CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
 
 
-class AnchorPair(NamedTuple):
+class Anchors(NamedTuple):
     """An anchored model's per-frame anchors (B, C, F, h, w): `context` as taken from the nearest
     context frame, `moved` after the predicted flow (the same tensor without `anchor_warp`), and
     that flow (B, 2, F, h, w) in pixels (None without `anchor_warp`)."""
@@ -543,7 +543,7 @@ class PackedDiT(nn.Module):
         block_frames: int | None = None,
         return_anchors: bool = False,
         anchor_flow: torch.Tensor | None = None,
-    ) -> torch.Tensor | tuple[torch.Tensor, AnchorPair]:
+    ) -> torch.Tensor | tuple[torch.Tensor, Anchors]:
         """Predict the flow-matching velocity of the noisy section.
 
         Args:
@@ -558,15 +558,15 @@ class PackedDiT(nn.Module):
                 section, or `context_sees_noisy=False`).
             block_frames: frames per block for "block_causal", counted from the first noisy frame;
                 default: the section's F.
-            return_anchors: ("anchored" only) also return the `AnchorPair` (each frame's anchor as
+            return_anchors: ("anchored" only) also return the `Anchors` (each frame's anchor as
                 taken from the context, and as moved by the predicted flow), for a training loss
                 on the flow itself.
             anchor_flow: (`anchor_warp` only) (B, 2, F, h, w) a flow in pixels to move the anchors by
                 instead of the predicted one (training with the true motion); the predicted flow is
-                still the one returned in the `AnchorPair`.
+                still the one returned in the `Anchors`.
 
         Returns:
-            (B, C, F, H, W) velocity v = noise − x0 (and the `AnchorPair` with `return_anchors`).
+            (B, C, F, H, W) velocity v = noise − x0 (and the `Anchors` with `return_anchors`).
         """
         if anchor_flow is not None and not self.config.anchor_warp:
             raise ValueError("anchor_flow needs a model with anchor_warp: true")
@@ -604,7 +604,7 @@ class PackedDiT(nn.Module):
         if anchor is None:
             return velocity
         if return_anchors:
-            return velocity - anchor, AnchorPair(context_anchor, anchor, flow)
+            return velocity - anchor, Anchors(context_anchor, anchor, flow)
         return velocity - anchor
 
     def _anchor_flow(self, raw: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:

@@ -184,15 +184,15 @@ def test_anchor_warp_needs_an_anchored_model():
 @torch.no_grad()
 def test_warp_matching_loss_is_one_for_an_unmoved_anchor_and_small_when_the_flow_follows_the_motion(codec):
     from bench.train.objective import warp_matching_loss
-    from framepack.model import AnchorPair
+    from framepack.model import Anchors
 
     view = pixel_view(codec)
     anchor, target = edge_latents(codec, 28), edge_latents(codec, 31)  # the edge moved 3 px right
     flow = torch.zeros(1, 2, 1, 8, 8)
     flow[:, 0] = 3.0
-    assert warp_matching_loss(view, AnchorPair(anchor, anchor), target, 3.0).item() == pytest.approx(1.0)
-    assert warp_matching_loss(view, AnchorPair(anchor, view.warp(anchor, flow)), target, 3.0).item() < 0.1
-    assert warp_matching_loss(view, AnchorPair(anchor, view.warp(anchor, -flow)), target, 3.0).item() > 2.0
+    assert warp_matching_loss(view, Anchors(anchor, anchor), target, 3.0).item() == pytest.approx(1.0)
+    assert warp_matching_loss(view, Anchors(anchor, view.warp(anchor, flow)), target, 3.0).item() < 0.1
+    assert warp_matching_loss(view, Anchors(anchor, view.warp(anchor, -flow)), target, 3.0).item() > 2.0
 
 
 def test_warp_weight_gives_the_flow_head_its_own_gradient(codec):

@@ -14,7 +14,7 @@ from bench.world import sample_clip
 from framepack.anchor_warp import PixelView
 from framepack.context_anchor import nearest_context
 from framepack.lab_codec import LabCodec, LabCodecConfig
-from framepack.model import AnchorPair
+from framepack.model import Anchors
 
 
 def row(subject=(20.0, 20.0, 8.0), distractor=(0.0, 0.0, 0.0), background=(0.0, 0.0)) -> torch.Tensor:
@@ -65,13 +65,13 @@ def test_warping_the_anchor_by_the_true_flow_explains_most_of_the_motion(world_p
     torch.testing.assert_close(truth, flow_targets(pool.motion[ids, batch.target_frames],
                                                    pool.motion[ids, batch.nearest_frames], 8))
     assert truth.abs().max() > 1.0  # the clips move
-    moved = warp_matching_loss(view, AnchorPair(anchor, view.warp(anchor, truth)), batch.target, 1.0)
-    backwards = warp_matching_loss(view, AnchorPair(anchor, view.warp(anchor, -truth)), batch.target, 1.0)
+    moved = warp_matching_loss(view, Anchors(anchor, view.warp(anchor, truth)), batch.target, 1.0)
+    backwards = warp_matching_loss(view, Anchors(anchor, view.warp(anchor, -truth)), batch.target, 1.0)
     assert moved.item() < 0.7 < 1.3 < backwards.item()
 
-    exact = flow_supervision_loss(AnchorPair(anchor, anchor, truth), batch, truth)
-    still = flow_supervision_loss(AnchorPair(anchor, anchor, torch.zeros_like(truth)), batch, truth)
+    exact = flow_supervision_loss(Anchors(anchor, anchor, truth), batch, truth)
+    still = flow_supervision_loss(Anchors(anchor, anchor, torch.zeros_like(truth)), batch, truth)
     assert exact.item() == pytest.approx(0.0, abs=1e-6) and still.item() == pytest.approx(1.0)
     # frames whose anchor is not the copy-last frame are not supervised
-    other = flow_supervision_loss(AnchorPair(anchor + 1.0, anchor, torch.zeros_like(truth)), batch, truth)
+    other = flow_supervision_loss(Anchors(anchor + 1.0, anchor, torch.zeros_like(truth)), batch, truth)
     assert other.item() == 0.0

@@ -47,7 +47,7 @@ def conditioning(
 def model_velocity(model, x_t: torch.Tensor, t: torch.Tensor, batch: TrainingBatch, cond: LabConditioning,
                    return_anchors: bool = False, anchor_flow: torch.Tensor | None = None):
     """The model's velocity for a noisy section at per-example times t (B,) (and, with
-    `return_anchors`, its `framepack.model.AnchorPair`; `anchor_flow` replaces its warp's flow)."""
+    `return_anchors`, its `framepack.model.Anchors`; `anchor_flow` replaces its warp's flow)."""
     timesteps = t.view(-1, 1).expand(-1, x_t.shape[2]).contiguous()
     if return_anchors:
         return model(x_t, batch.noisy_indices, timesteps, batch.context, cond, return_anchors=True,
