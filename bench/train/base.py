@@ -213,6 +213,7 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
         return values
 
     # -- loop
+    needs_motion = config.flow_weight > 0 or config.true_flow_warp  # the true-motion table is built once, on demand
     session_start = time.time() - elapsed
     last_checkpoint = last_eval = time.time()
     if step == 0:
@@ -226,9 +227,9 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
         choice, batch = random_batch(pool, choices, config.max_sections, config.batch_size, rng)
         cond = conditioning(encoder, batch, config.text_dropout, rng)
         loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift,
-                                  config.motion_weight, config.warp_weight, config.warp_blur_px,
-                                  config.flow_weight, pool.motion if config.flow_weight > 0 or config.true_flow_warp else None,
-                                  config.true_flow_warp)
+                                  motion_weight=config.motion_weight, warp_weight=config.warp_weight,
+                                  warp_blur_px=config.warp_blur_px, flow_weight=config.flow_weight,
+                                  motion=pool.motion if needs_motion else None, true_flow_warp=config.true_flow_warp)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -131,8 +131,9 @@ def flow_matching_loss(
     """Mean squared error of one noised batch (see the module docstring for `loss_target`)."""
     t = sample_times(batch.target.shape[0], generator, time_shift)
     noise = torch.randn(batch.target.shape, generator=generator)
-    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight, warp_weight, warp_blur_px,
-                                 flow_weight, motion, true_flow_warp)
+    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight=motion_weight,
+                                 warp_weight=warp_weight, warp_blur_px=warp_blur_px, flow_weight=flow_weight,
+                                 motion=motion, true_flow_warp=true_flow_warp)
 
 
 def flow_matching_loss_at(
