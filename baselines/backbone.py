@@ -55,6 +55,11 @@ class BaselineBackbone(nn.Module):
         """The wrapped model's text encoder (the sampler's default conditioner uses it)."""
         return self.model.text_encoder()
 
+    def draw_motion(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped model's section motion draw (None when it has no motion prior)."""
+        draw = getattr(self.model, "draw_motion", None)
+        return draw(*args, **kwargs) if draw is not None else None
+
     def history_context(self, context: Sequence[PackedGroup], timesteps: torch.Tensor) -> list[PackedGroup]:
         """The context the model receives for noisy-section times `timesteps` (B, F)."""
         if self.history_level is None or not context:

@@ -74,8 +74,8 @@ class PixelView(nn.Module):
 
         Args:
             latents: (B, C, F, h, w) normalised latents.
-            flow: (B, 2, F, h, w) displacement (x, y) in pixels at each latent pixel; upsampled
-                bilinearly, and each output pixel takes the input at its position minus the flow.
+            flow: (B, 2, F, h', w') displacement (x, y) in pixels on any grid (latent pixels, or
+                the finer cells of a motion prior); upsampled bilinearly, and each output pixel takes the input at its position minus the flow.
             resample: how pixels between samples are read, "bilinear" or "bicubic" (sharper: a
                 bilinear read at a fractional offset blurs the sprite, which the perceptor counts
                 as degradation; results/bench/warp_ceiling.json).
@@ -86,7 +86,7 @@ class PixelView(nn.Module):
         frames = latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
         pixels = self.to_pixels(frames)
         size = pixels.shape[-2:]
-        motion = flow.permute(0, 2, 1, 3, 4).reshape(b * f, 2, h, w)
+        motion = flow.permute(0, 2, 1, 3, 4).reshape(b * f, 2, *flow.shape[-2:])
         motion = F.interpolate(motion, size=size, mode="bilinear", align_corners=False)
         ys = (torch.arange(size[0], dtype=pixels.dtype) + 0.5) * 2 / size[0] - 1
         xs = (torch.arange(size[1], dtype=pixels.dtype) + 0.5) * 2 / size[1] - 1

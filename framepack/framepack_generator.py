@@ -255,10 +255,13 @@ class FramePackGenerator:
             frames = len(plan.generated)
             noise = torch.randn((1, latent_shape[0], frames, *latent_shape[1:]), generator=generator).to(device)
             positions = torch.tensor(plan.generated_positions, dtype=torch.long, device=device)
-            cond_fn = self._velocity_fn(inputs, positions)
+            # a model with a motion prior commits to one drawn motion for every step of the section
+            draw_motion = getattr(self.model, "draw_motion", None)
+            motion = draw_motion(noise.shape, positions, context, inputs.cond, generator) if draw_motion else None
+            cond_fn = self._velocity_fn(inputs, positions, motion)
             uncond_fn = None
             if self.guidance is not None and self.guidance.uses_unconditional:
-                uncond_fn = self._velocity_fn(self.unconditional(inputs, generator), positions)
+                uncond_fn = self._velocity_fn(self.unconditional(inputs, generator), positions, motion)
 
             def on_step(step: int, total: int, x: torch.Tensor, section: int = plan.section) -> None:
                 request.report(ProgressEvent("step", step + 1, total, section))
@@ -311,8 +314,10 @@ class FramePackGenerator:
             groups.append(PackedGroup(latents, positions, piece.kernel, tail_mode=piece.tail_mode))
         return groups
 
-    def _velocity_fn(self, inputs: SectionInputs, positions: torch.Tensor):
+    def _velocity_fn(self, inputs: SectionInputs, positions: torch.Tensor, motion: Any = None):
         options: dict[str, Any] = {}
+        if motion is not None:
+            options["motion"] = motion
         if self.attention is not None:
             options["attention"] = self.attention
         if self.kv_cache:

@@ -34,6 +34,7 @@ from framepack.attention import ATTENTION_MODES, KVCache, attention_mask
 from framepack.context_anchor import nearest_context, nearest_context_frames
 from framepack.kernels import K1, Kernel
 from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
+from framepack.motion_prior import MotionPrior, SectionMotion, rigid_flow
 from framepack.packed_group import PackedGroup
 from framepack.packing import (
     PatchEmbedding,
@@ -50,20 +51,23 @@ from framepack.rope import RopeSpec, apply_rotation, rotation
 __all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "CheckpointNotFoundError", "preconditioning"]
 
 PREDICTIONS = ("velocity", "x0", "preconditioned", "anchored")
-WARP_FLOWS = ("per_frame", "velocity", "rigid")
+WARP_FLOWS = ("per_frame", "velocity", "rigid", "prior")
 # Raw flow-head channels per latent pixel for each `warp_flow`.
-FLOW_CHANNELS = {"per_frame": 2, "velocity": 2, "rigid": 5}
+FLOW_CHANNELS = {"per_frame": 2, "velocity": 2, "rigid": 5, "prior": 0}
 CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
 
 
 class Anchors(NamedTuple):
     """An anchored model's per-frame anchors (B, C, F, h, w): `context` as taken from the nearest
     context frame, `moved` after the predicted flow (the same tensor without `anchor_warp`), and
-    that flow (B, 2, F, h, w) in pixels (None without `anchor_warp`)."""
+    that flow (B, 2, F, h, w) in pixels (None without `anchor_warp`). With `warp_flow="prior"`, also
+    the motion prior's velocity logits (B, K) and membership logits (B, F, h', w') for its losses."""
 
     context: torch.Tensor
     moved: torch.Tensor
     flow: torch.Tensor | None = None
+    velocity_logits: torch.Tensor | None = None
+    membership_logits: torch.Tensor | None = None
 
 
 def _per_frame(timesteps: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
@@ -134,6 +138,10 @@ class PackedDiTConfig:
             pair of numbers per frame, then the same causal running mean), by a per-pixel
             membership (sigmoid of a fifth channel): one rigid subject moving over a panning
             background needs five numbers per latent pixel to be learned, not a coherent field.
+            "prior": no flow head; a `framepack.motion_prior.MotionPrior` gives a distribution over
+            the subject's velocity (the sampler draws one per section, `draw_motion`) and the
+            subject's membership in each anchor at 2-px cells, and the anchor's subject moves
+            rigidly by it before the network sees the residual around the moved anchor.
         warp_resample: how the warp reads pixels between samples, "bilinear" or "bicubic" (sharper).
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
@@ -423,12 +431,15 @@ class PackedDiT(nn.Module):
         heads = [self.final_modulation, self.final_proj]
         if config.anchor_warp:
             self.pixel_view = PixelView(channels, config.warp_patch)
+        if config.anchor_warp and FLOW_CHANNELS[config.warp_flow]:
             # zero at init: the anchor stays put
             self.flow_proj = nn.Linear(dim, FLOW_CHANNELS[config.warp_flow] * K1.t * K1.h * K1.w)
             heads.append(self.flow_proj)
         for layer in heads:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        if config.anchor_warp and config.warp_flow == "prior":
+            self.motion_prior = MotionPrior(channels, dim, config.warp_patch)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -543,6 +554,7 @@ class PackedDiT(nn.Module):
         block_frames: int | None = None,
         return_anchors: bool = False,
         anchor_flow: torch.Tensor | None = None,
+        motion: SectionMotion | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Anchors]:
         """Predict the flow-matching velocity of the noisy section.
 
@@ -564,12 +576,17 @@ class PackedDiT(nn.Module):
             anchor_flow: (`anchor_warp` only) (B, 2, F, h, w) a flow in pixels to move the anchors by
                 instead of the predicted one (training with the true motion); the predicted flow is
                 still the one returned in the `Anchors`.
+            motion: (`warp_flow="prior"` only) the section's motion (`draw_motion`, or the true one in
+                training); None: the prior's most likely velocity and its own membership.
 
         Returns:
             (B, C, F, H, W) velocity v = noise − x0 (and the `Anchors` with `return_anchors`).
         """
         if anchor_flow is not None and not self.config.anchor_warp:
             raise ValueError("anchor_flow needs a model with anchor_warp: true")
+        uses_prior = self.config.anchor_warp and self.config.warp_flow == "prior"
+        if motion is not None and not uses_prior:
+            raise ValueError("motion needs a model with anchor_warp: true and warp_flow: prior")
         if return_anchors and self.config.prediction != "anchored":
             raise ValueError(f"return_anchors needs prediction='anchored', got {self.config.prediction!r}")
         anchor = flow = None
@@ -580,11 +597,23 @@ class PackedDiT(nn.Module):
             anchor = anchor.to(noisy)
             context_anchor = anchor
             network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # the noisy residual r_t
+        prior_logits = (None, None)
+        if uses_prior:
+            # the motion is known before the network runs: it sees the residual around the moved anchor
+            distance = torch.as_tensor(noisy_indices).to(anchor)[None, :] - anchor_index.to(anchor)
+            prior_logits = self._prior_logits(anchor, cond)
+            velocity = motion.velocity if motion is not None else self.motion_prior.most_likely(prior_logits[0])
+            membership = motion.membership if motion is not None and motion.membership is not None else None
+            if membership is None:
+                membership = torch.sigmoid(prior_logits[1])
+            flow = rigid_flow(velocity.to(anchor), membership.to(anchor), distance) if anchor_flow is None else anchor_flow
+            anchor = self.pixel_view.warp(anchor, flow.to(anchor), self.config.warp_resample)
+            network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor
         native = self.predict_native(
             network_input, noisy_indices, timesteps, context, cond, attention=attention, kv_cache=kv_cache,
             block_frames=block_frames,
         )
-        if self.config.anchor_warp:
+        if self.config.anchor_warp and not uses_prior:
             native, raw_flow = native[:, : noisy.shape[1]], native[:, noisy.shape[1]:]
             distance = torch.as_tensor(noisy_indices).to(raw_flow)[None, :] - anchor_index.to(raw_flow)  # (B, F)
             flow = self._anchor_flow(raw_flow, distance)
@@ -604,8 +633,33 @@ class PackedDiT(nn.Module):
         if anchor is None:
             return velocity
         if return_anchors:
-            return velocity - anchor, Anchors(context_anchor, anchor, flow)
+            return velocity - anchor, Anchors(context_anchor, anchor, flow, *prior_logits)
         return velocity - anchor
+
+    def _prior_logits(self, anchor: torch.Tensor, cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor]:
+        """The motion prior's velocity logits (B, K) and membership logits (B, F, h', w') for the
+        section's anchors (B, C, F, h, w)."""
+        _, _, pooled = self._condition_memory(cond)
+        velocity = self.motion_prior.velocity_logits(anchor[:, :, 0], anchor[:, :, -1], pooled)
+        return velocity, self.motion_prior.membership_logits(anchor)
+
+    @torch.no_grad()
+    def draw_motion(
+        self,
+        noisy_shape: torch.Size | tuple[int, ...],
+        noisy_indices: torch.Tensor,
+        context: Sequence[PackedGroup],
+        cond: LabConditioning,
+        generator: torch.Generator | None = None,
+    ) -> SectionMotion | None:
+        """One draw of the section's subject velocity from the motion prior, for every denoising step
+        of the section (None for a model without `warp_flow="prior"`: it has nothing to draw)."""
+        if not (self.config.anchor_warp and self.config.warp_flow == "prior"):
+            return None
+        anchor, _ = nearest_context(noisy_shape, torch.as_tensor(noisy_indices), context, cond.image_latent)
+        device = self.pixel_view.components.device
+        velocity_logits, _ = self._prior_logits(anchor.to(device), cond)
+        return SectionMotion(self.motion_prior.draw(velocity_logits, generator))
 
     def _anchor_flow(self, raw: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
         """The flow head's raw channels (B, FLOW_CHANNELS, F, h, w) → the anchor's flow (B, 2, F, h, w)
@@ -712,7 +766,7 @@ class PackedDiT(nn.Module):
         shift, scale = self.final_modulation(noisy_condition).chunk(2, dim=-1)
         hidden = self.final_norm(x) * (1 + scale) + shift
         out = unpatchify_k1(self.final_proj(hidden), frames, (height, width), channels)
-        if not self.config.anchor_warp:
+        if not self.config.anchor_warp or not FLOW_CHANNELS[self.config.warp_flow]:
             return out
         flow = unpatchify_k1(self.flow_proj(hidden), frames, (height, width), FLOW_CHANNELS[self.config.warp_flow])
         return torch.cat([out, flow], dim=1)

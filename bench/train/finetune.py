@@ -39,7 +39,13 @@ from bench.train.common import (
 )
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, TrainingBatch, default_order, random_batch
-from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss_at, sample_times
+from bench.train.objective import (
+    compare_to_copy_last,
+    conditioning,
+    flow_matching_loss_at,
+    sample_times,
+    uses_motion_prior,
+)
 from framepack.discrete_history import Codebook
 from framepack.kernels import K1
 from framepack.lab_codec import LabCodec
@@ -60,6 +66,8 @@ class FinetuneConfig:
         cache_dir: latent pool cache (shared with the base run).
         base: the pretrained base checkpoint to start from (None: train from scratch with `model`).
         model: `PackedDiTConfig` keys, used only when `base` is None.
+        model_overrides: `PackedDiTConfig` keys changed from the base's (e.g. `anchor_warp: true,
+            warp_flow: prior` adds a motion prior); weights the base lacks start from their init.
         codec: codec checkpoint.
         codebook: +D codebook file; fitted on the training latents and written there if absent.
         codebook_size: K of the K-means codebook.
@@ -69,6 +77,9 @@ class FinetuneConfig:
         lr, warmup_steps, weight_decay, grad_clip, loss_target, time_shift, text_dropout: optimisation.
         flow_weight: (models with `anchor_warp`) weight of the true-motion loss on the anchor's flow
             (`bench.train.objective.flow_supervision_loss`), as in the base recipe; 0 turns it off.
+        prior_weight: (models with `warp_flow: prior`) weight of the motion prior's loss
+            (`bench.train.objective.motion_prior_loss`); such models always move their anchors by
+            the world's section motion in training.
         max_minutes, max_steps: budget (first reached; minutes count across resumes).
         ema_decay: saved weight average.
         eval_batches, eval_batch_size, eval_steps: held-out copy-last-frame comparison at the end.
@@ -83,6 +94,7 @@ class FinetuneConfig:
     cache_dir: str = "runs/cache"
     base: str | None = "results/checkpoints/base.safetensors"
     model: dict | None = None
+    model_overrides: dict | None = None
     codec: str = "results/checkpoints/codec.safetensors"
     codebook: str | None = None
     codebook_size: int = 128
@@ -101,6 +113,7 @@ class FinetuneConfig:
     time_shift: float = 1.0
     text_dropout: float = 0.1
     flow_weight: float = 0.0
+    prior_weight: float = 1.0
     max_minutes: float = 12.0
     max_steps: int = 1_000_000
     ema_decay: float = 0.995
@@ -121,6 +134,19 @@ class FinetuneConfig:
             raise ValueError("set `base:` (a checkpoint) or `model:` (PackedDiTConfig keys to train from scratch)")
         if not 0 <= self.t2v_fraction <= 1:
             raise ValueError(f"t2v_fraction must be in [0, 1], got {self.t2v_fraction}")
+
+
+def with_overrides(base: PackedDiT, overrides: dict, codec: LabCodec) -> PackedDiT:
+    """`base` rebuilt with some `PackedDiTConfig` keys changed, keeping every weight it has; new
+    modules keep their initialisation, and a new warped anchor takes the codec's basis."""
+    config = PackedDiTConfig.from_dict({**base.config.to_dict(), **overrides})
+    model = PackedDiT(config)
+    _, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+    if unexpected:
+        raise ValueError(f"model_overrides {overrides} drop weights the base has: {unexpected}")
+    if config.anchor_warp and not base.config.anchor_warp:
+        model.pixel_view.copy_from_codec(codec)
+    return model
 
 
 def model_for_schedule(base: PackedDiT, schedule: Schedule) -> PackedDiT:
@@ -253,7 +279,10 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     eval_batches = held_out_batches(heldout, choices[0], schedule, config, quantize)
 
     if config.base is not None:
-        model = model_for_schedule(PackedDiT.load(config.base), schedule)
+        base = PackedDiT.load(config.base)
+        if config.model_overrides:
+            base = with_overrides(base, config.model_overrides, codec)
+        model = model_for_schedule(base, schedule)
     else:
         model = new_lab_model(config.model, codec, config.seed)
     encoder = model.text_encoder()
@@ -295,8 +324,8 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
         local_batch, local_cond = shard_batch(batch, cond, rank, world)
         part = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
         loss = flow_matching_loss_at(trained, local_batch, local_cond, t[part], noise[part], config.loss_target,
-                                     flow_weight=config.flow_weight,
-                                     motion=pool.motion if config.flow_weight > 0 else None)
+                                     flow_weight=config.flow_weight, prior_weight=config.prior_weight,
+                                     motion=pool.motion if config.flow_weight > 0 or uses_motion_prior(model) else None)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -42,6 +42,30 @@ def motion_table(seeds: Sequence[int], clip_frames: int, fps: float = NOMINAL_FP
                         for seed in seeds])
 
 
+def subject_coverage(states: torch.Tensor, cell: int) -> torch.Tensor:
+    """(B, F, 64 / cell, 64 / cell) the share of each `cell`-px cell covered by the subject, for motion
+    rows (B, F, 8) (`MOTION_COLUMNS`): the membership a motion prior should see in those frames."""
+    coords = torch.arange(FRAME_SIZE, dtype=torch.float32) + 0.5
+    ys, xs = torch.meshgrid(coords, coords, indexing="ij")
+    x, y, r = states[..., 0, None, None], states[..., 1, None, None], states[..., 2, None, None]
+    inside = ((xs - x) ** 2 + (ys - y) ** 2 <= r**2).float()  # (B, F, H, W)
+    b, f = inside.shape[:2]
+    return F.avg_pool2d(inside.reshape(b * f, 1, FRAME_SIZE, FRAME_SIZE), cell).reshape(b, f, FRAME_SIZE // cell, -1)
+
+
+def section_velocity(target_states: torch.Tensor, anchor_states: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
+    """(B, 2) the subject's constant velocity (px/frame) that best explains its displacement from
+    each frame's anchor: least squares of moved_f ≈ v·d_f over the section's frames.
+
+    Args:
+        target_states, anchor_states: (B, F, 8) motion rows of the generated frames and their anchors.
+        distance: (B, F) frames from each anchor to its frame.
+    """
+    moved = target_states[..., :2] - anchor_states[..., :2]
+    d = distance.to(moved)[..., None]
+    return (d * moved).sum(dim=1) / (d**2).sum(dim=1).clamp_min(1.0)
+
+
 def flow_targets(target_states: torch.Tensor, anchor_states: torch.Tensor, patch: int) -> torch.Tensor:
     """The true flow from anchor frames to target frames, at latent resolution.
 

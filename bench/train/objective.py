@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from bench.train.examples import TrainingBatch
-from bench.train.flow_target import flow_targets
+from bench.train.flow_target import flow_targets, section_velocity, subject_coverage
 from framepack.flow_matching import sample, time_grid
 from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
+from framepack.motion_prior import MEMBERSHIP_CELL_PX, SectionMotion, soft_velocity_target
 
 LOSS_TARGETS = ("velocity", "x0", "preconditioned")
 
@@ -45,14 +46,45 @@ def conditioning(
 
 
 def model_velocity(model, x_t: torch.Tensor, t: torch.Tensor, batch: TrainingBatch, cond: LabConditioning,
-                   return_anchors: bool = False, anchor_flow: torch.Tensor | None = None):
+                   return_anchors: bool = False, anchor_flow: torch.Tensor | None = None,
+                   motion: SectionMotion | None = None):
     """The model's velocity for a noisy section at per-example times t (B,) (and, with
-    `return_anchors`, its `framepack.model.Anchors`; `anchor_flow` replaces its warp's flow)."""
+    `return_anchors`, its `framepack.model.Anchors`; `anchor_flow` replaces its warp's flow, `motion`
+    gives a motion-prior model its section motion)."""
     timesteps = t.view(-1, 1).expand(-1, x_t.shape[2]).contiguous()
+    options = {} if motion is None else {"motion": motion}
     if return_anchors:
         return model(x_t, batch.noisy_indices, timesteps, batch.context, cond, return_anchors=True,
-                     anchor_flow=anchor_flow)
-    return model(x_t, batch.noisy_indices, timesteps, batch.context, cond)
+                     anchor_flow=anchor_flow, **options)
+    return model(x_t, batch.noisy_indices, timesteps, batch.context, cond, **options)
+
+
+def uses_motion_prior(model) -> bool:
+    """Whether `model` (or the model a DDP or baseline wrapper holds) has `warp_flow="prior"`."""
+    model = getattr(model, "module", model)  # DDP
+    config = getattr(model, "config", None) or getattr(getattr(model, "model", None), "config", None)  # baselines
+    return bool(getattr(config, "anchor_warp", False)) and getattr(config, "warp_flow", None) == "prior"
+
+
+def true_section_motion(batch: TrainingBatch, motion: torch.Tensor) -> SectionMotion | None:
+    """The world's section motion for a motion-prior model: the subject's best constant velocity and
+    its membership in each frame's copy-last frame (None without real context)."""
+    if batch.last_context is None or batch.nearest_frames is None:
+        return None
+    ids = batch.clip_ids[:, None]
+    target, anchor = motion[ids, batch.target_frames], motion[ids, batch.nearest_frames]
+    distance = batch.target_frames - batch.nearest_frames
+    return SectionMotion(section_velocity(target, anchor, distance), subject_coverage(anchor, MEMBERSHIP_CELL_PX))
+
+
+def motion_prior_loss(anchors, truth: SectionMotion | None) -> torch.Tensor:
+    """Cross-entropy of the prior's velocity distribution against the true velocity (spread over
+    its nearest bins), plus the binary cross-entropy of its membership against the true coverage."""
+    if truth is None:
+        return anchors.moved.new_zeros(())
+    velocity = -(soft_velocity_target(truth.velocity) * torch.log_softmax(anchors.velocity_logits, dim=1)).sum(1).mean()
+    membership = F.binary_cross_entropy_with_logits(anchors.membership_logits, truth.membership)
+    return velocity + membership
 
 
 def true_flow(batch: TrainingBatch, motion: torch.Tensor, patch: int) -> torch.Tensor | None:
@@ -127,13 +159,14 @@ def flow_matching_loss(
     flow_weight: float = 0.0,
     motion: torch.Tensor | None = None,
     true_flow_warp: bool = False,
+    prior_weight: float = 1.0,
 ) -> torch.Tensor:
     """Mean squared error of one noised batch (see the module docstring for `loss_target`)."""
     t = sample_times(batch.target.shape[0], generator, time_shift)
     noise = torch.randn(batch.target.shape, generator=generator)
     return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight=motion_weight,
                                  warp_weight=warp_weight, warp_blur_px=warp_blur_px, flow_weight=flow_weight,
-                                 motion=motion, true_flow_warp=true_flow_warp)
+                                 motion=motion, true_flow_warp=true_flow_warp, prior_weight=prior_weight)
 
 
 def flow_matching_loss_at(
@@ -149,6 +182,7 @@ def flow_matching_loss_at(
     flow_weight: float = 0.0,
     motion: torch.Tensor | None = None,
     true_flow_warp: bool = False,
+    prior_weight: float = 1.0,
 ) -> torch.Tensor:
     """`flow_matching_loss` at given times t (B,) and noise (shaped like the target).
 
@@ -158,6 +192,9 @@ def flow_matching_loss_at(
     motion; `motion` is the pool's table (`bench.train.data.LatentClipPool.motion`).
     `true_flow_warp` moves the anchors by that true flow instead of the predicted one (teacher
     forcing), so the correction learns what is left once the motion is right.
+    A model with a motion prior (`warp_flow="prior"`) always trains that way: its anchors move by the
+    world's section motion (`true_section_motion`), and `prior_weight` times `motion_prior_loss`
+    trains the prior to predict it.
 
     `motion_weight` α > 0 weighs each latent position by 1 + α·m/mean(m), m = its squared change
     from the copy-last baseline: where the subject moves. Without it, the few moving tokens are a
@@ -178,7 +215,14 @@ def flow_matching_loss_at(
     tt = t.view(-1, 1, 1, 1, 1)
     x_t = (1 - tt) * x0 + tt * noise
     auxiliary = 0.0
-    if warp_weight > 0 or flow_weight > 0 or true_flow_warp:
+    if uses_motion_prior(model):
+        if motion is None or prior_weight < 0:
+            raise ValueError(f"a motion-prior model trains on the pool's motion table with prior_weight >= 0, "
+                             f"got motion={'a table' if motion is not None else None}, prior_weight={prior_weight}")
+        truth = true_section_motion(batch, motion)
+        v_hat, anchors = model_velocity(model, x_t, t, batch, cond, return_anchors=True, motion=truth)
+        auxiliary = prior_weight * motion_prior_loss(anchors, truth)
+    elif warp_weight > 0 or flow_weight > 0 or true_flow_warp:
         pixel_view = getattr(getattr(model, "module", model), "pixel_view", None)  # DDP wraps the model
         if pixel_view is None:
             raise ValueError("warp_weight, flow_weight > 0 or true_flow_warp needs a model with anchor_warp: true")
