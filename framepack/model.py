@@ -601,7 +601,7 @@ class PackedDiT(nn.Module):
         if uses_prior:
             # the motion is known before the network runs: it sees the residual around the moved anchor
             distance = torch.as_tensor(noisy_indices).to(anchor)[None, :] - anchor_index.to(anchor)
-            prior_logits = self._prior_logits(anchor, cond)
+            prior_logits = self._prior_logits(anchor, distance, cond)
             velocity = motion.velocity if motion is not None else self.motion_prior.most_likely(prior_logits[0])
             membership = motion.membership if motion is not None and motion.membership is not None else None
             if membership is None:
@@ -636,11 +636,12 @@ class PackedDiT(nn.Module):
             return velocity - anchor, Anchors(context_anchor, anchor, flow, *prior_logits)
         return velocity - anchor
 
-    def _prior_logits(self, anchor: torch.Tensor, cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor]:
+    def _prior_logits(self, anchor: torch.Tensor, distance: torch.Tensor, cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor]:
         """The motion prior's velocity logits (B, K) and membership logits (B, F, h', w') for the
-        section's anchors (B, C, F, h, w)."""
+        section's anchors (B, C, F, h, w) at distances (B, F) in frames from their frames."""
         _, _, pooled = self._condition_memory(cond)
-        velocity = self.motion_prior.velocity_logits(anchor[:, :, 0], anchor[:, :, -1], pooled)
+        ends = torch.stack([distance[:, 0], distance[:, -1]], dim=1)
+        velocity = self.motion_prior.velocity_logits(anchor[:, :, 0], anchor[:, :, -1], ends, pooled)
         return velocity, self.motion_prior.membership_logits(anchor)
 
     @torch.no_grad()
@@ -656,9 +657,11 @@ class PackedDiT(nn.Module):
         of the section (None for a model without `warp_flow="prior"`: it has nothing to draw)."""
         if not (self.config.anchor_warp and self.config.warp_flow == "prior"):
             return None
-        anchor, _ = nearest_context(noisy_shape, torch.as_tensor(noisy_indices), context, cond.image_latent)
+        indices = torch.as_tensor(noisy_indices)
+        anchor, anchor_index = nearest_context(noisy_shape, indices, context, cond.image_latent)
         device = self.pixel_view.components.device
-        velocity_logits, _ = self._prior_logits(anchor.to(device), cond)
+        distance = indices.to(device, torch.float32)[None, :] - anchor_index.to(device)
+        velocity_logits, _ = self._prior_logits(anchor.to(device), distance, cond)
         return SectionMotion(self.motion_prior.draw(velocity_logits, generator))
 
     def _anchor_flow(self, raw: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ from torch import nn
 VELOCITY_STEP_PX = 0.25  # grid spacing of the velocity distribution, px/frame
 VELOCITY_LIMIT_PX = 2.5  # largest speed per axis (lab subjects: at most about 2.4 px/frame)
 MEMBERSHIP_CELL_PX = 2  # membership resolution in pixels
+DISTANCE_SCALE = 16.0  # frames; the prior reads its anchors' distances in these units
 
 
 class SectionMotion(NamedTuple):
@@ -91,7 +92,7 @@ class MotionPrior(nn.Module):
             nn.AdaptiveAvgPool2d(4), nn.Flatten(),
         )
         bins = velocity_bins().shape[0]
-        self.velocity_head = nn.Sequential(nn.Linear(16 * hidden + condition_dim, 256), nn.SiLU(), nn.Linear(256, bins))
+        self.velocity_head = nn.Sequential(nn.Linear(16 * hidden + condition_dim + 2, 256), nn.SiLU(), nn.Linear(256, bins))
         self.membership_head = nn.Sequential(
             nn.Conv2d(channels, hidden, 3, padding=1), nn.SiLU(),
             nn.Conv2d(hidden, hidden, 3, padding=1), nn.SiLU(),
@@ -99,11 +100,14 @@ class MotionPrior(nn.Module):
         )
         self.register_buffer("bins", velocity_bins(), persistent=False)
 
-    def velocity_logits(self, first_anchor: torch.Tensor, last_anchor: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+    def velocity_logits(self, first_anchor: torch.Tensor, last_anchor: torch.Tensor, distance: torch.Tensor,
+                        condition: torch.Tensor) -> torch.Tensor:
         """(B, K) logits over `velocity_bins` from the anchors (B, C, h, w) of the section's first and
-        last frames and the pooled condition (B, condition_dim)."""
+        last frames, their distances (B, 2) in frames to those frames (a far anchor, such as the start
+        frame of an inverted video's last section, gives a smaller mean velocity than a near one)
+        and the pooled condition (B, condition_dim)."""
         features = self.velocity_features(torch.cat([first_anchor, last_anchor], dim=1))
-        return self.velocity_head(torch.cat([features, condition], dim=1))
+        return self.velocity_head(torch.cat([features, condition, distance.to(features) / DISTANCE_SCALE], dim=1))
 
     def membership_logits(self, anchors: torch.Tensor) -> torch.Tensor:
         """(B, F, h·cells, w·cells) subject-membership logits of each frame's anchor (B, C, F, h, w)."""

@@ -294,3 +294,29 @@ def test_finetune_flow_weight_trains_the_flow_head_on_true_motion(tmp_path, code
     assert (plain["flow_proj.weight"] - supervised["flow_proj.weight"]).abs().max() > 1e-6
     with pytest.raises(ValueError, match="anchor_warp"):
         train_finetune(tiny_config(tmp_path / "no_warp", codec_path, flow_weight=1.0, max_steps=1), show_progress=False)
+
+
+def test_finetune_model_overrides_add_a_motion_prior_to_a_base_and_train_it_at_its_own_rate(tmp_path, codec_path):
+    base_model = {**TINY_MODEL, "prediction": "anchored"}
+    base = tiny_config(tmp_path / "base", codec_path, model=base_model, loss_target="preconditioned", max_steps=1)
+    train_finetune(base, show_progress=False)
+    overrides = {"anchor_warp": True, "warp_flow": "prior"}
+    runs = {scale: tiny_config(tmp_path / f"s{scale}", codec_path, base=base.out, model=None, model_overrides=overrides,
+                               loss_target="preconditioned", max_steps=1, prior_lr_scale=scale) for scale in (1.0, 10.0)}
+    for config in runs.values():
+        train_finetune(config, show_progress=False)
+    start = PackedDiT.load(base.out).state_dict()
+    slow, fast = final_weights(runs[1.0]), final_weights(runs[10.0])
+    model = PackedDiT.load(runs[1.0].out)
+    assert model.config.warp_flow == "prior" and hasattr(model, "motion_prior")
+    # the codec's basis came with the warp, so a move is a real move
+    assert model.pixel_view.components.abs().sum() > 0
+    # one Adam step moves each parameter by about lr × its group's scale
+    name = "motion_prior.velocity_head.2.bias"
+    initial = PackedDiT(model.config).state_dict()[name]
+    assert (fast[name] - initial).abs().mean() > 5 * (slow[name] - initial).abs().mean()
+    backbone = "final_proj.bias"
+    torch.testing.assert_close((fast[backbone] - start[backbone]).abs().mean(), (slow[backbone] - start[backbone]).abs().mean(),
+                               rtol=0.2, atol=1e-6)
+    with pytest.raises(ValueError, match="prior_lr_scale"):
+        tiny_config(tmp_path / "bad", codec_path, prior_lr_scale=0.0)

@@ -80,6 +80,8 @@ class FinetuneConfig:
         prior_weight: (models with `warp_flow: prior`) weight of the motion prior's loss
             (`bench.train.objective.motion_prior_loss`); such models always move their anchors by
             the world's section motion in training.
+        prior_lr_scale: learning-rate factor for the motion prior's parameters (new in a fine-tune
+            from a base without one, so they need to move faster than the adapted backbone).
         max_minutes, max_steps: budget (first reached; minutes count across resumes).
         ema_decay: saved weight average.
         eval_batches, eval_batch_size, eval_steps: held-out copy-last-frame comparison at the end.
@@ -114,6 +116,7 @@ class FinetuneConfig:
     text_dropout: float = 0.1
     flow_weight: float = 0.0
     prior_weight: float = 1.0
+    prior_lr_scale: float = 1.0
     max_minutes: float = 12.0
     max_steps: int = 1_000_000
     ema_decay: float = 0.995
@@ -132,6 +135,8 @@ class FinetuneConfig:
             raise ValueError(f"schedule {self.schedule} has +D: set `codebook:` to a codebook path (fitted if absent)")
         if self.base is None and self.model is None:
             raise ValueError("set `base:` (a checkpoint) or `model:` (PackedDiTConfig keys to train from scratch)")
+        if self.prior_lr_scale <= 0 or self.prior_weight < 0:
+            raise ValueError(f"prior_lr_scale must be > 0 and prior_weight >= 0, got {self.prior_lr_scale} and {self.prior_weight}")
         if not 0 <= self.t2v_fraction <= 1:
             raise ValueError(f"t2v_fraction must be in [0, 1], got {self.t2v_fraction}")
 
@@ -286,7 +291,10 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     else:
         model = new_lab_model(config.model, codec, config.seed)
     encoder = model.text_encoder()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
+    named = list(model.named_parameters())
+    groups = [{"params": [p for n, p in named if not n.startswith("motion_prior.")], "lr_scale": 1.0},
+              {"params": [p for n, p in named if n.startswith("motion_prior.")], "lr_scale": config.prior_lr_scale}]
+    optimiser = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
     ema = EMA(model, config.ema_decay)
     rng = random.Random(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -315,7 +323,7 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     while step < config.max_steps and elapsed < config.max_minutes * 60:
         lr = config.lr * min(1.0, (step + 1) / config.warmup_steps)
         for group in optimiser.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         # Every rank draws the same global batch, times and noise, then keeps its shard.
         _, batch = random_batch(pool, choices, config.max_sections, config.batch_size, rng, quantize)
         cond = conditioning(encoder, batch, config.text_dropout, rng)
