@@ -32,14 +32,19 @@ REPORTED = ("presence", "shape_kept", "colour_kept", "identity_kept", "position_
 
 
 def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]]:
-    """Per variant: (videos, real clips, true positions); every video is [start frame, section frames]."""
+    """Per variant: (videos, real clips, true positions); every video is [start frame, section frames].
+
+    Variants: the true flow per latent pixel (bilinear and bicubic reads); the motion prior's rigid
+    flow (`framepack.motion_prior.rigid_flow`) with the true section velocity and subject coverage;
+    copying the start frame; the real clip through the codec."""
     from bench.train.flow_target import flow_targets, motion_rows
     from framepack.anchor_warp import PixelView
+    from framepack.motion_prior import rigid_flow
 
     view = PixelView(codec.config.latent_channels, codec.config.downsample)
     view.copy_from_codec(codec)
-    videos: dict[str, list[np.ndarray]] = {"true_flow_warp": [], "true_flow_warp_bicubic": [], "copy_start": [],
-                                           "real_through_codec": []}
+    videos: dict[str, list[np.ndarray]] = {"true_flow_warp": [], "true_flow_warp_bicubic": [],
+                                           "true_rigid_motion_bicubic": [], "copy_start": [], "real_through_codec": []}
     real, truth = [], []
     for item in items:
         clip = item.reference_clip(frames)
@@ -49,10 +54,14 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
         flow = flow_targets(rows[None, 1:], rows[None, :1].expand(1, generated, -1), codec.config.downsample)
         anchor = latents[:, :, :1].expand(-1, -1, generated, -1, -1)
         start = clip.frames[:1]
+        motion = true_motion(rows, generated)
+        rigid = rigid_flow(motion.velocity, motion.membership, torch.arange(1, frames, dtype=torch.float32)[None])
         with torch.no_grad():
             videos["true_flow_warp"].append(np.concatenate([start, codec.decode_uint8(view.warp(anchor, flow))]))
             moved = view.warp(anchor, flow, "bicubic")
             videos["true_flow_warp_bicubic"].append(np.concatenate([start, codec.decode_uint8(moved)]))
+            moved = view.warp(anchor, rigid, "bicubic")
+            videos["true_rigid_motion_bicubic"].append(np.concatenate([start, codec.decode_uint8(moved)]))
         videos["copy_start"].append(np.concatenate([start, codec.decode_uint8(anchor)]))
         videos["real_through_codec"].append(np.concatenate([start, codec.decode_uint8(latents[:, :, 1:])]))
         real.append(clip.frames)
@@ -60,9 +69,22 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
     return {name: (vids, real, truth) for name, vids in videos.items()}
 
 
+def true_motion(rows, generated: int):
+    """The `framepack.motion_prior.SectionMotion` of a clip's first section from its start frame:
+    the subject's best constant velocity and its coverage of the start frame, per generated frame."""
+    from bench.train.flow_target import section_velocity, subject_coverage
+    from framepack.motion_prior import MEMBERSHIP_CELL_PX, SectionMotion
+
+    start = rows[None, :1].expand(1, generated, -1)
+    distance = torch.arange(1, generated + 1, dtype=torch.float32)[None]
+    return SectionMotion(section_velocity(rows[None, 1:generated + 1], start, distance),
+                         subject_coverage(start, MEMBERSHIP_CELL_PX))
+
+
 def sample_with_true_flow(checkpoint: str, codec_path: str, items, frames: int) -> list[np.ndarray]:
     """First sections sampled by `checkpoint` (inverted anti-drifting) with its flow head's output
-    replaced by the true flow from the start frame; every video is [start frame, section frames]."""
+    replaced by the true flow from the start frame (a motion-prior model: its drawn motion replaced by
+    the true section motion); every video is [start frame, section frames]."""
     from bench.generate import build_generator
     from bench.train.evaluate import generate
     from bench.train.flow_target import flow_targets, motion_rows
@@ -77,6 +99,10 @@ def sample_with_true_flow(checkpoint: str, codec_path: str, items, frames: int) 
     videos = []
     for item in items:
         rows = motion_rows(item.reference_clip(frames).states)
+        if model.config.warp_flow == "prior":
+            model.draw_motion = lambda *args, motion=true_motion(rows, frames - 1), **kwargs: motion
+            videos.append(generate(generator, item, sections=1))
+            continue
         truth = flow_targets(rows[None, 1:], rows[None, :1].expand(1, frames - 1, -1), model.pixel_view.patch)
         model._anchor_flow = lambda raw, distance, truth=truth: truth.expand(raw.shape[0], -1, -1, -1, -1).to(raw)
         videos.append(generate(generator, item, sections=1))
