@@ -1,6 +1,6 @@
-import numpy as np
 import pytest
 import torch
+from conftest import WORLD_CODEC_CHANNELS
 from test_model import make_model
 
 from bench.train.common import new_lab_model
@@ -13,15 +13,12 @@ from framepack.lab_text_encoder import LabTextEncoder
 from framepack.model import PackedDiT
 from framepack.packed_group import PackedGroup
 
-CHANNELS = 12
+CHANNELS = WORLD_CODEC_CHANNELS
 
 
 @pytest.fixture(scope="module")
-def codec() -> LabCodec:
-    frames = np.concatenate([sample_clip(seed, 3).frames for seed in range(6)])
-    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=CHANNELS, downsample=8))
-    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
-    return codec
+def codec(world_linear_codec) -> LabCodec:
+    return world_linear_codec
 
 
 def pixel_view(codec: LabCodec) -> PixelView:

@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from conftest import WORLD_CODEC_CHANNELS as CHANNELS
 from test_model import make_model
 
 from bench.train.data import LatentClipPool
@@ -15,7 +16,7 @@ from bench.world import sample_clip
 from framepack.framepack_generator import FramePackGenerator
 from framepack.generator import GenerationRequest, MemorySink
 from framepack.kernels import K1
-from framepack.lab_codec import LabCodec, LabCodecConfig
+from framepack.lab_codec import LabCodec
 from framepack.lab_text_encoder import LabTextEncoder
 from framepack.model import PackedDiT
 from framepack.motion_prior import (
@@ -27,15 +28,10 @@ from framepack.motion_prior import (
 )
 from framepack.packed_group import PackedGroup
 
-CHANNELS = 12
-
 
 @pytest.fixture(scope="module")
-def codec() -> LabCodec:
-    frames = np.concatenate([sample_clip(seed, 3).frames for seed in range(6)])
-    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=CHANNELS, downsample=8))
-    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
-    return codec
+def codec(world_linear_codec) -> LabCodec:
+    return world_linear_codec
 
 
 def prior_model(codec: LabCodec, seed: int = 0) -> PackedDiT:

@@ -100,7 +100,8 @@ def sample_with_true_flow(checkpoint: str, codec_path: str, items, frames: int) 
     for item in items:
         rows = motion_rows(item.reference_clip(frames).states)
         if model.config.warp_flow == "prior":
-            model.draw_motion = lambda *args, motion=true_motion(rows, frames - 1), **kwargs: motion
+            motion = true_motion(rows, frames - 1)
+            model.draw_motion = lambda *args, motion=motion, **kwargs: motion
             videos.append(generate(generator, item, sections=1))
             continue
         truth = flow_targets(rows[None, 1:], rows[None, :1].expand(1, frames - 1, -1), model.pixel_view.patch)
