@@ -439,7 +439,7 @@ class PackedDiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
         if config.anchor_warp and config.warp_flow == "prior":
-            self.motion_prior = MotionPrior(channels, dim, config.warp_patch)
+            self.motion_prior = MotionPrior(channels, dim, config.text_vocab, config.warp_patch)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -601,7 +601,7 @@ class PackedDiT(nn.Module):
         if uses_prior:
             # the motion is known before the network runs: it sees the residual around the moved anchor
             distance = torch.as_tensor(noisy_indices).to(anchor)[None, :] - anchor_index.to(anchor)
-            prior_logits = self._prior_logits(anchor, distance, cond)
+            prior_logits = self._prior_logits(anchor, anchor_index, distance, cond)
             velocity = motion.velocity if motion is not None else self.motion_prior.most_likely(prior_logits[0])
             membership = motion.membership if motion is not None and motion.membership is not None else None
             if membership is None:
@@ -636,12 +636,15 @@ class PackedDiT(nn.Module):
             return velocity - anchor, Anchors(context_anchor, anchor, flow, *prior_logits)
         return velocity - anchor
 
-    def _prior_logits(self, anchor: torch.Tensor, distance: torch.Tensor, cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor]:
+    def _prior_logits(self, anchor: torch.Tensor, anchor_index: torch.Tensor, distance: torch.Tensor,
+                      cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor]:
         """The motion prior's velocity logits (B, K) and membership logits (B, F, h', w') for the
-        section's anchors (B, C, F, h, w) at distances (B, F) in frames from their frames."""
+        section's anchors (B, C, F, h, w), taken from frames `anchor_index` (B, F) at distances (B, F)
+        in frames from their frames."""
         _, _, pooled = self._condition_memory(cond)
-        ends = torch.stack([distance[:, 0], distance[:, -1]], dim=1)
-        velocity = self.motion_prior.velocity_logits(anchor[:, :, 0], anchor[:, :, -1], ends, pooled)
+        timing = torch.stack([distance[:, 0], distance[:, -1], anchor_index[:, 0], anchor_index[:, -1]], dim=1)
+        velocity = self.motion_prior.velocity_logits(anchor[:, :, 0], anchor[:, :, -1], timing.to(anchor), pooled,
+                                                     cond.text_ids, cond.text_mask)
         return velocity, self.motion_prior.membership_logits(anchor)
 
     @torch.no_grad()
@@ -661,7 +664,7 @@ class PackedDiT(nn.Module):
         anchor, anchor_index = nearest_context(noisy_shape, indices, context, cond.image_latent)
         device = self.pixel_view.components.device
         distance = indices.to(device, torch.float32)[None, :] - anchor_index.to(device)
-        velocity_logits, _ = self._prior_logits(anchor.to(device), distance, cond)
+        velocity_logits, _ = self._prior_logits(anchor.to(device), anchor_index.to(device), distance, cond)
         return SectionMotion(self.motion_prior.draw(velocity_logits, generator))
 
     def _anchor_flow(self, raw: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
@@ -867,6 +870,14 @@ class PackedDiT(nn.Module):
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> PackedDiT:
         """Rebuild a model saved with `save` (weights cast to float32)."""
+        model = cls.load_config(path)
+        state = {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(str(path)).items()}
+        model.load_state_dict(state, strict=True)
+        return model.to(device)
+
+    @classmethod
+    def load_config(cls, path: str | os.PathLike) -> PackedDiT:
+        """A freshly initialised model with the config stored in the checkpoint at `path`."""
         path = Path(path)
         if not path.is_file():
             raise CheckpointNotFoundError(f"no PackedDiT checkpoint at {path} (train one or pass the right path)")
@@ -877,7 +888,4 @@ class PackedDiT(nn.Module):
                 f"{path} is not a PackedDiT checkpoint (metadata format {metadata.get('format')!r}, "
                 f"expected {CHECKPOINT_FORMAT!r})"
             )
-        model = cls(PackedDiTConfig.from_dict(json.loads(metadata["config"])))
-        state = {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(str(path)).items()}
-        model.load_state_dict(state, strict=True)
-        return model.to(device)
+        return cls(PackedDiTConfig.from_dict(json.loads(metadata["config"])))

@@ -8,7 +8,11 @@ variable the sampler commits to first, as a video codec sends its motion vectors
 
 - velocity: the subject's velocity in px/frame, one per section, a categorical distribution over a
   grid (a bounce that may rise or fall is two peaks, not their mean), read from the section's
-  anchors and the prompt, and drawn once per section with the sampler's generator;
+  anchors, their distances and frame indices, the model's pooled prompt vector and the prompt's
+  phrases through its own word embedding and two convolutions along the prompt (the pooled vector
+  did not carry the direction words to it within a fine-tune, and a bag of words cannot tell
+  "drifts right … pans left" from "drifts left … pans right"), and drawn once per section with
+  the sampler's generator;
 - membership: which pixels of each anchor frame belong to the subject (2-px cells), a
   deterministic map, since the subject is visible in the anchor.
 
@@ -76,12 +80,15 @@ class MotionPrior(nn.Module):
 
     Args:
         channels: latent channels of the anchors.
-        condition_dim: width of the pooled prompt (and start frame) vector it also reads.
+        condition_dim: width of the model's pooled prompt (and start frame) vector.
+        vocab: size of the prompt's word-id space (`framepack.lab_text_encoder.LabTextEncoder`).
         patch: pixels per latent pixel (membership is predicted per 2-px cell inside each).
         hidden: convolution width.
+        word_dim: width of its word embedding (averaged over the prompt).
     """
 
-    def __init__(self, channels: int, condition_dim: int, patch: int, hidden: int = 48) -> None:
+    def __init__(self, channels: int, condition_dim: int, vocab: int, patch: int, hidden: int = 48,
+                 word_dim: int = 64) -> None:
         super().__init__()
         if patch % MEMBERSHIP_CELL_PX:
             raise ValueError(f"MotionPrior needs a patch divisible by {MEMBERSHIP_CELL_PX}, got {patch}")
@@ -92,7 +99,11 @@ class MotionPrior(nn.Module):
             nn.AdaptiveAvgPool2d(4), nn.Flatten(),
         )
         bins = velocity_bins().shape[0]
-        self.velocity_head = nn.Sequential(nn.Linear(16 * hidden + condition_dim + 2, 256), nn.SiLU(), nn.Linear(256, bins))
+        self.words = nn.Embedding(vocab, word_dim)
+        # word order matters: "drifts right … pans left" and "drifts left … pans right" share their words
+        self.phrases = nn.Sequential(nn.Conv1d(word_dim, word_dim, 5, padding=2), nn.SiLU(),
+                                     nn.Conv1d(word_dim, word_dim, 5, padding=2), nn.SiLU())
+        self.velocity_head = nn.Sequential(nn.Linear(16 * hidden + condition_dim + word_dim + 4, 256), nn.SiLU(), nn.Linear(256, bins))
         self.membership_head = nn.Sequential(
             nn.Conv2d(channels, hidden, 3, padding=1), nn.SiLU(),
             nn.Conv2d(hidden, hidden, 3, padding=1), nn.SiLU(),
@@ -100,14 +111,19 @@ class MotionPrior(nn.Module):
         )
         self.register_buffer("bins", velocity_bins(), persistent=False)
 
-    def velocity_logits(self, first_anchor: torch.Tensor, last_anchor: torch.Tensor, distance: torch.Tensor,
-                        condition: torch.Tensor) -> torch.Tensor:
+    def velocity_logits(self, first_anchor: torch.Tensor, last_anchor: torch.Tensor, timing: torch.Tensor,
+                        condition: torch.Tensor, text_ids: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         """(B, K) logits over `velocity_bins` from the anchors (B, C, h, w) of the section's first and
-        last frames, their distances (B, 2) in frames to those frames (a far anchor, such as the start
-        frame of an inverted video's last section, gives a smaller mean velocity than a near one)
-        and the pooled condition (B, condition_dim)."""
+        last frames; `timing` (B, 4): their distances in frames to those frames (a far anchor, such as
+        the start frame of an inverted video's last section, gives a smaller mean velocity than a near
+        one) and their own frame indices in the video (the prompt describes the motion at frame 0;
+        later, a drift may have turned at a wall); the pooled condition (B, condition_dim) and the
+        prompt's word ids (B, L) with their mask (B, L)."""
         features = self.velocity_features(torch.cat([first_anchor, last_anchor], dim=1))
-        return self.velocity_head(torch.cat([features, condition, distance.to(features) / DISTANCE_SCALE], dim=1))
+        weights = text_mask.to(features).unsqueeze(-1)
+        phrases = self.phrases((self.words(text_ids) * weights).transpose(1, 2)).transpose(1, 2)
+        words = (phrases * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        return self.velocity_head(torch.cat([features, condition, words, timing.to(features) / DISTANCE_SCALE], dim=1))
 
     def membership_logits(self, anchors: torch.Tensor) -> torch.Tensor:
         """(B, F, h·cells, w·cells) subject-membership logits of each frame's anchor (B, C, F, h, w)."""

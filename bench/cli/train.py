@@ -23,6 +23,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable), e.g. --set max_minutes=5")
     parser.add_argument("--quiet", action="store_true", help="do not print the training log")
+    parser.add_argument("--prior-stage-only", action="store_true",
+                        help="(finetune / baseline recipes) only retrain the motion prior of the finished checkpoint `out`")
     parser.set_defaults(func=run)
 
 
@@ -66,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     train, config = load_recipe(args.config, args.overrides)
+    if args.prior_stage_only:
+        from bench.train.finetune import FinetuneConfig
+        from bench.train.prior_stage import restage
+
+        if not isinstance(config, FinetuneConfig):
+            raise SystemExit(f"{args.config}: --prior-stage-only is for the finetune and baseline recipes")
+        train = restage
     report = train(config, show_progress=not args.quiet)
     print(json.dumps(report, indent=2, default=str))  # the perceptor recipe returns its checkpoint path
     return 0

@@ -160,8 +160,11 @@ def random_batch(
     batch_size: int,
     rng: random.Random,
     quantize_history: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    from_clip_start: bool = False,
 ) -> tuple[PlanChoice, TrainingBatch]:
-    """A batch for a randomly drawn plan, clips and time offsets (all from `rng`)."""
+    """A batch for a randomly drawn plan, clips and time offsets (all from `rng`); with
+    `from_clip_start` every video starts at its clip's first frame, the frame its prompt describes
+    (a drift "to the right" may have turned at a wall by a later frame)."""
     choice, plan, video_frames = sample_plan(choices, max_sections, rng)
     room = pool.clip_frames - video_frames - (1 if choice.has_end else 0)
     if room < 0:
@@ -169,6 +172,6 @@ def random_batch(
             f"clips of {pool.clip_frames} frames are too short for {max_sections} sections of {choice.schedule}"
         )
     clip_ids = [rng.randrange(len(pool)) for _ in range(batch_size)]
-    offsets = [rng.randint(0, room) for _ in range(batch_size)]
+    offsets = [0 if from_clip_start else rng.randint(0, room) for _ in range(batch_size)]
     quantize = quantize_history if Schedule.parse(choice.schedule).discrete_history else None
     return choice, build_batch(pool, plan, video_frames, clip_ids, offsets, choice.has_start, quantize)

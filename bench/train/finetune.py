@@ -46,6 +46,7 @@ from bench.train.objective import (
     sample_times,
     uses_motion_prior,
 )
+from bench.train.prior_stage import prior_stage_summary, reset_prior, train_prior
 from framepack.discrete_history import Codebook
 from framepack.kernels import K1
 from framepack.lab_codec import LabCodec
@@ -80,6 +81,12 @@ class FinetuneConfig:
         prior_weight: (models with `warp_flow: prior`) weight of the motion prior's loss
             (`bench.train.objective.motion_prior_loss`); such models always move their anchors by
             the world's section motion in training.
+        prior_steps, prior_batch_size, prior_lr: (models with `warp_flow: prior`) the prior stage at
+            the end (`bench.train.prior_stage`): a fresh prior trained alone for that many steps; 0
+            skips it.
+        prior_train_clips: training clips of the prior stage (None: `train_clips`). Its videos all
+            start at their clip's first frame, so a few hundred clips are a few hundred start
+            frames, which the prior learns by heart.
         prior_lr_scale: learning-rate factor for the motion prior's parameters (new in a fine-tune
             from a base without one, so they need to move faster than the adapted backbone).
         max_minutes, max_steps: budget (first reached; minutes count across resumes).
@@ -117,6 +124,10 @@ class FinetuneConfig:
     flow_weight: float = 0.0
     prior_weight: float = 1.0
     prior_lr_scale: float = 1.0
+    prior_steps: int = 0
+    prior_batch_size: int = 32
+    prior_lr: float = 1e-3
+    prior_train_clips: int | None = None
     max_minutes: float = 12.0
     max_steps: int = 1_000_000
     ema_decay: float = 0.995
@@ -135,10 +146,32 @@ class FinetuneConfig:
             raise ValueError(f"schedule {self.schedule} has +D: set `codebook:` to a codebook path (fitted if absent)")
         if self.base is None and self.model is None:
             raise ValueError("set `base:` (a checkpoint) or `model:` (PackedDiTConfig keys to train from scratch)")
+        if self.prior_steps < 0 or self.prior_batch_size < 1 or self.prior_lr <= 0:
+            raise ValueError(f"prior_steps must be >= 0, prior_batch_size >= 1 and prior_lr > 0, got "
+                             f"{self.prior_steps}, {self.prior_batch_size}, {self.prior_lr}")
         if self.prior_lr_scale <= 0 or self.prior_weight < 0:
             raise ValueError(f"prior_lr_scale must be > 0 and prior_weight >= 0, got {self.prior_lr_scale} and {self.prior_weight}")
         if not 0 <= self.t2v_fraction <= 1:
             raise ValueError(f"t2v_fraction must be in [0, 1], got {self.t2v_fraction}")
+
+
+def plan_choices_for(config: FinetuneConfig) -> list[PlanChoice]:
+    """The section plans a fine-tune trains on: its schedule and order, image-to-video, and
+    text-to-video for `t2v_fraction` of the batches."""
+    choices = [PlanChoice(config.schedule, config.order, has_start=config.has_start, weight=1 - config.t2v_fraction)]
+    if config.t2v_fraction > 0:
+        choices.append(PlanChoice(config.schedule, config.order, has_start=False, weight=config.t2v_fraction))
+    return choices
+
+
+def stage_inputs(config: FinetuneConfig, show_progress: bool = True):
+    """(training pool, plan choices, history quantiser or None) of a finished fine-tune, for its
+    prior stage (`bench.train.prior_stage.restage`); the +D codebook must exist."""
+    codec = LabCodec.load(config.codec)
+    pool = LatentClipPool.build(codec, "train", config.prior_train_clips or config.train_clips, config.clip_frames, 0,
+                                config.cache_dir, config.codec, show_progress)
+    quantize = Codebook.load(config.codebook).quantize if Schedule.parse(config.schedule).discrete_history else None
+    return pool, plan_choices_for(config), quantize
 
 
 def with_overrides(base: PackedDiT, overrides: dict, codec: LabCodec) -> PackedDiT:
@@ -278,9 +311,7 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
                 dist.barrier()
         quantize = Codebook.load(codebook_path).quantize
 
-    choices = [PlanChoice(config.schedule, config.order, has_start=config.has_start, weight=1 - config.t2v_fraction)]
-    if config.t2v_fraction > 0:
-        choices.append(PlanChoice(config.schedule, config.order, has_start=False, weight=config.t2v_fraction))
+    choices = plan_choices_for(config)
     eval_batches = held_out_batches(heldout, choices[0], schedule, config, quantize)
 
     if config.base is not None:
@@ -360,6 +391,15 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     report: dict = {"schedule": config.schedule, "order": config.order, "steps": step, "minutes": elapsed / 60,
                     "world_size": world, "batch_size": config.batch_size}
     if rank == 0:
+        if config.prior_steps and uses_motion_prior(model):
+            started = time.time()
+            reset_prior(ema.shadow, config.seed)
+            log(f"prior stage: {config.prior_steps} steps, batch {config.prior_batch_size}, lr {config.prior_lr}")
+            prior_pool = pool if not config.prior_train_clips else stage_inputs(config, show_progress)[0]
+            losses = train_prior(ema.shadow, prior_pool, choices, config.max_sections, config.prior_steps,
+                                 config.prior_batch_size, config.prior_lr, config.seed, quantize, config.text_dropout, log)
+            model.motion_prior.load_state_dict(ema.shadow.motion_prior.state_dict())
+            report.update(prior_stage_summary(losses, config, time.time() - started))
         if config.eval_batches:
             after = compare_to_copy_last(adapt(ema.shadow), eval_batches, encoder, codec, config.seed, config.eval_steps)
             rows[-1].update(after.as_dict())
