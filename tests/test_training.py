@@ -1,6 +1,8 @@
 """Training recipes: examples follow the section plans, seeds fix the weights, resume and DDP are exact."""
 
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -320,3 +322,53 @@ def test_finetune_model_overrides_add_a_motion_prior_to_a_base_and_train_it_at_i
                                rtol=0.2, atol=1e-6)
     with pytest.raises(ValueError, match="prior_lr_scale"):
         tiny_config(tmp_path / "bad", codec_path, prior_lr_scale=0.0)
+
+
+def test_prior_stage_retrains_only_the_prior_of_a_finished_fine_tune(tmp_path, codec_path):
+    from safetensors.torch import load_file, save_file
+
+    from bench.train.prior_stage import reset_prior, restage
+
+    prior_model = {**TINY_MODEL, "prediction": "anchored", "anchor_warp": True, "warp_flow": "prior"}
+    config = tiny_config(tmp_path, codec_path, model=prior_model, loss_target="preconditioned", max_steps=1,
+                         prior_steps=2, prior_batch_size=2)
+    report = train_finetune(config, show_progress=False)  # the fine-tune ends with the stage
+    assert report["prior_steps"] == 2 and report["prior_loss_last_tenth"] > 0
+    before = load_file(config.out)
+    # an earlier prior design (other shapes) is replaced, every other weight is kept
+    save_file({k: (torch.zeros(3) if k == "motion_prior.velocity_head.0.weight" else v) for k, v in before.items()},
+              config.out, metadata={"format": "framepack-bench/PackedDiT/1",
+                                    "config": json.dumps(PackedDiT.load_config(config.out).config.to_dict())})
+    summary = restage(config, show_progress=False)
+    after = load_file(config.out)
+    assert summary["prior_steps"] == 2
+    assert after.keys() == before.keys()
+    for name in before:
+        if name.startswith("motion_prior."):
+            continue
+        assert torch.equal(after[name], before[name]), name
+    # the stage is seeded: it reproduces the fine-tune's own stage, and it did train the fresh prior
+    for name in [k for k in before if k.startswith("motion_prior.")]:
+        torch.testing.assert_close(after[name].float(), before[name].float(), atol=2e-3, rtol=1e-2, msg=name)
+    fresh = PackedDiT.load_config(config.out)
+    reset_prior(fresh, config.seed)
+    initial = fresh.motion_prior.velocity_head[-1].weight
+    assert (after["motion_prior.velocity_head.2.weight"].float() - initial).abs().max() > 1e-4
+    sidecar = json.loads(Path(config.out).with_suffix(".json").read_text())
+    assert sidecar["prior_steps"] == 2 and sidecar["checkpoint_bytes"] == Path(config.out).stat().st_size
+    # a config without a stage is refused
+    with pytest.raises(ValueError, match="prior_steps"):
+        restage(tiny_config(tmp_path, codec_path, model=prior_model, prior_steps=0), show_progress=False)
+
+
+def test_prior_stage_videos_start_at_their_clips_first_frame():
+    frames = np.concatenate([sample_clip(seed, 2).frames for seed in range(3)])
+    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=4, downsample=8))
+    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    pool = LatentClipPool.build(codec, "heldout", 3, 30, 0, cache_dir=None, show_progress=False)
+    choices = [PlanChoice("f1k1_x_g2_f1k1f2k2f16k4_td", "inverted_anti_drifting", has_start=True)]
+    for seed in range(5):
+        _, batch = random_batch(pool, choices, 2, 4, random.Random(seed), from_clip_start=True)
+        assert torch.equal(batch.start_latent, pool.latents[batch.clip_ids, :, 0].float())
+    _, shifted = random_batch(pool, choices, 1, 8, random.Random(0))
+    assert not torch.equal(shifted.start_latent, pool.latents[shifted.clip_ids, :, 0].float())
