@@ -139,7 +139,7 @@ def restage(config, show_progress: bool = True) -> dict:
     summary = prior_stage_summary(losses, config, time.time() - started)
     sidecar_path = out.with_suffix(".json")
     sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.is_file() else {}
-    sidecar.update(summary, checkpoint_bytes=out.stat().st_size)
+    sidecar.update(summary, checkpoint_bytes=out.stat().st_size, parameters=model.num_parameters())
     atomic_write_json(sidecar_path, sidecar)
     log(f"prior stage done {json.dumps(summary)}")
     return summary
