@@ -215,6 +215,11 @@ class PackedDiTConfig:
             )
 
     @property
+    def uses_motion_prior(self) -> bool:
+        """Whether the model moves its anchors by a drawn section motion (`warp_flow="prior"`)."""
+        return self.anchor_warp and self.warp_flow == "prior"
+
+    @property
     def head_dim(self) -> int:
         return self.dim // self.heads
 
@@ -438,7 +443,7 @@ class PackedDiT(nn.Module):
         for layer in heads:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
-        if config.anchor_warp and config.warp_flow == "prior":
+        if config.uses_motion_prior:
             self.motion_prior = MotionPrior(channels, dim, config.text_vocab, config.warp_patch)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -584,7 +589,7 @@ class PackedDiT(nn.Module):
         """
         if anchor_flow is not None and not self.config.anchor_warp:
             raise ValueError("anchor_flow needs a model with anchor_warp: true")
-        uses_prior = self.config.anchor_warp and self.config.warp_flow == "prior"
+        uses_prior = self.config.uses_motion_prior
         if motion is not None and not uses_prior:
             raise ValueError("motion needs a model with anchor_warp: true and warp_flow: prior")
         if return_anchors and self.config.prediction != "anchored":
@@ -601,11 +606,13 @@ class PackedDiT(nn.Module):
         if uses_prior:
             # the motion is known before the network runs: it sees the residual around the moved anchor
             distance = torch.as_tensor(noisy_indices).to(anchor)[None, :] - anchor_index.to(anchor)
-            prior_logits = self._prior_logits(anchor, anchor_index, distance, cond)
+            if motion is None or return_anchors:  # the logits are for the most likely motion, or for the losses
+                prior_logits = self.motion_prior_logits(anchor, anchor_index, distance, cond)
             velocity = motion.velocity if motion is not None else self.motion_prior.most_likely(prior_logits[0])
-            membership = motion.membership if motion is not None and motion.membership is not None else None
+            membership = None if motion is None else motion.membership
             if membership is None:
-                membership = torch.sigmoid(prior_logits[1])
+                logits = prior_logits[1] if prior_logits[1] is not None else self.motion_prior.membership_logits(anchor)
+                membership = torch.sigmoid(logits)
             flow = rigid_flow(velocity.to(anchor), membership.to(anchor), distance) if anchor_flow is None else anchor_flow
             anchor = self.pixel_view.warp(anchor, flow.to(anchor), self.config.warp_resample)
             network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor
@@ -636,7 +643,7 @@ class PackedDiT(nn.Module):
             return velocity - anchor, Anchors(context_anchor, anchor, flow, *prior_logits)
         return velocity - anchor
 
-    def _prior_logits(self, anchor: torch.Tensor, anchor_index: torch.Tensor, distance: torch.Tensor,
+    def motion_prior_logits(self, anchor: torch.Tensor, anchor_index: torch.Tensor, distance: torch.Tensor,
                       cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor]:
         """The motion prior's velocity logits (B, K) and membership logits (B, F, h', w') for the
         section's anchors (B, C, F, h, w), taken from frames `anchor_index` (B, F) at distances (B, F)
@@ -658,13 +665,13 @@ class PackedDiT(nn.Module):
     ) -> SectionMotion | None:
         """One draw of the section's subject velocity from the motion prior, for every denoising step
         of the section (None for a model without `warp_flow="prior"`: it has nothing to draw)."""
-        if not (self.config.anchor_warp and self.config.warp_flow == "prior"):
+        if not self.config.uses_motion_prior:
             return None
         indices = torch.as_tensor(noisy_indices)
         anchor, anchor_index = nearest_context(noisy_shape, indices, context, cond.image_latent)
         device = self.pixel_view.components.device
         distance = indices.to(device, torch.float32)[None, :] - anchor_index.to(device)
-        velocity_logits, _ = self._prior_logits(anchor.to(device), anchor_index.to(device), distance, cond)
+        velocity_logits, _ = self.motion_prior_logits(anchor.to(device), anchor_index.to(device), distance, cond)
         return SectionMotion(self.motion_prior.draw(velocity_logits, generator))
 
     def _anchor_flow(self, raw: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:

@@ -99,7 +99,7 @@ def sample_with_true_flow(checkpoint: str, codec_path: str, items, frames: int) 
     videos = []
     for item in items:
         rows = motion_rows(item.reference_clip(frames).states)
-        if model.config.warp_flow == "prior":
+        if model.config.uses_motion_prior:
             motion = true_motion(rows, frames - 1)
             model.draw_motion = lambda *args, motion=motion, **kwargs: motion
             videos.append(generate(generator, item, sections=1))

@@ -63,7 +63,7 @@ def uses_motion_prior(model) -> bool:
     """Whether `model` (or the model a DDP or baseline wrapper holds) has `warp_flow="prior"`."""
     model = getattr(model, "module", model)  # DDP
     config = getattr(model, "config", None) or getattr(getattr(model, "model", None), "config", None)  # baselines
-    return bool(getattr(config, "anchor_warp", False)) and getattr(config, "warp_flow", None) == "prior"
+    return bool(getattr(config, "uses_motion_prior", False))
 
 
 def true_section_motion(batch: TrainingBatch, motion: torch.Tensor) -> SectionMotion | None:

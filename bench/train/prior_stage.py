@@ -82,7 +82,7 @@ def train_prior(
             cond = conditioning(encoder, batch, text_dropout, rng)
             anchor, index = nearest_context(batch.target.shape, batch.noisy_indices, batch.context, batch.start_latent)
             distance = batch.noisy_indices.to(torch.float32)[None, :] - index
-            velocity_logits, membership_logits = model._prior_logits(anchor, index, distance, cond)
+            velocity_logits, membership_logits = model.motion_prior_logits(anchor, index, distance, cond)
             loss = motion_prior_loss(Anchors(anchor, anchor, None, velocity_logits, membership_logits), truth)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
