@@ -444,7 +444,12 @@ class PackedDiT(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
         if config.uses_motion_prior:
-            self.motion_prior = MotionPrior(channels, dim, config.text_vocab, config.warp_patch)
+            self.motion_prior = self.new_motion_prior()
+
+    def new_motion_prior(self) -> MotionPrior:
+        """A freshly initialised motion prior sized for this model (from the current torch seed)."""
+        config = self.config
+        return MotionPrior(config.latent_channels, config.dim, config.text_vocab, config.warp_patch)
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -29,16 +29,14 @@ from bench.train.examples import PlanChoice, random_batch
 from bench.train.objective import conditioning, motion_prior_loss, true_section_motion
 from framepack.context_anchor import nearest_context
 from framepack.model import Anchors, PackedDiT
-from framepack.motion_prior import MotionPrior
 
 
 def reset_prior(model: PackedDiT, seed: int) -> None:
     """Replace the model's motion prior by a freshly initialised one (seeded)."""
-    old = model.motion_prior
+    device = model.motion_prior.bins.device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model.motion_prior = MotionPrior(model.config.latent_channels, model.config.dim, model.config.text_vocab,
-                                         model.config.warp_patch).to(old.bins.device)
+        model.motion_prior = model.new_motion_prior().to(device)
 
 
 def train_prior(
