@@ -11,7 +11,9 @@ frame by motion compensation and code only the residual.
 The warp happens in pixels because a linear codec's latents are patch coefficients: blending
 neighbouring latents blurs, it does not shift. `PixelView` holds the codec's fixed linear map, so
 the model needs no codec at run time; the warped anchor is a + E(warp(D(a)) − D(a)), exactly a
-when the flow is zero whatever the stored precision of the basis.
+when the flow is zero whatever the stored precision of the basis. D may include a copy of the codec's
+refiner: the linear decode has faint 8-px block edges, and a shifted copy of them is off the patch
+grid, where neither the basis nor the refiner can remove it (results/bench/warp_ceiling.json).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from framepack.lab_codec import build_refiner
 
 # The flow head's unit output moves the anchor this many pixels, so a zero-initialised head
 # reaches a section's displacement (a few pixels) with unit-scale weights.
@@ -33,16 +37,18 @@ class PixelView(nn.Module):
 
     Buffers (saved with the model): `components` (C, 3, p, p) orthonormal patch basis,
     `patch_mean` (3, p, p), and the latent normalisation `shift`, `scale` (C,). Zero until
-    `copy_from_codec`, which makes every warp the identity.
+    `copy_from_codec`, which makes every warp the identity. With `refiner_width` > 0 it also holds
+    a frozen copy of the codec's refiner, and warps the refined decode.
     """
 
-    def __init__(self, channels: int, patch: int) -> None:
+    def __init__(self, channels: int, patch: int, refiner_width: int = 0, refiner_blocks: int = 2) -> None:
         super().__init__()
         self.patch = patch
         self.register_buffer("components", torch.zeros(channels, 3, patch, patch))
         self.register_buffer("patch_mean", torch.zeros(3, patch, patch))
         self.register_buffer("shift", torch.zeros(channels))
         self.register_buffer("scale", torch.ones(channels))
+        self.refiner = build_refiner(refiner_width, refiner_blocks).requires_grad_(False) if refiner_width else None
 
     @torch.no_grad()
     def copy_from_codec(self, codec) -> None:
@@ -54,6 +60,14 @@ class PixelView(nn.Module):
                 f"latent channels, got kind={config.kind!r}, downsample={config.downsample}, "
                 f"latent_channels={config.latent_channels}"
             )
+        if self.refiner is not None:
+            width = self.refiner[1].out_channels
+            if config.refiner_width != width or config.refiner_blocks != len(self.refiner) - 6:
+                raise ValueError(
+                    f"this warp refines with a refiner of width {width} and {len(self.refiner) - 6} blocks, the codec "
+                    f"has refiner_width={config.refiner_width}, refiner_blocks={config.refiner_blocks}"
+                )
+            self.refiner.load_state_dict(codec.refiner.state_dict())
         self.components.copy_(codec.encoder.weight)
         self.patch_mean.copy_(codec.patch_mean)
         self.shift.copy_(codec.latent_shift)
@@ -64,6 +78,12 @@ class PixelView(nn.Module):
         raw = latents * self.scale.view(1, -1, 1, 1) + self.shift.view(1, -1, 1, 1)
         h, w = latents.shape[-2:]
         return F.conv_transpose2d(raw, self.components, stride=self.patch) + self.patch_mean.repeat(1, h, w)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents (N, C, h, w) → the frames the warp moves: the linear decode, refined
+        when this view holds a refiner."""
+        pixels = self.to_pixels(latents)
+        return pixels if self.refiner is None else pixels + self.refiner(pixels)
 
     def difference_to_latents(self, pixels: torch.Tensor) -> torch.Tensor:
         """A pixel difference (N, 3, H, W) → the normalised latent difference it encodes to."""
@@ -84,7 +104,7 @@ class PixelView(nn.Module):
         """
         b, c, f, h, w = latents.shape
         frames = latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
-        pixels = self.to_pixels(frames)
+        pixels = self.decode(frames)
         size = pixels.shape[-2:]
         motion = flow.permute(0, 2, 1, 3, 4).reshape(b * f, 2, *flow.shape[-2:])
         motion = F.interpolate(motion, size=size, mode="bilinear", align_corners=False)

@@ -95,6 +95,19 @@ class _ResBlock(nn.Module):
         return x + h
 
 
+def build_refiner(width: int, blocks: int) -> nn.Sequential:
+    """The linear codec's residual refiner (frames → correction, both (N, 3, H, W)); its last layer
+    starts at zero, so a new refiner is the identity: refined = linear decode."""
+    last = nn.Conv2d(width, 12, 3, padding=1)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(
+        nn.PixelUnshuffle(2), nn.Conv2d(12, width, 3, padding=1),
+        *[_ResBlock(width) for _ in range(blocks)],
+        nn.GroupNorm(8, width), nn.SiLU(), last, nn.PixelShuffle(2),
+    )
+
+
 class LabCodec(nn.Module):
     """Frame ↔ latent autoencoder.
 
@@ -115,15 +128,7 @@ class LabCodec(nn.Module):
             # The mean patch, added back after the transposed projection.
             self.register_buffer("patch_mean", torch.zeros(3, patch, patch))
             if self.config.refiner_width:
-                width = self.config.refiner_width
-                last = nn.Conv2d(width, 12, 3, padding=1)
-                nn.init.zeros_(last.weight)
-                nn.init.zeros_(last.bias)  # starts as the identity: refined = linear decode
-                self.refiner = nn.Sequential(
-                    nn.PixelUnshuffle(2), nn.Conv2d(12, width, 3, padding=1),
-                    *[_ResBlock(width) for _ in range(self.config.refiner_blocks)],
-                    nn.GroupNorm(8, width), nn.SiLU(), last, nn.PixelShuffle(2),
-                )
+                self.refiner = build_refiner(self.config.refiner_width, self.config.refiner_blocks)
             return
         widths = self.config.widths
         encoder: list[nn.Module] = [nn.PixelUnshuffle(2), nn.Conv2d(12, widths[0], 3, padding=1), _ResBlock(widths[0])]

@@ -143,6 +143,9 @@ class PackedDiTConfig:
             subject's membership in each anchor at 2-px cells, and the anchor's subject moves
             rigidly by it before the network sees the residual around the moved anchor.
         warp_resample: how the warp reads pixels between samples, "bilinear" or "bicubic" (sharper).
+        warp_refiner_width, warp_refiner_blocks: 0, or the codec's `refiner_width` and `refiner_blocks`:
+            the warp moves the refined decode (a frozen copy of the codec's refiner), not the linear
+            one, whose faint block edges leave the patch grid when shifted.
         x0_min_t: the clamp on t when converting an x0 prediction to velocity.
         context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
             False makes the context independent of the noisy input in every mask mode, so the KV
@@ -169,6 +172,8 @@ class PackedDiTConfig:
     warp_patch: int = 8
     warp_flow: str = "per_frame"
     warp_resample: str = "bilinear"
+    warp_refiner_width: int = 0
+    warp_refiner_blocks: int = 2
     x0_min_t: float = 0.05
     context_sees_noisy: bool = True
     seed: int = 0
@@ -199,6 +204,12 @@ class PackedDiTConfig:
             raise ValueError(f"PackedDiTConfig.warp_patch must be a positive integer, got {self.warp_patch!r}")
         if self.warp_resample not in RESAMPLING:
             raise ValueError(f"PackedDiTConfig.warp_resample must be one of {RESAMPLING}, got {self.warp_resample!r}")
+        refiner_width = self.warp_refiner_width
+        if not isinstance(refiner_width, int) or refiner_width < 0 or (refiner_width and (refiner_width % 8 or not self.anchor_warp)):
+            raise ValueError(
+                "PackedDiTConfig.warp_refiner_width needs anchor_warp: true and a multiple of 8 (the codec's "
+                f"refiner_width), got {self.warp_refiner_width!r} with anchor_warp={self.anchor_warp}"
+            )
         if self.warp_flow not in WARP_FLOWS:
             raise ValueError(f"PackedDiTConfig.warp_flow must be one of {WARP_FLOWS}, got {self.warp_flow!r}")
         if self.anchor_gate not in ("none", "t"):
@@ -435,7 +446,7 @@ class PackedDiT(nn.Module):
         self.final_proj = nn.Linear(dim, channels * K1.t * K1.h * K1.w)
         heads = [self.final_modulation, self.final_proj]
         if config.anchor_warp:
-            self.pixel_view = PixelView(channels, config.warp_patch)
+            self.pixel_view = PixelView(channels, config.warp_patch, config.warp_refiner_width, config.warp_refiner_blocks)
         if config.anchor_warp and FLOW_CHANNELS[config.warp_flow]:
             # zero at init: the anchor stays put
             self.flow_proj = nn.Linear(dim, FLOW_CHANNELS[config.warp_flow] * K1.t * K1.h * K1.w)

@@ -273,3 +273,59 @@ def test_bicubic_warp_moves_as_far_as_bilinear_and_keeps_the_edge_sharper(codec)
         view.warp(latents, half, "nearest")
     with pytest.raises(ValueError, match="warp_resample"):
         type(warp_model(codec).config)(latent_channels=4, prediction="anchored", anchor_warp=True, warp_resample="area")
+
+
+def refined_codec(codec: LabCodec, width: int = 8) -> LabCodec:
+    """`codec` with a refiner whose correction is not zero (a seeded random last layer)."""
+    refined = LabCodec(LabCodecConfig(kind="linear", latent_channels=CHANNELS, downsample=8, refiner_width=width,
+                                      refiner_blocks=1))
+    refined.load_state_dict(codec.state_dict(), strict=False)
+    with torch.no_grad():
+        last = refined.refiner[-2]
+        last.weight.copy_(torch.randn(last.weight.shape, generator=torch.Generator().manual_seed(0)) * 0.05)
+    return refined
+
+
+@torch.no_grad()
+def test_a_refined_view_moves_the_codecs_refined_decode_and_is_still_exact_at_zero_flow(codec):
+    refined = refined_codec(codec)
+    view = PixelView(CHANNELS, 8, refiner_width=8, refiner_blocks=1)
+    view.copy_from_codec(refined)
+    latents = codec.encode_uint8(sample_clip(11, 2).frames)  # (1, C, 2, 8, 8)
+    assert torch.equal(view.warp(latents, torch.zeros(1, 2, 2, 8, 8), "bicubic"), latents)
+    # a whole-patch shift: the refined frame moves 8 px right (the left border repeats), re-encoded
+    frames = latents[0].permute(1, 0, 2, 3)
+    decoded = refined.decode_frames_raw(frames * refined.latent_scale.view(1, -1, 1, 1)
+                                        + refined.latent_shift.view(1, -1, 1, 1))
+    torch.testing.assert_close(view.decode(frames), decoded)
+    moved = torch.cat([decoded[..., :1].expand(-1, -1, -1, 8), decoded[..., :-8]], dim=-1)
+    expected = frames + view.difference_to_latents(moved - decoded)
+    flow = torch.zeros(1, 2, 2, 8, 8)
+    flow[:, 0] = 8.0
+    warped = view.warp(latents, flow, "bicubic")[0].permute(1, 0, 2, 3)
+    torch.testing.assert_close(warped, expected, atol=1e-4, rtol=1e-4)
+    plain = pixel_view(codec).warp(latents, flow, "bicubic")[0].permute(1, 0, 2, 3)
+    assert (plain - warped).abs().max() > 1e-3  # the refiner's correction moved too
+    assert not any(p.requires_grad for p in view.parameters())  # a frozen copy
+
+
+def test_a_refined_view_needs_the_codecs_refiner_and_an_anchor_warp(codec):
+    view = PixelView(CHANNELS, 8, refiner_width=16, refiner_blocks=1)
+    with pytest.raises(ValueError, match="refiner_width=8"):
+        view.copy_from_codec(refined_codec(codec, width=8))
+    with pytest.raises(ValueError, match="warp_refiner_width"):
+        type(warp_model(codec).config)(latent_channels=4, prediction="anchored", warp_refiner_width=8)
+    with pytest.raises(ValueError, match="warp_refiner_width"):
+        type(warp_model(codec).config)(latent_channels=4, prediction="anchored", anchor_warp=True, warp_refiner_width=12)
+
+
+def test_model_overrides_that_add_a_refiner_copy_it_from_the_codec_and_it_survives_save_and_load(codec, tmp_path):
+    from bench.train.finetune import with_overrides
+
+    refined = refined_codec(codec)
+    base = warp_model(codec)
+    model = with_overrides(base, {"warp_refiner_width": 8, "warp_refiner_blocks": 1}, refined)
+    torch.testing.assert_close(model.pixel_view.refiner.state_dict(), refined.refiner.state_dict())
+    torch.testing.assert_close(model.pixel_view.components, base.pixel_view.components)
+    loaded = PackedDiT.load(model.save(tmp_path / "refined.safetensors"))
+    torch.testing.assert_close(loaded.pixel_view.refiner.state_dict(), refined.refiner.state_dict())

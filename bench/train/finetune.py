@@ -182,7 +182,8 @@ def with_overrides(base: PackedDiT, overrides: dict, codec: LabCodec) -> PackedD
     _, unexpected = model.load_state_dict(base.state_dict(), strict=False)
     if unexpected:
         raise ValueError(f"model_overrides {overrides} drop weights the base has: {unexpected}")
-    if config.anchor_warp and not base.config.anchor_warp:
+    new_view = (base.config.anchor_warp, base.config.warp_refiner_width) != (True, config.warp_refiner_width)
+    if config.anchor_warp and new_view:
         model.pixel_view.copy_from_codec(codec)
     return model
 
