@@ -83,7 +83,14 @@ class PixelView(nn.Module):
         """Normalised latents (N, C, h, w) → the frames the warp moves: the linear decode, refined
         when this view holds a refiner."""
         pixels = self.to_pixels(latents)
-        return pixels if self.refiner is None else pixels + self.refiner(pixels)
+        if self.refiner is None:
+            return pixels
+        if latents.requires_grad:
+            return pixels + self.refiner(pixels)
+        # a section's anchors repeat one or two context frames: refine each distinct frame once
+        distinct, which = torch.unique(pixels.flatten(1), dim=0, return_inverse=True)
+        distinct = distinct.view(-1, *pixels.shape[1:])
+        return (distinct + self.refiner(distinct))[which]
 
     def difference_to_latents(self, pixels: torch.Tensor) -> torch.Tensor:
         """A pixel difference (N, 3, H, W) → the normalised latent difference it encodes to."""
