@@ -37,10 +37,17 @@ def load_start_image(path: str | Path, size: int = 64) -> np.ndarray:
     return np.ascontiguousarray(image, dtype=np.uint8)
 
 
+def sampler_options(steps: int | None, solver: str | None, shift: float | None) -> dict:
+    """The sampler settings that were given (None keeps the generator's default)."""
+    given = {"steps": steps, "solver": solver, "shift": shift}
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def build_generator(checkpoint: str | Path, codec: str | None = None, schedule: str | None = None,
-                    order: str | None = None, steps: int | None = None, fps: int = 16):
+                    order: str | None = None, steps: int | None = None, fps: int = 16, *,
+                    solver: str | None = None, shift: float | None = None):
     """A `FramePackGenerator` for a lab checkpoint; schedule/order/codec/codebook from its sidecar
-    unless given."""
+    unless given; `steps`, `solver` and `shift` default to the generator's (25, Euler, 12)."""
     from framepack.framepack_generator import FramePackGenerator
     from framepack.lab_codec import LabCodec
     from framepack.model import PackedDiT
@@ -50,7 +57,7 @@ def build_generator(checkpoint: str | Path, codec: str | None = None, schedule: 
         # a baseline checkpoint samples with its own mechanism (attention mask, history noise, ...)
         from baselines.registry import BASELINE_FACTORIES
 
-        options = {} if steps is None else {"steps": steps}
+        options = sampler_options(steps, solver, shift)
         if "frames_per_section" in sidecar:
             options["frames_per_section"] = sidecar["frames_per_section"]
         return BASELINE_FACTORIES[sidecar["baseline"]](
@@ -62,7 +69,7 @@ def build_generator(checkpoint: str | Path, codec: str | None = None, schedule: 
     model = PackedDiT.load(checkpoint)
     model.eval()
     codec_model = LabCodec.load(codec or sidecar.get("codec") or DEFAULT_CODEC)
-    options = {} if steps is None else {"steps": steps}
+    options = sampler_options(steps, solver, shift)
     return FramePackGenerator(
         model=model,
         codec=codec_model,
@@ -90,6 +97,8 @@ def generate_video(
     steps: int | None = None,
     fps: int = 16,
     show_progress: bool = True,
+    solver: str | None = None,
+    shift: float | None = None,
 ) -> Path:
     """Generate one video and write it to `out` (.mp4); returns the path.
 
@@ -119,7 +128,7 @@ def generate_video(
         start, text = items[test_item].start_frame, items[test_item].prompt
     else:
         text = prompt
-    generator = build_generator(checkpoint, codec, schedule, order, steps, fps)
+    generator = build_generator(checkpoint, codec, schedule, order, steps, fps, solver=solver, shift=shift)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   disable=not show_progress) as progress:

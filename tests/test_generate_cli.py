@@ -68,3 +68,15 @@ def test_checkpoint_without_sidecar_needs_a_schedule(tmp_path, checkpoint, capsy
     bare.write_bytes(checkpoint.read_bytes())
     assert main(["generate", "--checkpoint", str(bare), "--prompt", "x", "--out", str(tmp_path / "v.mp4")]) == 2
     assert "--schedule" in capsys.readouterr().err
+
+
+def test_sampler_settings_reach_the_generator_and_default_to_euler_with_shift_12(tmp_path, checkpoint):
+    from bench.generate import build_generator
+
+    default = build_generator(checkpoint)
+    assert (default.steps, default.solver, default.shift) == (25, "euler", 12.0)
+    chosen = build_generator(checkpoint, steps=4, solver="dpmpp_2m", shift=3.0)
+    assert (chosen.steps, chosen.solver, chosen.shift) == (4, "dpmpp_2m", 3.0)
+    with pytest.raises(SystemExit):
+        main(["generate", "--checkpoint", str(checkpoint), "--prompt", "x", "--solver", "heun",
+              "--out", str(tmp_path / "v.mp4")])

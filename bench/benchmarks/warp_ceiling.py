@@ -35,8 +35,9 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
     """Per variant: (videos, real clips, true positions); every video is [start frame, section frames].
 
     Variants: the true flow per latent pixel (bilinear and bicubic reads); the motion prior's rigid
-    flow (`framepack.motion_prior.rigid_flow`) with the true section velocity and subject coverage;
-    copying the start frame; the real clip through the codec."""
+    flow (`framepack.motion_prior.rigid_flow`) with the true section velocity and subject coverage,
+    moving the linear decode, and (a codec with a refiner) the refined decode; copying the start
+    frame; the real clip through the codec."""
     from bench.train.flow_target import flow_targets, motion_rows
     from framepack.anchor_warp import PixelView
     from framepack.motion_prior import rigid_flow
@@ -45,6 +46,12 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
     view.copy_from_codec(codec)
     videos: dict[str, list[np.ndarray]] = {"true_flow_warp": [], "true_flow_warp_bicubic": [],
                                            "true_rigid_motion_bicubic": [], "copy_start": [], "real_through_codec": []}
+    refined_view = None
+    if codec.config.refiner_width:  # `warp_refiner_width`: the warp moves the refined decode
+        refined_view = PixelView(codec.config.latent_channels, codec.config.downsample, codec.config.refiner_width,
+                                 codec.config.refiner_blocks)
+        refined_view.copy_from_codec(codec)
+        videos["true_rigid_motion_bicubic_refined"] = []
     real, truth = [], []
     for item in items:
         clip = item.reference_clip(frames)
@@ -62,6 +69,9 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
             videos["true_flow_warp_bicubic"].append(np.concatenate([start, codec.decode_uint8(moved)]))
             moved = view.warp(anchor, rigid, "bicubic")
             videos["true_rigid_motion_bicubic"].append(np.concatenate([start, codec.decode_uint8(moved)]))
+            if refined_view is not None:
+                moved = refined_view.warp(anchor, rigid, "bicubic")
+                videos["true_rigid_motion_bicubic_refined"].append(np.concatenate([start, codec.decode_uint8(moved)]))
         videos["copy_start"].append(np.concatenate([start, codec.decode_uint8(anchor)]))
         videos["real_through_codec"].append(np.concatenate([start, codec.decode_uint8(latents[:, :, 1:])]))
         real.append(clip.frames)

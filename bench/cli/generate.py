@@ -46,7 +46,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--codec", default=None, help="codec checkpoint (default: the sidecar's or the lab codec)")
     parser.add_argument("--schedule", default=None, help="schedule notation (default: from the checkpoint sidecar)")
     parser.add_argument("--order", default=None, help="sampling order (default: from the sidecar / schedule form)")
-    parser.add_argument("--steps", type=int, default=None, help="sampler steps per section")
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps per section (default 25)")
+    parser.add_argument("--solver", choices=("euler", "dpmpp_2m"), default=None,
+                        help="flow-matching solver (default: euler, README 'Sampler')")
+    parser.add_argument("--shift", type=float, default=None, help="time shift of the sampling grid (default 12)")
     parser.add_argument("--fps", type=int, default=None, help="frames per second of the mp4 (default 16; hunyuan 30)")
     parser.set_defaults(func=run)
 
@@ -72,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         order=args.order,
         steps=args.steps,
+        solver=args.solver,
+        shift=args.shift,
         fps=args.fps or 16,
     )
     return 0

@@ -155,12 +155,13 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
                   figure_sections: int = 12, out: str = "results/checkpoints/quality_report.json",
                   figure: str | None = "results/figures/lab_samples.png", show_progress: bool = True,
                   parts: str | None = None, split: str = "test", schedule: str | None = None,
-                  codec: str | None = None) -> dict:
+                  codec: str | None = None, solver: str | None = None, shift: float | None = None) -> dict:
     """Quality-bar numbers for every row (name → checkpoint) and the samples figure.
 
     `split` "test" reads the fixed i2v test items; "validation" reads as many items from
     validation seeds (`bench.world.validation_items`), for comparing trial models. `schedule` and
-    `codec` override the checkpoints' sidecars (a base checkpoint has none: pass a schedule).
+    `codec` override the checkpoints' sidecars (a base checkpoint has none: pass a schedule);
+    `steps`, `solver` and `shift` the generator's sampler defaults.
 
     With `parts`, each row's numbers and long videos are written to that folder instead (for
     `merge_parts`), and neither the report nor the figure is written.
@@ -176,7 +177,8 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
             if not Path(checkpoint).is_file():
                 report["rows"][name] = {"error": f"checkpoint missing: {checkpoint}"}
                 continue
-            generator = build_generator(checkpoint, codec=codec, schedule=schedule, steps=steps)
+            generator = build_generator(checkpoint, codec=codec, schedule=schedule, steps=steps, solver=solver,
+                                        shift=shift)
             sampler = getattr(generator, "single", generator)  # repeated I2V wraps one FramePack generator
             sections_frames = sampler.schedule.frames_per_section
             task = progress.add_task(f"{name}: first sections", total=len(test_items))
@@ -192,7 +194,7 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
                 progress.advance(task)
             numbers = first_section_numbers(perceptor, generated, real, truth, coded)
             numbers.update(checkpoint=checkpoint, schedule=str(sampler.schedule), order=sampler.order,
-                           steps=sampler.steps, solver=sampler.solver, frames_per_section=sections_frames,
+                           steps=sampler.steps, solver=sampler.solver, shift=sampler.shift, frames_per_section=sections_frames,
                            seconds=time.time() - started)
             report["rows"][name] = numbers
             if figure:
@@ -269,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", nargs="*", default=list(REFERENCE_ROWS), help="row names (fp_*) or checkpoint paths")
     parser.add_argument("--items", type=int, default=64)
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the generator's)")
+    parser.add_argument("--solver", choices=("euler", "dpmpp_2m"), default=None, help="solver (default: the generator's)")
+    parser.add_argument("--shift", type=float, default=None, help="sampling time shift (default: the generator's)")
     parser.add_argument("--figure-items", type=int, default=8)
     parser.add_argument("--figure-sections", type=int, default=12)
     parser.add_argument("--no-figure", action="store_true")
@@ -301,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(int(os.environ.get("FPBENCH_THREADS", "1")))
     report = evaluate_rows(rows, args.items, args.steps, args.figure_items, args.figure_sections, args.out,
                            None if args.no_figure else args.figure, parts=args.parts, split=args.split,
-                           schedule=args.schedule, codec=args.codec)
+                           schedule=args.schedule, codec=args.codec, solver=args.solver, shift=args.shift)
     print(json.dumps(report, indent=2))
     return 0
 
