@@ -48,6 +48,7 @@ class PixelView(nn.Module):
         self.register_buffer("patch_mean", torch.zeros(3, patch, patch))
         self.register_buffer("shift", torch.zeros(channels))
         self.register_buffer("scale", torch.ones(channels))
+        self.refiner_shape = (refiner_width, refiner_blocks)
         self.refiner = build_refiner(refiner_width, refiner_blocks).requires_grad_(False) if refiner_width else None
 
     @torch.no_grad()
@@ -61,11 +62,10 @@ class PixelView(nn.Module):
                 f"latent_channels={config.latent_channels}"
             )
         if self.refiner is not None:
-            width = self.refiner[1].out_channels
-            if config.refiner_width != width or config.refiner_blocks != len(self.refiner) - 6:
+            if (config.refiner_width, config.refiner_blocks) != self.refiner_shape:
                 raise ValueError(
-                    f"this warp refines with a refiner of width {width} and {len(self.refiner) - 6} blocks, the codec "
-                    f"has refiner_width={config.refiner_width}, refiner_blocks={config.refiner_blocks}"
+                    f"this warp refines with a refiner of (width, blocks) {self.refiner_shape}, the codec has "
+                    f"refiner_width={config.refiner_width}, refiner_blocks={config.refiner_blocks}"
                 )
             self.refiner.load_state_dict(codec.refiner.state_dict())
         self.components.copy_(codec.encoder.weight)
