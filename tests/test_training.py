@@ -372,3 +372,29 @@ def test_prior_stage_videos_start_at_their_clips_first_frame():
         assert torch.equal(batch.start_latent, pool.latents[batch.clip_ids, :, 0].float())
     _, shifted = random_batch(pool, choices, 1, 8, random.Random(0))
     assert not torch.equal(shifted.start_latent, pool.latents[shifted.clip_ids, :, 0].float())
+
+
+def test_prior_stage_quantizes_only_the_anchor_groups_and_its_anchors_are_the_main_loops():
+    from framepack.context_anchor import nearest_context
+    from framepack.discrete_history import Codebook
+
+    from bench.train.prior_stage import quantize_anchor_groups
+
+    frames = np.concatenate([sample_clip(seed, 2).frames for seed in range(3)])
+    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=4, downsample=8))
+    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    pool = LatentClipPool.build(codec, "heldout", 3, 40, 0, cache_dir=None, show_progress=False)
+    codebook = Codebook(torch.randn(8, 4, generator=torch.Generator().manual_seed(0)))
+    choices = [PlanChoice("td_f4k4f2k2f1k1_g2+D", "vanilla", has_start=True)]
+    coarse_differs = []
+    for seed in range(6):
+        _, whole = random_batch(pool, choices, 8, 4, random.Random(seed), codebook.quantize, from_clip_start=True)
+        _, plain = random_batch(pool, choices, 8, 4, random.Random(seed), None, from_clip_start=True)
+        only = quantize_anchor_groups(plain, codebook.quantize)
+        anchors = [nearest_context(b.target.shape, b.noisy_indices, b.context, b.start_latent) for b in (whole, only)]
+        assert torch.equal(anchors[0][0], anchors[1][0]) and torch.equal(anchors[0][1], anchors[1][1])
+        k1 = [i for i, g in enumerate(only.context) if g.kernel.key == "k1"]
+        coarse = [i for i, g in enumerate(only.context) if g.kernel.key != "k1"]
+        assert all(torch.equal(only.context[i].latents, whole.context[i].latents) for i in k1)
+        coarse_differs += [not torch.equal(only.context[i].latents, whole.context[i].latents) for i in coarse]
+    assert any(coarse_differs)  # the coarse groups, which the prior never reads, keep their real latents
