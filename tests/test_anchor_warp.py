@@ -297,9 +297,11 @@ def test_a_refined_view_moves_the_codecs_refined_decode_and_is_still_exact_at_ze
     frames = latents[0].permute(1, 0, 2, 3)
     decoded = refined.decode_frames_raw(frames * refined.latent_scale.view(1, -1, 1, 1)
                                         + refined.latent_shift.view(1, -1, 1, 1))
-    torch.testing.assert_close(view.decode(frames), decoded)
+    # float32 sums in another order (the view's basis vs the codec's layers): 1e-5 apart
+    torch.testing.assert_close(view.decode(frames), decoded, atol=1e-4, rtol=1e-4)
     repeated = frames[[0, 1, 0, 0]]  # repeated frames are refined once, and each gets its own
-    torch.testing.assert_close(view.decode(repeated), decoded[[0, 1, 0, 0]])
+    torch.testing.assert_close(view.decode(repeated), decoded[[0, 1, 0, 0]], atol=1e-4, rtol=1e-4)
+    assert (decoded - view.to_pixels(frames)).abs().max() > 1e-2  # the refiner's correction is there to see
     moved = torch.cat([decoded[..., :1].expand(-1, -1, -1, 8), decoded[..., :-8]], dim=-1)
     expected = frames + view.difference_to_latents(moved - decoded)
     flow = torch.zeros(1, 2, 2, 8, 8)
