@@ -375,10 +375,9 @@ def test_prior_stage_videos_start_at_their_clips_first_frame():
 
 
 def test_prior_stage_quantizes_only_the_anchor_groups_and_its_anchors_are_the_main_loops():
+    from bench.train.prior_stage import quantize_anchor_groups
     from framepack.context_anchor import nearest_context
     from framepack.discrete_history import Codebook
-
-    from bench.train.prior_stage import quantize_anchor_groups
 
     frames = np.concatenate([sample_clip(seed, 2).frames for seed in range(3)])
     codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=4, downsample=8))
