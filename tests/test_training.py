@@ -22,13 +22,18 @@ from framepack.section_plan import plan_sections
 TINY_MODEL = {"dim": 16, "depth": 1, "heads": 2, "mlp_ratio": 1.0, "text_vocab": 64, "kernels": ["k2"]}
 
 
-@pytest.fixture(scope="module")
-def codec_path(tmp_path_factory):
+def small_linear_codec() -> LabCodec:
+    """A 4-channel patch-PCA codec fitted on three world clips."""
     frames = np.concatenate([sample_clip(seed, 2).frames for seed in range(3)])
     codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=4, downsample=8))
     codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    return codec
+
+
+@pytest.fixture(scope="module")
+def codec_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("codec") / "codec.safetensors"
-    codec.save(path)
+    small_linear_codec().save(path)
     return str(path)
 
 
@@ -362,10 +367,7 @@ def test_prior_stage_retrains_only_the_prior_of_a_finished_fine_tune(tmp_path, c
 
 
 def test_prior_stage_videos_start_at_their_clips_first_frame():
-    frames = np.concatenate([sample_clip(seed, 2).frames for seed in range(3)])
-    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=4, downsample=8))
-    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
-    pool = LatentClipPool.build(codec, "heldout", 3, 30, 0, cache_dir=None, show_progress=False)
+    pool = LatentClipPool.build(small_linear_codec(), "heldout", 3, 30, 0, cache_dir=None, show_progress=False)
     choices = [PlanChoice("f1k1_x_g2_f1k1f2k2f16k4_td", "inverted_anti_drifting", has_start=True)]
     for seed in range(5):
         _, batch = random_batch(pool, choices, 2, 4, random.Random(seed), from_clip_start=True)
@@ -379,10 +381,7 @@ def test_prior_stage_quantizes_only_the_anchor_groups_and_its_anchors_are_the_ma
     from framepack.context_anchor import nearest_context
     from framepack.discrete_history import Codebook
 
-    frames = np.concatenate([sample_clip(seed, 2).frames for seed in range(3)])
-    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=4, downsample=8))
-    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
-    pool = LatentClipPool.build(codec, "heldout", 3, 40, 0, cache_dir=None, show_progress=False)
+    pool = LatentClipPool.build(small_linear_codec(), "heldout", 3, 40, 0, cache_dir=None, show_progress=False)
     codebook = Codebook(torch.randn(8, 4, generator=torch.Generator().manual_seed(0)))
     choices = [PlanChoice("td_f4k4f2k2f1k1_g2+D", "vanilla", has_start=True)]
     coarse_differs = []

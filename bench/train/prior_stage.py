@@ -51,8 +51,7 @@ def quantize_anchor_groups(batch: TrainingBatch, quantize: Callable) -> Training
         if piece.role in ("history", "tail") and group.kernel == K1 and group.tail_mode is None:
             group = replace(group, latents=quantize(group.latents))
         groups.append(group)
-    batch.context = groups
-    return batch
+    return replace(batch, context=groups)
 
 
 def train_prior(
