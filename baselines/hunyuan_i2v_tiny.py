@@ -3,16 +3,16 @@
 Real weights cannot be downloaded here, so the full-scale repeated image-to-video baseline is
 exercised on `HunyuanVideoImageToVideoPipeline` with the real classes and tiny configs: a
 `HunyuanVideoTransformer3DModel` with token-replace image conditioning (as HunyuanVideo-I2V) and
-the VAE, scheduler and text encoders of `framepack.hunyuan_tiny`. Tokenizers and the LLaVA image
-processor are absent; callers pass text embeddings (`framepack.hunyuan_generator.PromptEmbeddings`).
+the VAE, scheduler and text encoders of `framepack.hunyuan.tiny`. Tokenizers and the LLaVA image
+processor are absent; callers pass text embeddings (`framepack.hunyuan.generator.PromptEmbeddings`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from framepack.hunyuan_generator import PromptEmbeddings
-from framepack.hunyuan_tiny import (
+from framepack.hunyuan.generator import PromptEmbeddings
+from framepack.hunyuan.tiny import (
     TINY_POOLED_DIM,
     TINY_TEXT_EMBED_DIM,
     TINY_TRANSFORMER_KWARGS,

@@ -23,8 +23,8 @@ SAMPLER_PARAMETERS = {"steps", "solver", "shift", "fps", "frames_per_section"}
 
 def load_lab_model(checkpoint: str | Path, codec: str | Path):
     """(PackedDiT in eval mode, LabCodec) from their checkpoint files (FileNotFoundError names a missing one)."""
-    from framepack.lab_codec import LabCodec
-    from framepack.model import PackedDiT
+    from framepack.lab.codec import LabCodec
+    from framepack.lab.model import PackedDiT
 
     model = PackedDiT.load(checkpoint)
     model.eval()

@@ -19,7 +19,7 @@ import torch
 
 from baselines.repeated_i2v import RepeatedImageToVideo
 from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
-from framepack.hunyuan_generator import PromptEncoder
+from framepack.hunyuan.generator import PromptEncoder
 
 NAME = "repeated_i2v (HunyuanVideo-I2V)"
 

@@ -49,8 +49,8 @@ def build_generator(checkpoint: str | Path, codec: str | None = None, schedule: 
     """A `FramePackGenerator` for a lab checkpoint; schedule/order/codec/codebook from its sidecar
     unless given; `steps`, `solver` and `shift` default to the generator's (25, Euler, 12)."""
     from framepack.framepack_generator import FramePackGenerator
-    from framepack.lab_codec import LabCodec
-    from framepack.model import PackedDiT
+    from framepack.lab.codec import LabCodec
+    from framepack.lab.model import PackedDiT
 
     sidecar = checkpoint_sidecar(checkpoint)
     if sidecar.get("baseline") and schedule is None and order is None:

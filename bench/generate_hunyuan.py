@@ -39,7 +39,7 @@ def generate_hunyuan_video(
     """Generate one image-to-video clip with the released FramePack model and write it to `out`.
 
     Args:
-        weights: local folder in diffusers' layout (see `framepack.hunyuan_weights`).
+        weights: local folder in diffusers' layout (see `framepack.hunyuan.weights`).
         out: the .mp4 to write.
         image: start image file. end_image: optional end image file (inverted order only).
         prompt: the text prompt.
@@ -47,14 +47,14 @@ def generate_hunyuan_video(
         seed: noise seed.
         lossless: also write the frames losslessly to this .npz.
         fps: frame rate of the mp4 (default: the model's, 30).
-        **options: `framepack.hunyuan_generator.HunyuanOptions` fields (order, height, width,
+        **options: `framepack.hunyuan.generator.HunyuanOptions` fields (order, height, width,
             steps, offload, vae_tiling, device, dtype, ...).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from framepack.generator import GenerationRequest
-    from framepack.hunyuan_generator import load_hunyuan_generator
-    from framepack.hunyuan_weights import check_weights_folder
+    from framepack.hunyuan.generator import load_hunyuan_generator
+    from framepack.hunyuan.weights import check_weights_folder
 
     if not str(out).endswith(".mp4"):
         raise ValueError(f"--out must be an .mp4 file, got {out}")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bench.world import sample_clip
-from framepack.lab_codec import LabCodec, LabCodecConfig
+from framepack.lab.codec import LabCodec, LabCodecConfig
 
 WORLD_CODEC_CHANNELS = 12
 

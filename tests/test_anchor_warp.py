@@ -5,12 +5,12 @@ from test_model import make_model
 
 from bench.train.common import new_lab_model
 from bench.world import sample_clip
-from framepack.anchor_warp import FLOW_SCALE_PX, VELOCITY_SCALE_PX, PixelView
 from framepack.attention import KVCache
 from framepack.kernels import K1, Kernel
-from framepack.lab_codec import LabCodec, LabCodecConfig
-from framepack.lab_text_encoder import LabTextEncoder
-from framepack.model import PackedDiT
+from framepack.lab.anchor_warp import FLOW_SCALE_PX, VELOCITY_SCALE_PX, PixelView
+from framepack.lab.codec import LabCodec, LabCodecConfig
+from framepack.lab.model import PackedDiT
+from framepack.lab.text_encoder import LabTextEncoder
 from framepack.packed_group import PackedGroup
 
 CHANNELS = WORLD_CODEC_CHANNELS
@@ -170,7 +170,7 @@ def test_warped_model_keeps_its_basis_through_save_and_load_and_caches_like_reco
 
 
 def test_anchor_warp_needs_an_anchored_model():
-    from framepack.model import PackedDiTConfig
+    from framepack.lab.model import PackedDiTConfig
 
     with pytest.raises(ValueError, match="anchor_warp needs prediction='anchored'"):
         PackedDiTConfig(latent_channels=4, prediction="preconditioned", anchor_warp=True)
@@ -181,7 +181,7 @@ def test_anchor_warp_needs_an_anchored_model():
 @torch.no_grad()
 def test_warp_matching_loss_is_one_for_an_unmoved_anchor_and_small_when_the_flow_follows_the_motion(codec):
     from bench.train.objective import warp_matching_loss
-    from framepack.model import Anchors
+    from framepack.lab.model import Anchors
 
     view = pixel_view(codec)
     anchor, target = edge_latents(codec, 28), edge_latents(codec, 31)  # the edge moved 3 px right

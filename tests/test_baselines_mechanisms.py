@@ -16,7 +16,7 @@ from framepack.flow_matching import time_grid
 from framepack.framepack_generator import frames_to_unit, section_seed
 from framepack.generator import GenerationRequest, MemorySink
 from framepack.kernels import K1
-from framepack.model import PackedDiT, PackedDiTConfig
+from framepack.lab.model import PackedDiT, PackedDiTConfig
 from framepack.packed_group import PackedGroup
 
 FRAMES = 3  # latent frames per section in these tests (the lab rows use 9)

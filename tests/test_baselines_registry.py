@@ -49,8 +49,8 @@ def test_every_baseline_row_generates_through_the_run_store(tmp_path):
     from bench.executors import make_executor, run_grid
     from bench.grid import load_and_resolve
     from bench.run_store import RunStore
-    from framepack.lab_codec import LabCodec
-    from framepack.model import PackedDiT, PackedDiTConfig
+    from framepack.lab.codec import LabCodec
+    from framepack.lab.model import PackedDiT, PackedDiTConfig
 
     torch.manual_seed(0)
     channels = LabCodec.load(CODEC).config.latent_channels

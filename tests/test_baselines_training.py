@@ -14,8 +14,8 @@ from bench.train.baselines import BASELINES, BaselineTrainConfig, train_baseline
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, random_batch
 from bench.world import sample_clip
-from framepack.lab_codec import LabCodec, LabCodecConfig
-from framepack.model import PackedDiT
+from framepack.lab.codec import LabCodec, LabCodecConfig
+from framepack.lab.model import PackedDiT
 
 TINY_MODEL = {"dim": 16, "depth": 1, "heads": 2, "mlp_ratio": 1.0, "text_vocab": 64}
 

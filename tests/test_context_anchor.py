@@ -1,7 +1,7 @@
 import torch
 
-from framepack.context_anchor import nearest_context, nearest_context_frames
 from framepack.kernels import K1, Kernel
+from framepack.lab.context_anchor import nearest_context, nearest_context_frames
 from framepack.packed_group import PackedGroup
 
 SHAPE = (2, 3, 4, 4, 4)  # B, C, F, H, W

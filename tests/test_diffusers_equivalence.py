@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from framepack.generator import GenerationRequest, MemorySink
-from framepack.hunyuan_generator import PromptEmbeddings, load_hunyuan_generator, with_options
-from framepack.hunyuan_tiny import build_tiny_hunyuan_components, save_tiny_hunyuan_folder
+from framepack.hunyuan.generator import PromptEmbeddings, load_hunyuan_generator, with_options
+from framepack.hunyuan.tiny import build_tiny_hunyuan_components, save_tiny_hunyuan_folder
 
 pytestmark = pytest.mark.full_scale
 
@@ -162,7 +162,7 @@ def test_vanilla_rejects_an_end_image(suite_generator):
 def test_released_inverted_layout_is_the_suite_section_plan(num_sections):
     """Without an end image, the inverted plans the generator follows are `plan_sections`' own, and
     they place frames where the released loop does (what the equivalence test relies on)."""
-    from framepack.hunyuan_layout import released_plans
+    from framepack.hunyuan.layout import released_plans
     from framepack.section_plan import plan_sections
 
     plans = released_plans("inverted_anti_drifting", num_sections, window=9)
@@ -249,7 +249,7 @@ def diffusers_frames_with_steps(pipe, request, window, steps):
 
 
 def test_adapter_maps_kernels_to_the_transformer_inputs_in_context_order():
-    from framepack.diffusers_backend import pack_transformer_inputs
+    from framepack.hunyuan.diffusers_backend import pack_transformer_inputs
     from framepack.kernels import Kernel
     from framepack.packed_group import PackedGroup
 
@@ -267,7 +267,7 @@ def test_adapter_maps_kernels_to_the_transformer_inputs_in_context_order():
 
 
 def test_adapter_rejects_context_the_released_transformer_cannot_take():
-    from framepack.diffusers_backend import UnsupportedContextError, pack_transformer_inputs
+    from framepack.hunyuan.diffusers_backend import UnsupportedContextError, pack_transformer_inputs
     from framepack.kernels import Kernel
     from framepack.packed_group import PackedGroup
 

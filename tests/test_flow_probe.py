@@ -10,7 +10,7 @@ from bench.benchmarks.flow_probe import probe
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice
 from bench.world import sample_clip
-from framepack.lab_codec import LabCodec, LabCodecConfig
+from framepack.lab.codec import LabCodec, LabCodecConfig
 
 
 def test_a_silent_flow_head_scores_one_on_flow_error_and_warp_ratio():

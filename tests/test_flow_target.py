@@ -11,10 +11,10 @@ from bench.train.examples import PlanChoice, random_batch
 from bench.train.flow_target import MOTION_COLUMNS, flow_targets, motion_table
 from bench.train.objective import flow_supervision_loss, true_flow, warp_matching_loss
 from bench.world import sample_clip
-from framepack.anchor_warp import PixelView
-from framepack.context_anchor import nearest_context
-from framepack.lab_codec import LabCodec, LabCodecConfig
-from framepack.model import Anchors
+from framepack.lab.anchor_warp import PixelView
+from framepack.lab.codec import LabCodec, LabCodecConfig
+from framepack.lab.context_anchor import nearest_context
+from framepack.lab.model import Anchors
 
 
 def row(subject=(20.0, 20.0, 8.0), distractor=(0.0, 0.0, 0.0), background=(0.0, 0.0)) -> torch.Tensor:

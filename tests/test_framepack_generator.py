@@ -222,8 +222,8 @@ def test_multiple_endpoints_give_each_segment_its_own_prompt():
 
 
 def test_runs_the_real_packed_dit_and_lab_codec():
-    from framepack.lab_codec import LabCodec, LabCodecConfig
-    from framepack.model import PackedDiT, PackedDiTConfig
+    from framepack.lab.codec import LabCodec, LabCodecConfig
+    from framepack.lab.model import PackedDiT, PackedDiTConfig
 
     codec = LabCodec(LabCodecConfig(latent_channels=4, widths=(8, 8, 8)))
     model = PackedDiT(PackedDiTConfig(latent_channels=4, dim=32, depth=1, heads=2, text_layers=0)).eval()
@@ -237,7 +237,7 @@ def test_runs_the_real_packed_dit_and_lab_codec():
 
 def test_kv_cache_reuses_the_context_and_changes_nothing(monkeypatch):
     import framepack.attention
-    from framepack.model import PackedDiT, PackedDiTConfig
+    from framepack.lab.model import PackedDiT, PackedDiTConfig
 
     caches = []
 

@@ -9,8 +9,8 @@ import torch
 from bench.cli import main
 from bench.video_io import read_video
 from bench.world import sample_clip, test_split
-from framepack.lab_codec import LabCodec, LabCodecConfig
-from framepack.model import PackedDiT, PackedDiTConfig
+from framepack.lab.codec import LabCodec, LabCodecConfig
+from framepack.lab.model import PackedDiT, PackedDiTConfig
 
 
 @pytest.fixture(scope="module")

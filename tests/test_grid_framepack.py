@@ -27,8 +27,8 @@ def test_harness_knows_every_sampling_order_of_framepack():
 def test_framepack_rows_generate_through_the_run_store(tmp_path):
     import torch
 
-    from framepack.lab_codec import LabCodec
-    from framepack.model import PackedDiT, PackedDiTConfig
+    from framepack.lab.codec import LabCodec
+    from framepack.lab.model import PackedDiT, PackedDiTConfig
 
     torch.manual_seed(0)
     channels = LabCodec.load(CODEC).config.latent_channels

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from framepack.generator import GenerationRequest, Generator, MemorySink
-from framepack.hunyuan_generator import PromptEmbeddings, load_hunyuan_generator, with_options
-from framepack.hunyuan_tiny import build_tiny_hunyuan_components, save_tiny_hunyuan_folder
-from framepack.hunyuan_weights import MissingWeightsError, check_weights_folder
+from framepack.hunyuan.generator import PromptEmbeddings, load_hunyuan_generator, with_options
+from framepack.hunyuan.tiny import build_tiny_hunyuan_components, save_tiny_hunyuan_folder
+from framepack.hunyuan.weights import MissingWeightsError, check_weights_folder
 
 pytestmark = pytest.mark.full_scale
 

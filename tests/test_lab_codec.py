@@ -4,7 +4,7 @@ import torch
 
 from bench.train.codec import psnr
 from bench.world import sample_clip
-from framepack.lab_codec import LabCodec, LabCodecConfig
+from framepack.lab.codec import LabCodec, LabCodecConfig
 
 
 @pytest.fixture(scope="module")

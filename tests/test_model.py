@@ -3,8 +3,8 @@ import torch
 
 from framepack.attention import KVCache
 from framepack.kernels import K1, Kernel
-from framepack.lab_text_encoder import START_ID, LabTextEncoder
-from framepack.model import CheckpointNotFoundError, PackedDiT, PackedDiTConfig, preconditioning
+from framepack.lab.model import CheckpointNotFoundError, PackedDiT, PackedDiTConfig, preconditioning
+from framepack.lab.text_encoder import START_ID, LabTextEncoder
 from framepack.packed_group import PackedGroup
 from framepack.packing import PatchEmbedding, pad_to_kernel
 

@@ -16,16 +16,16 @@ from bench.world import sample_clip
 from framepack.framepack_generator import FramePackGenerator
 from framepack.generator import GenerationRequest, MemorySink
 from framepack.kernels import K1
-from framepack.lab_codec import LabCodec
-from framepack.lab_text_encoder import LabTextEncoder
-from framepack.model import PackedDiT
-from framepack.motion_prior import (
+from framepack.lab.codec import LabCodec
+from framepack.lab.model import PackedDiT
+from framepack.lab.motion_prior import (
     VELOCITY_STEP_PX,
     SectionMotion,
     rigid_flow,
     soft_velocity_target,
     velocity_bins,
 )
+from framepack.lab.text_encoder import LabTextEncoder
 from framepack.packed_group import PackedGroup
 
 

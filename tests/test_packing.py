@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from framepack.kernels import K1, Kernel
-from framepack.model import PackedDiT, PackedDiTConfig
+from framepack.lab.model import PackedDiT, PackedDiTConfig
 from framepack.packed_group import PackedGroup
 from framepack.packing import PatchEmbedding, pad_to_kernel
 from framepack.schedule import Group, Schedule, Tail

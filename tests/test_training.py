@@ -13,8 +13,8 @@ from bench.train.examples import PlanChoice, build_batch, random_batch
 from bench.train.finetune import FinetuneConfig, model_for_schedule, train_finetune
 from bench.world import sample_clip
 from framepack.kernels import Kernel
-from framepack.lab_codec import LabCodec, LabCodecConfig
-from framepack.model import PackedDiT, PackedDiTConfig
+from framepack.lab.codec import LabCodec, LabCodecConfig
+from framepack.lab.model import PackedDiT, PackedDiTConfig
 from framepack.packing import PatchEmbedding
 from framepack.schedule import Schedule
 from framepack.section_plan import plan_sections
@@ -194,7 +194,7 @@ def test_preconditioned_loss_is_the_networks_unit_variance_target_loss():
         x0 = batch.target
         anchor = torch.zeros_like(x0)
         if prediction == "anchored":
-            from framepack.context_anchor import nearest_context_frames
+            from framepack.lab.context_anchor import nearest_context_frames
 
             anchor = nearest_context_frames(x0.shape, batch.noisy_indices, batch.context, cond.image_latent)
         x_t = (1 - tt) * x0 + tt * noise
@@ -378,8 +378,8 @@ def test_prior_stage_videos_start_at_their_clips_first_frame():
 
 def test_prior_stage_quantizes_only_the_anchor_groups_and_its_anchors_are_the_main_loops():
     from bench.train.prior_stage import quantize_anchor_groups
-    from framepack.context_anchor import nearest_context
     from framepack.discrete_history import Codebook
+    from framepack.lab.context_anchor import nearest_context
 
     pool = LatentClipPool.build(small_linear_codec(), "heldout", 3, 40, 0, cache_dir=None, show_progress=False)
     codebook = Codebook(torch.randn(8, 4, generator=torch.Generator().manual_seed(0)))

@@ -4,7 +4,7 @@ import numpy as np
 
 from bench.benchmarks.warp_ceiling import ceiling_videos
 from bench.world import split_items
-from framepack.lab_codec import LabCodec
+from framepack.lab.codec import LabCodec
 
 
 def test_true_flow_warp_is_closer_to_the_real_frames_than_copying_the_start():

@@ -89,7 +89,7 @@ def context_scaling(sections: list[int], steps: int = 25, repeats: int = 3, seed
         forward_cpu_seconds, section_seconds.
     """
     from framepack.kernels import Kernel
-    from framepack.model import PackedDiT, PackedDiTConfig
+    from framepack.lab.model import PackedDiT, PackedDiTConfig
     from framepack.packed_group import PackedGroup
     from framepack.section_plan import plan_sections
 
@@ -139,8 +139,8 @@ def sampler_overhead(repeats: int = 5, size: int = 32, num_sections: int = 2, st
     from PIL import Image
 
     from framepack.generator import GenerationRequest
-    from framepack.hunyuan_generator import PromptEmbeddings, load_hunyuan_generator
-    from framepack.hunyuan_tiny import build_tiny_hunyuan_components, save_tiny_hunyuan_folder
+    from framepack.hunyuan.generator import PromptEmbeddings, load_hunyuan_generator
+    from framepack.hunyuan.tiny import build_tiny_hunyuan_components, save_tiny_hunyuan_folder
 
     generator = torch.Generator().manual_seed(seed)
     text = PromptEmbeddings(torch.randn(1, 7, 16, generator=generator), torch.ones(1, 7),
@@ -191,8 +191,8 @@ def memory_child(frames: int, steps: int, seed: int) -> dict:
     """Run one lab generation of about `frames` frames in THIS process; report its memory."""
     from framepack.framepack_generator import FramePackGenerator
     from framepack.generator import GenerationRequest
-    from framepack.lab_codec import LabCodec, LabCodecConfig
-    from framepack.model import PackedDiT, PackedDiTConfig
+    from framepack.lab.codec import LabCodec, LabCodecConfig
+    from framepack.lab.model import PackedDiT, PackedDiTConfig
 
     class CountingSink:
         def __init__(self) -> None:

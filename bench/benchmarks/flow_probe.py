@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.train.base import default_plan_choices, plan_choices
     from bench.train.data import LatentClipPool
-    from framepack.lab_codec import LabCodec
-    from framepack.model import PackedDiT
+    from framepack.lab.codec import LabCodec
+    from framepack.lab.model import PackedDiT
 
     codec = LabCodec.load(args.codec)
     pool = LatentClipPool.build(codec, "heldout", 32, 110, 0, args.cache_dir, args.codec, show_progress=False)

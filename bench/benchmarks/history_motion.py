@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     from bench.train.evaluate import REFERENCE_ROWS
     from bench.train.examples import PlanChoice, random_batch
     from bench.train.objective import conditioning, sample_section
-    from framepack.lab_codec import LabCodec
-    from framepack.model import PackedDiT
+    from framepack.lab.codec import LabCodec
+    from framepack.lab.model import PackedDiT
     from metrics.lab.perceptor import LabPerceptor
 
     torch.set_num_threads(1)

@@ -35,12 +35,12 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
     """Per variant: (videos, real clips, true positions); every video is [start frame, section frames].
 
     Variants: the true flow per latent pixel (bilinear and bicubic reads); the motion prior's rigid
-    flow (`framepack.motion_prior.rigid_flow`) with the true section velocity and subject coverage,
+    flow (`framepack.lab.motion_prior.rigid_flow`) with the true section velocity and subject coverage,
     moving the linear decode, and (a codec with a refiner) the refined decode; copying the start
     frame; the real clip through the codec."""
     from bench.train.flow_target import flow_targets, motion_rows
-    from framepack.anchor_warp import PixelView
-    from framepack.motion_prior import rigid_flow
+    from framepack.lab.anchor_warp import PixelView
+    from framepack.lab.motion_prior import rigid_flow
 
     view = PixelView(codec.config.latent_channels, codec.config.downsample)
     view.copy_from_codec(codec)
@@ -80,10 +80,10 @@ def ceiling_videos(codec, items, frames: int) -> dict[str, tuple[list[np.ndarray
 
 
 def true_motion(rows, generated: int):
-    """The `framepack.motion_prior.SectionMotion` of a clip's first section from its start frame:
+    """The `framepack.lab.motion_prior.SectionMotion` of a clip's first section from its start frame:
     the subject's best constant velocity and its coverage of the start frame, per generated frame."""
     from bench.train.flow_target import section_velocity, subject_coverage
-    from framepack.motion_prior import MEMBERSHIP_CELL_PX, SectionMotion
+    from framepack.lab.motion_prior import MEMBERSHIP_CELL_PX, SectionMotion
 
     start = rows[None, :1].expand(1, generated, -1)
     distance = torch.arange(1, generated + 1, dtype=torch.float32)[None]
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.train.evaluate import first_section_numbers, targets_met
     from bench.world import split_items
-    from framepack.lab_codec import LabCodec
+    from framepack.lab.codec import LabCodec
     from metrics.lab.perceptor import LabPerceptor
 
     codec = LabCodec.load(args.codec)

@@ -135,8 +135,8 @@ def framepack_row_name(row: RowSpec) -> str:
 def build_framepack_generator(row: RowSpec) -> Any:
     """Load the checkpoint and codec and return a FramePackGenerator for `row`."""
     from framepack.framepack_generator import FramePackGenerator  # noqa: I001 (ruff's grouping flips)
-    from framepack.lab_codec import LabCodec
-    from framepack.model import PackedDiT
+    from framepack.lab.codec import LabCodec
+    from framepack.lab.model import PackedDiT
 
     params = dict(row.params)
     codec = LabCodec.load(params.pop("codec", DEFAULT_CODEC))

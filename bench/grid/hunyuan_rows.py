@@ -5,7 +5,7 @@
         params: {weights: /data/framepack, order: inverted_anti_drifting, steps: 25, offload: model}
 
 `params.weights` is the local weights folder (diffusers' layout); every other param is a
-`framepack.hunyuan_generator.HunyuanOptions` field. Validation names each missing weight file
+`framepack.hunyuan.generator.HunyuanOptions` field. Validation names each missing weight file
 before any work starts. The transformer's config.json is hashed into the run key (hashing the
 multi-GB weights on every resolve would be too slow).
 """
@@ -22,7 +22,7 @@ from bench.grid.spec import RowSpec
 
 
 def _options(row: RowSpec) -> tuple[str, dict[str, Any]]:
-    from framepack.hunyuan_generator import HunyuanOptions
+    from framepack.hunyuan.generator import HunyuanOptions
 
     params = dict(row.params)
     weights = params.pop("weights", None)
@@ -37,8 +37,8 @@ def _options(row: RowSpec) -> tuple[str, dict[str, Any]]:
 
 def validate_hunyuan_row(row: RowSpec) -> None:
     """Known options with valid values, and a complete weights folder (MissingWeightsError lists the files)."""
-    from framepack.hunyuan_generator import HunyuanOptions
-    from framepack.hunyuan_weights import check_weights_folder
+    from framepack.hunyuan.generator import HunyuanOptions
+    from framepack.hunyuan.weights import check_weights_folder
 
     weights, params = _options(row)
     try:
@@ -50,7 +50,7 @@ def validate_hunyuan_row(row: RowSpec) -> None:
 
 def hunyuan_row_name(row: RowSpec) -> str:
     """`hunyuan:<released schedule>`, as the generator names itself."""
-    from framepack.hunyuan_layout import released_schedule
+    from framepack.hunyuan.layout import released_schedule
 
     _, params = _options(row)
     return "hunyuan:" + released_schedule(params.get("order", "inverted_anti_drifting"), params.get("window", 9))
@@ -62,7 +62,7 @@ def hunyuan_files(row: RowSpec) -> dict[str, str]:
 
 
 def build_hunyuan_generator(row: RowSpec) -> Any:
-    from framepack.hunyuan_generator import load_hunyuan_generator
+    from framepack.hunyuan.generator import load_hunyuan_generator
 
     weights, params = _options(row)
     return load_hunyuan_generator(weights, **params)

@@ -33,7 +33,7 @@ from bench.train.common import (
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, build_batch, random_batch, sample_plan
 from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss
-from framepack.lab_codec import LabCodec
+from framepack.lab.codec import LabCodec
 
 INVERTED = "f1k1_x_g9_f1k1f2k2f16k4_td"
 VANILLA = "td_f16k4f4k2f1k1_g9"

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from bench.train.common import EMA, plot_loss_curve, seed_everything, write_loss_log
 from bench.train.data import render_frames
-from framepack.lab_codec import LabCodec, LabCodecConfig
+from framepack.lab.codec import LabCodec, LabCodecConfig
 
 
 @dataclass

@@ -162,7 +162,7 @@ def plot_loss_curve(rows: list[dict[str, Any]], path: str | os.PathLike, title: 
 
 def new_lab_model(model_settings: dict, codec, seed: int):
     """A fresh `PackedDiT` for latents of `codec` (its basis copied in when the model warps anchors)."""
-    from framepack.model import PackedDiT, PackedDiTConfig
+    from framepack.lab.model import PackedDiT, PackedDiTConfig
 
     model = PackedDiT(PackedDiTConfig(**{"latent_channels": codec.latent_channels, "seed": seed, **model_settings}))
     if model.config.anchor_warp:

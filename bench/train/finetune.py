@@ -49,9 +49,9 @@ from bench.train.objective import (
 from bench.train.prior_stage import prior_stage_summary, reset_prior, train_prior
 from framepack.discrete_history import Codebook
 from framepack.kernels import K1
-from framepack.lab_codec import LabCodec
-from framepack.lab_text_encoder import LabConditioning
-from framepack.model import PackedDiT, PackedDiTConfig
+from framepack.lab.codec import LabCodec
+from framepack.lab.model import PackedDiT, PackedDiTConfig
+from framepack.lab.text_encoder import LabConditioning
 from framepack.schedule import Schedule
 
 

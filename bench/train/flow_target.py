@@ -3,7 +3,7 @@
 The world keeps every frame's state (subject and distractor centres and sizes, how far the
 background texture has panned), so the true displacement between a generated frame and the
 context frame its anchor comes from is known, as synthetic optical-flow datasets know theirs.
-`flow_targets` turns it into the flow a `framepack.anchor_warp.PixelView.warp` should apply: at
+`flow_targets` turns it into the flow a `framepack.lab.anchor_warp.PixelView.warp` should apply: at
 each pixel of the generated frame, how far the thing drawn there has moved since the anchor
 frame (subject over distractor over background, as the renderer draws them), averaged over each
 latent pixel's patch.

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from bench.train.examples import TrainingBatch
 from bench.train.flow_target import flow_targets, section_velocity, subject_coverage
 from framepack.flow_matching import sample, time_grid
-from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
-from framepack.motion_prior import MEMBERSHIP_CELL_PX, SectionMotion, soft_velocity_target
+from framepack.lab.motion_prior import MEMBERSHIP_CELL_PX, SectionMotion, soft_velocity_target
+from framepack.lab.text_encoder import LabConditioning, LabTextEncoder
 
 LOSS_TARGETS = ("velocity", "x0", "preconditioned")
 
@@ -49,7 +49,7 @@ def model_velocity(model, x_t: torch.Tensor, t: torch.Tensor, batch: TrainingBat
                    return_anchors: bool = False, anchor_flow: torch.Tensor | None = None,
                    motion: SectionMotion | None = None):
     """The model's velocity for a noisy section at per-example times t (B,) (and, with
-    `return_anchors`, its `framepack.model.Anchors`; `anchor_flow` replaces its warp's flow, `motion`
+    `return_anchors`, its `framepack.lab.model.Anchors`; `anchor_flow` replaces its warp's flow, `motion`
     gives a motion-prior model its section motion)."""
     timesteps = t.view(-1, 1).expand(-1, x_t.shape[2]).contiguous()
     options = {} if motion is None else {"motion": motion}

@@ -28,9 +28,9 @@ from bench.atomic_files import atomic_write_json
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, TrainingBatch, random_batch
 from bench.train.objective import conditioning, motion_prior_loss, true_section_motion
-from framepack.context_anchor import nearest_context
 from framepack.kernels import K1
-from framepack.model import Anchors, PackedDiT
+from framepack.lab.context_anchor import nearest_context
+from framepack.lab.model import Anchors, PackedDiT
 from framepack.schedule import Schedule
 
 

@@ -29,12 +29,12 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from framepack.anchor_warp import FLOW_SCALE_PX, RESAMPLING, VELOCITY_SCALE_PX, PixelView
 from framepack.attention import ATTENTION_MODES, KVCache, attention_mask
-from framepack.context_anchor import nearest_context, nearest_context_frames
 from framepack.kernels import K1, Kernel
-from framepack.lab_text_encoder import LabConditioning, LabTextEncoder
-from framepack.motion_prior import MotionPrior, SectionMotion, rigid_flow
+from framepack.lab.anchor_warp import FLOW_SCALE_PX, RESAMPLING, VELOCITY_SCALE_PX, PixelView
+from framepack.lab.context_anchor import nearest_context, nearest_context_frames
+from framepack.lab.motion_prior import MotionPrior, SectionMotion, rigid_flow
+from framepack.lab.text_encoder import LabConditioning, LabTextEncoder
 from framepack.packed_group import PackedGroup
 from framepack.packing import (
     PatchEmbedding,
@@ -116,7 +116,7 @@ class PackedDiTConfig:
             `preconditioning`): x0_hat = c_skip·x_t + c_out·F, so at low noise the input passes
             through (fine detail survives a small network) and at high noise F is an x0 estimate.
             "anchored" is the same around each frame's nearest real context frame a
-            (`framepack.context_anchor`): the network sees the noisy residual r_t = x_t − (1 − t)·a
+            (`framepack.lab.context_anchor`): the network sees the noisy residual r_t = x_t − (1 − t)·a
             and x0_hat = a + c_skip·r_t + c_out·F, so an untrained network already copies the last
             frame and F only learns what changes.
         anchor_input: ("anchored" only) also embed the anchor a itself into each noisy token, as
@@ -127,7 +127,7 @@ class PackedDiTConfig:
         anchor_gate: "none" or "t": scale the anchor's embedding by the frame's time t.
         anchor_warp: ("anchored" only) the network also predicts a flow per latent pixel, and the
             anchor is moved along it in pixels before the correction is added
-            (`framepack.anchor_warp`): x0_hat = ã + c_skip·r̃_t + c_out·F with ã the warped anchor.
+            (`framepack.lab.anchor_warp`): x0_hat = ã + c_skip·r̃_t + c_out·F with ã the warped anchor.
             Needs the linear codec's basis (`PixelView.copy_from_codec`, done by the training recipes).
         warp_patch: pixels per latent pixel of that codec (its downsample).
         warp_flow: "per_frame" (each noisy frame's own flow) or "velocity": one velocity field per
@@ -138,7 +138,7 @@ class PackedDiTConfig:
             pair of numbers per frame, then the same causal running mean), by a per-pixel
             membership (sigmoid of a fifth channel): one rigid subject moving over a panning
             background needs five numbers per latent pixel to be learned, not a coherent field.
-            "prior": no flow head; a `framepack.motion_prior.MotionPrior` gives a distribution over
+            "prior": no flow head; a `framepack.lab.motion_prior.MotionPrior` gives a distribution over
             the subject's velocity (the sampler draws one per section, `draw_motion`) and the
             subject's membership in each anchor at 2-px cells, and the anchor's subject moves
             rigidly by it before the network sees the residual around the moved anchor.

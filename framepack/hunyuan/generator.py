@@ -2,8 +2,8 @@
 suite's own sampler, from a local weights folder.
 
 diffusers supplies the networks (transformer, VAE, text and image encoders) and the offloading
-machinery; the section loop, the context packing (`framepack.hunyuan_layout`), the flow-matching
-sampler (`framepack.flow_matching`) and the overlapped decoding (`framepack.hunyuan_codec`) are
+machinery; the section loop, the context packing (`framepack.hunyuan.layout`), the flow-matching
+sampler (`framepack.flow_matching`) and the overlapped decoding (`framepack.hunyuan.codec`) are
 the suite's. On the same inputs and seed the frames equal `HunyuanVideoFramepackPipeline`'s
 (tests/test_diffusers_equivalence.py).
 
@@ -16,7 +16,7 @@ plans, `PackedGroup`s and `flow_matching.sample` used here, and whose `VelocityM
   2. its noise comes from `section_seed(seed, section)`; matching the released pipeline needs one
      generator stream shared by the start/end images' VAE posterior samples and the sections' noise;
   3. it always plans with `plan_sections`, which differs from the released F1 (vanilla) layout and,
-     with an end image, from the released zero-slot positions (see `framepack.hunyuan_layout`);
+     with an end image, from the released zero-slot positions (see `framepack.hunyuan.layout`);
   4. it hands the user's start image to the sink as frame 0; the released pipeline decodes it.
 """
 
@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from framepack.diffusers_backend import DiffusersFramePackModel, HunyuanConditioning
 from framepack.flow_matching import sample, time_grid
 from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
-from framepack.hunyuan_codec import HunyuanVideoCodec, OverlapDecoder, pixels_to_unit, unit_to_uint8
-from framepack.hunyuan_layout import RELEASED_ORDERS, released_plans, released_schedule
-from framepack.hunyuan_weights import check_weights_folder
+from framepack.hunyuan.codec import HunyuanVideoCodec, OverlapDecoder, pixels_to_unit, unit_to_uint8
+from framepack.hunyuan.diffusers_backend import DiffusersFramePackModel, HunyuanConditioning
+from framepack.hunyuan.layout import RELEASED_ORDERS, released_plans, released_schedule
+from framepack.hunyuan.weights import check_weights_folder
 from framepack.packed_group import PackedGroup
 from framepack.section_plan import SectionPlan, last_uses
 
@@ -298,7 +298,7 @@ def load_hunyuan_generator(
     Args:
         weights_dir: folder with subfolders transformer/, vae/, scheduler/, text_encoder/,
             text_encoder_2/, tokenizer/, tokenizer_2/, image_encoder/, feature_extractor/.
-            Missing pieces raise `framepack.hunyuan_weights.MissingWeightsError` listing every
+            Missing pieces raise `framepack.hunyuan.weights.MissingWeightsError` listing every
             missing file, where it goes and which model repository it comes from.
         prompt_encoder: prompt -> `PromptEmbeddings`; when given, the tokenizers are not needed.
         **options: fields of `HunyuanOptions` (order, height, width, window, steps,

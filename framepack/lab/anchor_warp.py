@@ -1,7 +1,7 @@
 """Motion-compensated anchors: move the anchor frame along a predicted flow, in pixels.
 
 An anchored model predicts each noisy frame as its nearest real context frame plus a correction
-(`framepack.context_anchor`). On the lab world the correction has to redraw the subject a few
+(`framepack.lab.context_anchor`). On the lab world the correction has to redraw the subject a few
 pixels away, a shift inside one 16×16-px token that the small models never learned: they copy
 (results/checkpoints/base_trials/motion_trials.json). With a warped anchor the network also
 predicts a coarse flow field, and the anchor is resampled along it before the correction is added,
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from framepack.lab_codec import build_refiner
+from framepack.lab.codec import build_refiner
 
 # The flow head's unit output moves the anchor this many pixels, so a zero-initialised head
 # reaches a section's displacement (a few pixels) with unit-scale weights.
@@ -53,7 +53,7 @@ class PixelView(nn.Module):
 
     @torch.no_grad()
     def copy_from_codec(self, codec) -> None:
-        """Take the basis of a `framepack.lab_codec.LabCodec` of kind "linear"."""
+        """Take the basis of a `framepack.lab.codec.LabCodec` of kind "linear"."""
         config = codec.config
         if config.kind != "linear" or config.downsample != self.patch or config.latent_channels != self.shift.numel():
             raise ValueError(

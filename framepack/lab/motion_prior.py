@@ -81,7 +81,7 @@ class MotionPrior(nn.Module):
     Args:
         channels: latent channels of the anchors.
         condition_dim: width of the model's pooled prompt (and start frame) vector.
-        vocab: size of the prompt's word-id space (`framepack.lab_text_encoder.LabTextEncoder`).
+        vocab: size of the prompt's word-id space (`framepack.lab.text_encoder.LabTextEncoder`).
         patch: pixels per latent pixel (membership is predicted per 2-px cell inside each).
         hidden: convolution width.
         word_dim: width of its word embedding (averaged over the prompt).
