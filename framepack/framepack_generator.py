@@ -13,6 +13,7 @@ diffusers' transformer — and the codec anything with `LatentCodec`'s encode/de
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import torch
 
 from framepack.discrete_history import Codebook
 from framepack.flow_matching import SOLVERS, Guidance, sample, time_grid
-from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
+from framepack.generator import FrameSink, GenerationCost, GenerationRequest, ProgressEvent
 from framepack.packed_group import PackedGroup
 from framepack.schedule import Schedule
 from framepack.section_plan import (
@@ -260,10 +261,10 @@ class FramePackGenerator:
             # a model with a motion prior commits to one drawn motion for every step of the section
             draw_motion = getattr(self.model, "draw_motion", None)
             motion = draw_motion(noise.shape, positions, context, inputs.cond, generator) if draw_motion else None
-            cond_fn = self._velocity_fn(inputs, positions, motion)
+            cond_fn = self._velocity_fn(inputs, positions, motion, request.cost)
             uncond_fn = None
             if self.guidance is not None and self.guidance.uses_unconditional:
-                uncond_fn = self._velocity_fn(self.unconditional(inputs, generator), positions, motion)
+                uncond_fn = self._velocity_fn(self.unconditional(inputs, generator), positions, motion, request.cost)
 
             def on_step(step: int, total: int, x: torch.Tensor, section: int = plan.section) -> None:
                 request.report(ProgressEvent("step", step + 1, total, section))
@@ -277,7 +278,10 @@ class FramePackGenerator:
                 del buffer[frame]
             self.peak_buffer_frames = max(self.peak_buffer_frames, len(buffer))
 
+            decode_started = time.perf_counter()
             decoded = self.codec.decode(latents)
+            if request.cost is not None:
+                request.cost.decode_seconds += time.perf_counter() - decode_started
             if decoded.ndim != 5 or decoded.shape[2] != frames:
                 raise ValueError(
                     f"codec.decode must give one frame per latent frame: {frames} latents gave shape {tuple(decoded.shape)}"
@@ -316,7 +320,8 @@ class FramePackGenerator:
             groups.append(PackedGroup(latents, positions, piece.kernel, tail_mode=piece.tail_mode))
         return groups
 
-    def _velocity_fn(self, inputs: SectionInputs, positions: torch.Tensor, motion: Any = None):
+    def _velocity_fn(self, inputs: SectionInputs, positions: torch.Tensor, motion: Any = None,
+                     cost: GenerationCost | None = None):
         options: dict[str, Any] = {}
         if motion is not None:
             options["motion"] = motion
@@ -329,6 +334,8 @@ class FramePackGenerator:
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             timesteps = t.to(x.dtype).expand(x.shape[0], x.shape[2]).to(x.device)
+            if cost is not None:
+                cost.network_evaluations += 1
             return self.model(x, positions, timesteps, inputs.context, inputs.cond, **options)
 
         return velocity

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from bench.executors.run_task import ProgressFn, RunOutcome, RunTask, execute_run
+from bench.executors.threads import threads_per_worker, use_threads
 
 _EVENTS: Any = None
 
@@ -18,11 +17,7 @@ _EVENTS: Any = None
 def _init_worker(events: Any, threads: int) -> None:
     global _EVENTS
     _EVENTS = events
-    # Read by torch / OpenMP when they load, so importing torch here (slow) is not needed.
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = str(threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
+    use_threads(threads)  # set before torch loads in the worker, so importing it here is not needed
 
 
 def _relay(key: str, kind: str, done: int, total: int | None) -> None:
@@ -54,7 +49,7 @@ class LocalPoolExecutor:
             return []
         context = multiprocessing.get_context("spawn")
         events = context.Queue()
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        threads = threads_per_worker(self.jobs)
         outcomes: list[RunOutcome] = []
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
                                  initializer=_init_worker, initargs=(events, threads)) as pool:

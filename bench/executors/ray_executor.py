@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.executors.run_task import ProgressFn, RunOutcome, RunTask, execute_run
+from bench.executors.threads import THREAD_VARIABLES, use_threads
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def _ray_execute(task: RunTask, events: Any = None) -> RunOutcome:
+def _ray_execute(task: RunTask, events: Any = None, threads: int = 1) -> RunOutcome:
+    use_threads(threads)  # a task uses the cores it asked Ray for, no more
+
     def relay(key: str, kind: str, done: int, total: int | None) -> None:
         if events is not None and kind in ("start", "section", "end"):
             events.put_nowait((key, kind, done, total))
@@ -64,11 +67,12 @@ class RayExecutor:
             from ray.util.queue import Queue
 
             events = Queue(actor_options={"num_cpus": 0})
+        threads = max(1, int(self.num_cpus))
         remote = ray.remote(_ray_execute).options(
             num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0,
-            runtime_env={"env_vars": {"PYTHONPATH": _pythonpath()}},
+            runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(), **dict.fromkeys(THREAD_VARIABLES, str(threads))}},
         )
-        pending = [remote.remote(task, events) for task in tasks]
+        pending = [remote.remote(task, events, threads) for task in tasks]
         outcomes: list[RunOutcome] = []
         try:
             while pending:

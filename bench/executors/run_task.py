@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.executors.compute import ComputeRecord
 from bench.executors.provenance import provenance
 from bench.grid.providers import VALUE_COLUMNS, MetricUnavailable, check_value_frame
 from bench.grid.registry import generator_kind, load_plugins, metric_provider
@@ -101,8 +102,10 @@ class _CollectingSink:
         return np.concatenate([chunk for _, chunk in ordered], axis=0)
 
 
-def generate_frames(config: RunConfig, on_progress: ProgressFn | None = None) -> tuple[np.ndarray, int]:
-    """Run the row's generator for this run's prompt, seed and length; (frames, fps)."""
+def generate_frames(config: RunConfig, on_progress: ProgressFn | None = None,
+                    cost: Any = None) -> tuple[np.ndarray, int]:
+    """Run the row's generator for this run's prompt, seed and length; (frames, fps). A
+    `framepack.generator.GenerationCost` given as `cost` is added to by the generator."""
     from framepack.generator import GenerationRequest, ProgressEvent
 
     generator = _generator_for(config)
@@ -117,6 +120,7 @@ def generate_frames(config: RunConfig, on_progress: ProgressFn | None = None) ->
         num_sections=config.length.sections,
         seed=config.seed,
         on_progress=relay,
+        cost=cost,
     )
     sink = _CollectingSink()
     generator.generate(request, sink)
@@ -149,6 +153,18 @@ def score_frames(config: RunConfig, frames: np.ndarray, names: tuple[str, ...], 
     return values, missing
 
 
+def rescored_costs(generated: dict | None, rescore: dict) -> dict:
+    """A rescored run's compute record: the generation's phases and evaluations as first recorded,
+    metrics seconds summed over both measurements, the larger peak memory."""
+    if not generated:
+        return rescore
+    seconds = {**rescore["seconds"], **{k: v for k, v in generated["seconds"].items() if k != "metrics"}}
+    seconds["metrics"] = round(generated["seconds"].get("metrics", 0.0) + rescore["seconds"]["metrics"], 4)
+    seconds["write"] = round(generated["seconds"].get("write", 0.0) + rescore["seconds"]["write"], 4)
+    return {**rescore, "seconds": seconds, "network_evaluations": generated.get("network_evaluations", 0),
+            "peak_memory_mb": max(generated.get("peak_memory_mb", 0.0), rescore["peak_memory_mb"])}
+
+
 def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutcome:
     """Make sure run `task.config` is finished in the store; see the module docstring.
 
@@ -158,6 +174,7 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
     config = task.config
     store = RunStore(task.store_root)
     started = time.time()
+    compute = ComputeRecord().start()
     load_plugins(config.plugins)
     wanted = tuple(config.metrics.names)
     with store.lock(config.key):
@@ -175,24 +192,41 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 fps = int(status.info.get("fps", 16))
                 old = store.read_metrics(config.key)
                 todo = tuple(n for n in wanted if n not in set(old["metric"]))
-                values, missing = score_frames(config, frames, todo, fps, on_progress)
+                with compute.phase("metrics"):
+                    values, missing = score_frames(config, frames, todo, fps, on_progress)
                 values = pd.concat([old, values], ignore_index=True) if len(values) else old
                 missing = {**status.info.get("missing_metrics", {}), **missing}
                 generation_seconds = status.info.get("generation_seconds")
             else:
-                store.reset(config.key)
-                store.write_config(config.key, config.to_record())
-                generation_started = time.time()
-                frames, fps = generate_frames(config, on_progress)
-                generation_seconds = round(time.time() - generation_started, 3)
+                from framepack.generator import GenerationCost
+
+                with compute.phase("write"):
+                    store.reset(config.key)
+                    store.write_config(config.key, config.to_record())
+                with compute.phase("load"):
+                    _generator_for(config)
+                cost = GenerationCost()
+                with compute.phase("generate"):
+                    frames, fps = generate_frames(config, on_progress, cost)
+                compute.seconds["decode"] = cost.decode_seconds
+                compute.network_evaluations = cost.network_evaluations
+                generation_seconds = round(compute.seconds["generate"], 3)
                 if config.keep_frames:
-                    store.write_frames(config.key, frames)
-                store.write_video(config.key, frames, fps)
-                values, missing = score_frames(config, frames, wanted, fps, on_progress)
-            store.write_metrics(config.key, values)
+                    with compute.phase("write"):
+                        store.write_frames(config.key, frames)
+                with compute.phase("encode"):
+                    store.write_video(config.key, frames, fps)
+                with compute.phase("metrics"):
+                    values, missing = score_frames(config, frames, wanted, fps, on_progress)
+            with compute.phase("write"):
+                store.write_metrics(config.key, values)
+                if action == RESCORED:
+                    store.write_config(config.key, config.to_record())
+            costs = compute.finish()
             if action == RESCORED:
-                store.write_config(config.key, config.to_record())
-            store.write_json(config.key, "provenance.json", provenance(config, task.executor, started))
+                costs = rescored_costs(status.info.get("compute"), costs)
+            store.write_json(config.key, "provenance.json",
+                             {**provenance(config, task.executor, started), "compute": costs})
             store.mark_done(config.key, {
                 "row_name": config.row_name,
                 "metrics": sorted(set(values["metric"])) if len(values) else [],
@@ -201,6 +235,7 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 "fps": fps,
                 "generation_seconds": generation_seconds,
                 "seconds": round(time.time() - started, 3),
+                "compute": costs,
             })
         except Exception as error:  # the grid goes on; the folder says what happened
             if action == GENERATED:
