@@ -13,6 +13,7 @@ diffusers' transformer — and the codec anything with `LatentCodec`'s encode/de
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from framepack.flow_matching import SOLVERS, Guidance, sample, time_grid
 from framepack.generator import FrameSink, GenerationCost, GenerationRequest, ProgressEvent
 from framepack.packed_group import PackedGroup
 from framepack.schedule import Schedule
+from framepack.section_cache import SectionCache
 from framepack.section_plan import (
     MISSING_MODES,
     ORDERS,
@@ -140,6 +142,10 @@ class FramePackGenerator:
         kv_cache: give the model a fresh `framepack.attention.KVCache` per section and branch, so
             the clean context is computed once per section instead of once per step (needs a model
             whose context does not attend to the noisy tokens).
+        section_cache: give a model whose call takes `section_cache` (`PackedDiT`) a fresh
+            `framepack.section_cache.SectionCache` per section and branch, so the work that only
+            depends on the section's context, conditioning and motion is done at its first step
+            (same frames, bit for bit; False recomputes it at every step, the reference path).
     """
 
     def __init__(
@@ -162,6 +168,7 @@ class FramePackGenerator:
         name: str | None = None,
         attention: str | None = None,
         kv_cache: bool = False,
+        section_cache: bool = True,
     ) -> None:
         self.schedule = Schedule.parse(schedule) if isinstance(schedule, str) else schedule
         self.order = order if order is not None else self.schedule.form
@@ -199,6 +206,7 @@ class FramePackGenerator:
         self.name = name if name is not None else default_name
         self.attention = attention
         self.kv_cache = kv_cache
+        self.section_cache = section_cache and _takes_argument(model, "section_cache")
         self.peak_buffer_frames = 0  # the largest history buffer of the last generate() call
 
     # -- planning ----------------------------------------------------------------------------------
@@ -331,6 +339,8 @@ class FramePackGenerator:
             from framepack.attention import KVCache  # only PackedDiT-like models take one
 
             options["kv_cache"] = KVCache()
+        if self.section_cache:
+            options["section_cache"] = SectionCache()
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             timesteps = t.to(x.dtype).expand(x.shape[0], x.shape[2]).to(x.device)
@@ -368,6 +378,15 @@ def _default_conditioner(model: Any) -> Conditioner:
         return encoder.condition(prompt, image_latent)
 
     return condition
+
+
+def _takes_argument(model: Any, name: str) -> bool:
+    """Whether calling `model` accepts keyword `name` (named, or through **kwargs)."""
+    try:
+        parameters = inspect.signature(model).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def _device_of(model: Any) -> torch.device:
