@@ -16,6 +16,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_grid_arguments(parser)
     parser.add_argument("--format", choices=["md", "latex", "csv"], default="md", help="printed format (default md)")
     parser.add_argument("--results", default="results", metavar="DIR", help="output root (default results)")
+    parser.add_argument("--cost", action="store_true",
+                        help="add what a video costs: NFE, generation and whole-run seconds, peak memory (mean per row)")
     parser.set_defaults(func=main)
 
 
@@ -31,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
 
     report_skipped(grid, Console(stderr=True))
     store = RunStore(args.store or grid.spec.store)
-    tables = write_tables(grid, store, out_root=args.results)
+    tables = write_tables(grid, store, out_root=args.results, cost=args.cost)
     states = tables["results"].runs["state"].value_counts()
     sys.stdout.write(tables["texts"][args.format])
     print(f"\n{int(states.get('done', 0))}/{len(tables['results'].runs)} runs done; saved "
