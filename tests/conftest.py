@@ -18,3 +18,13 @@ def world_linear_codec() -> LabCodec:
     codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=WORLD_CODEC_CHANNELS, downsample=8))
     codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
     return codec
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (the CI box has 2 shared cores; the thread pool thrashes under
+    contention), the previous count afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

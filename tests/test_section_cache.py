@@ -21,12 +21,7 @@ ROWS = {
 CASES = [(grid, row) for grid, rows in ROWS.items() for row in rows]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def sampler_of(generator):
