@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.atomic_files import atomic_write
 from bench.executors import make_executor, run_grid
 from bench.grid import ResolvedGrid, load_and_resolve, metric_provider
+from bench.row_labels import row_label
 from bench.run_store import RunStore
 from bench.tables import GridResults, collect_results, results_dir, write_tables
 
@@ -91,6 +93,8 @@ def demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from bench.figures.style import cap_percent_axis
+
     done = results.runs[results.runs["state"] == "done"]
     if done.empty:
         return None
@@ -123,7 +127,7 @@ def demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, path:
             if r == 0:
                 axis.set_title(f"frame {index}", fontsize=8)
             if c == 0:
-                axis.set_ylabel(row, fontsize=6, rotation=0, ha="right", va="center")
+                axis.set_ylabel(row_label(row).replace(" — ", "\n"), fontsize=6, rotation=0, ha="right", va="center")
     span = max(samples, n_curves)
     for m, metric in enumerate(drift_metrics):
         axis = figure.add_subplot(grid_spec[len(rows) + 1, m * span:(m + 1) * span])
@@ -131,20 +135,20 @@ def demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, path:
         for row in grid.row_names:
             mean = part[part["row"] == row].groupby("window")["value"].mean()
             if len(mean):
-                axis.plot(mean.index, mean.to_numpy() * 100, marker=".", label=row)
+                axis.plot(mean.index, mean.to_numpy() * 100, marker=".", label=row_label(row))
         axis.set_title(f"{metric} per window (%)", fontsize=9)
         axis.set_xlabel("window (start → end)", fontsize=8)
         axis.tick_params(labelsize=7)
         axis.ticklabel_format(axis="y", useOffset=False)
-    if drift_metrics:
-        figure.axes[-1].legend(fontsize=6, loc="best")
+        cap_percent_axis(axis)
+    if drift_metrics:  # below the curves, never on them
+        handles, labels = figure.axes[-1].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 4),
+                      fontsize=7, frameon=False)
     figure.suptitle(f"{grid.name}: sample frames ({first['prompt']}, seed {first['seed']}, {length}) and drift curves",
                     fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(temporary, dpi=110, bbox_inches="tight")
+    atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=110, bbox_inches="tight"))
     plt.close(figure)
-    temporary.replace(path)
     return path
 
 

@@ -25,6 +25,7 @@ from scipy import stats
 from bench.atomic_files import atomic_write, atomic_write_text
 from bench.grid.registry import metric_provider
 from bench.grid.resolve import ResolvedGrid
+from bench.row_labels import row_label
 from bench.run_store import DONE, RunStore
 
 FORMATS = ("md", "latex", "csv")
@@ -234,7 +235,7 @@ def _markdown(table: pd.DataFrame, caption: str) -> str:
     rule = "|---|" + "|".join("---:" for _ in table.columns) + "|"
     lines = [f"**{caption}**", "", header, rule]
     for row, cells in table.iterrows():
-        lines.append(f"| `{row}` | " + " | ".join(cells) + " |")
+        lines.append(f"| {row_label(row, ('`', '`'))} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -250,7 +251,9 @@ def _latex(table: pd.DataFrame, caption: str) -> str:
              r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
              "Variant & " + " & ".join(_latex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
     for row, cells in table.iterrows():
-        lines.append(r"\texttt{" + _latex_escape(str(row)) + "} & " + " & ".join(cells) + r" \\")
+        label = row_label(str(row), ("\x00", "\x01"))  # placeholders: \texttt{...} must not be escaped
+        lines.append(_latex_escape(label).replace("\x00", r"\texttt{").replace("\x01", "}").replace("—", "--")
+                     + " & " + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _latex_escape(caption) + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 

@@ -71,7 +71,9 @@ def test_fpbench_demo_prints_the_table(tmp_path, monkeypatch, capsys):
                            "--set", "prompts.count=1"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "| `fake(drift=1.0)` |" in out and "SIMULATED" in out
+    # drawn for a terminal, not raw markdown: no `**` or backticks, box lines instead of pipes
+    assert "fake(drift=1.0)" in out and "SIMULATED" in out
+    assert "**" not in out and "`" not in out and "| " not in out and "│" in out
     assert bench.cli.main(["status", str(path), "--set", "prompts.count=1"]) == 0
     status = capsys.readouterr().out
     assert "fake(drift=12.0)" in status and "all" in status

@@ -27,10 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
     from rich.console import Console
 
+    from bench.cli._table_output import print_tables
     from bench.executors import make_executor, run_grid
     from bench.grid import load_and_resolve
     from bench.run_store import RunStore
@@ -52,6 +51,7 @@ def main(args: argparse.Namespace) -> int:
                       f"(traceback: {store.run_dir(outcome.key) / 'traceback.txt'})")
     if not args.no_table:
         tables = write_tables(grid, store, out_root=args.results)
-        sys.stdout.write(tables["texts"]["md"])
-        console.print(f"saved {tables['paths']['md'].parent}/")
+        print_tables(console, tables["summary"], grid.name, tables["results"].missing)
+        console.print(f"saved {tables['paths']['md'].parent}/ (table.md, table.tex, table.csv, "
+                      "summary/scores/values.parquet)", soft_wrap=True, highlight=False)
     return 1 if summary.failed else 0
