@@ -101,11 +101,22 @@ def test_fpbench_debug_keeps_the_traceback_of_a_user_error(tmp_path, monkeypatch
               "--out", str(tmp_path / "v.mp4")])
 
 
-def test_a_negative_seed_is_rejected_before_any_work(checkpoint, tmp_path, capsys):
-    code = main(["generate", "--checkpoint", str(checkpoint), "--test-item", "0", "--seed", "-1",
-                 "--out", str(tmp_path / "v.mp4")])
-    assert code == 2
-    assert "--seed must be a non-negative integer, got -1" in capsys.readouterr().err
+@pytest.mark.parametrize("command", [["generate", "--test-item", "0", "--out", "v.mp4"], ["world", "--out", "c.mp4"],
+                                     ["rate", "votes.jsonl"], ["votes", "simulate", "studies/x"]])
+def test_a_negative_seed_is_rejected_before_any_work(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--seed", "-1"])
+    assert exit_.value.code == 2
+    assert "argument --seed: a seed must be a non-negative integer, got -1" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_generate_video_checks_its_seed_at_the_boundary(checkpoint, tmp_path):
+    from bench.generate import generate_video
+
+    with pytest.raises(ValueError, match="--seed must be a non-negative integer, got -1"):
+        generate_video(str(checkpoint), str(tmp_path / "v.mp4"), test_item=0, seed=-1)
     assert not (tmp_path / "v.mp4").exists()
 
 

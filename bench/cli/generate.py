@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.cli._arg_types import seed
+
 USAGE = """fpbench generate --checkpoint CKPT (--image PNG | --prompt TEXT | --test-item N) --out VIDEO.mp4 [options]
        fpbench generate --backend hunyuan --weights DIR --image PNG --out VIDEO.mp4 [options]"""
 
@@ -49,7 +51,7 @@ def add_parser(subparsers) -> None:
     source.add_argument("--test-item", type=int, help="index of an i2v test item (start frame + prompt)")
     parser.add_argument("--image-prompt", default=None, help="prompt to use with --image (default: empty)")
     parser.add_argument("--sections", type=int, default=2, help="number of sections (default 2)")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="noise seed (default 0)")
     parser.add_argument("--out", required=True, help="output .mp4")
     parser.add_argument("--lossless", default=None, help="also write the frames losslessly to this .npz")
     parser.add_argument("--codec", default=None, help="codec checkpoint (default: the sidecar's or the lab codec)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.cli._arg_types import seed
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -15,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--k", type=float, default=32.0, help="online Elo step (paper: 32)")
     parser.add_argument("--permutations", type=int, default=1000, help="shuffled vote orders for the Elo spread")
     parser.add_argument("--bootstrap", type=int, default=1000, help="Bradley–Terry bootstrap rounds")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the permutations and bootstrap (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the permutations and bootstrap (default 0)")
     parser.add_argument("--tie-band", type=float, default=16.0, help="ratings this close share a rank (paper: 16)")
     parser.add_argument("--out", default=None, help="output folder (default: STUDY/ratings or FILE_ratings/)")
     parser.add_argument("--no-figures", action="store_true", help="skip ratings.png and win_rate.png")

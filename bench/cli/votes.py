@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.cli._arg_types import seed
+
 DEFAULT_STUDIES_DIR = "studies"
 
 
@@ -20,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "(.csv/.jsonl/.parquet with row, prompt_id, seed, video[, prompt])")
     create.add_argument("--name", required=True, help="study name")
     create.add_argument("--per-row", type=int, default=100, help="minimum assessments per row (paper: 100)")
-    create.add_argument("--seed", type=int, default=0, help="seed of pairs, sides and blind ids")
+    create.add_argument("--seed", type=seed, default=0, help="seed of pairs, sides and blind ids")
     create.add_argument("--out", default=None, help=f"study folder (default: {DEFAULT_STUDIES_DIR}/NAME)")
     create.add_argument("--gold-broken", type=int, default=None, help="broken-video gold items (default 5 %%)")
     create.add_argument("--gold-swap", type=int, default=None, help="swapped-repeat gold items (default 5 %%)")
@@ -76,7 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     simulate.add_argument("--both-bad-rate", type=float, default=0.02,
                           help="share of votes that are 'both bad' (default 0.02)")
     simulate.add_argument("--judge-noise", type=float, default=30.0, help="per-judge strength noise (points)")
-    simulate.add_argument("--seed", type=int, default=0, help="seed of the judges' choices (default 0)")
+    simulate.add_argument("--seed", type=seed, default=0, help="seed of the judges' choices (default 0)")
     simulate.set_defaults(func=simulate_votes)
 
 

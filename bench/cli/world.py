@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+from bench.cli._arg_types import seed
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -19,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Render a seeded clip of the procedural lab world (and its ground truth), or "
                     "write one of the fixed 64-item test splits (prompts, seeds, start frames).",
     )
-    parser.add_argument("--seed", type=int, default=0, help="clip seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="clip seed (default 0)")
     parser.add_argument("--frames", type=int, default=32, help="clip length in frames (default 32)")
     parser.add_argument("--fps", type=float, default=16.0, help="frame rate (default 16)")
     parser.add_argument("--split", choices=("i2v", "t2v"), help="export this test split instead of a clip")
