@@ -277,3 +277,17 @@ def test_the_long_table_figure_stays_readable_at_page_width():
     fonts = [text.get_fontsize() for axis in figure.axes for table in axis.tables for text in
              [cell.get_text() for cell in table.get_celld().values()]]
     assert min(fonts) >= 8
+
+
+def test_a_narrow_terminal_gets_more_tables_never_cut_off_numbers():
+    from rich.console import Console
+
+    from bench.cli._table_output import print_tables
+
+    summary = pd.read_parquet("results/demo/summary.parquet")
+    screen = io.StringIO()
+    print_tables(Console(file=screen, width=80), summary, "demo")
+    text = screen.getvalue()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    for _, record in summary[summary["kind"] != "rating"].iterrows():
+        assert f"{record['mean']:.1f} ± {(record['ci_high'] - record['ci_low']) / 2:.1f}" in text
