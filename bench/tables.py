@@ -176,16 +176,20 @@ def _record(length: str, row: str, column: str, metric: str, kind: str, directio
             "mean": mean, "ci_low": low, "ci_high": high, "n": int(len(samples)), "best": False, "simulated": False}
 
 
-def _cell(record: pd.Series, bold: tuple[str, str], plus_minus: str) -> str:
+def cell_text(record: pd.Series, plus_minus: str = " ± ", decimals: int = 2) -> str:
+    """One cell of the table: "52.35 ± 10.96", "1026" for a rating, "–" when nothing was measured."""
     if pd.isna(record["mean"]):
         return "–"
     if record["kind"] == "rating":
-        text = f"{record['mean']:.0f}"
-    elif pd.isna(record["ci_low"]):
-        text = f"{record['mean']:.2f}"
-    else:
-        text = f"{record['mean']:.2f}{plus_minus}{(record['ci_high'] - record['ci_low']) / 2:.2f}"
-    return f"{bold[0]}{text}{bold[1]}" if record["best"] else text
+        return f"{record['mean']:.0f}"
+    if pd.isna(record["ci_low"]):
+        return f"{record['mean']:.{decimals}f}"
+    return f"{record['mean']:.{decimals}f}{plus_minus}{(record['ci_high'] - record['ci_low']) / 2:.{decimals}f}"
+
+
+def _cell(record: pd.Series, bold: tuple[str, str], plus_minus: str) -> str:
+    text = cell_text(record, plus_minus)
+    return f"{bold[0]}{text}{bold[1]}" if record["best"] and text != "–" else text
 
 
 def wide_table(summary: pd.DataFrame, length: str, fmt: str = "md") -> pd.DataFrame:

@@ -3,17 +3,13 @@ outputs that say where they went, tables and figures in one unit with plain row 
 
 import argparse
 import io
-import json
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from bench.cli import build_parser, main
-from framepack.lab.codec import LabCodec, LabCodecConfig
-from framepack.lab.model import PackedDiT, PackedDiTConfig
 
 
 def walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("fpbench",)):
@@ -57,29 +53,12 @@ def test_generate_help_shows_the_checkpoint_as_required_for_the_lab_backend():
     assert "--checkpoint CKPT (--image" in usage and "[--checkpoint" not in usage
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    from bench.world import sample_clip
-
-    folder = tmp_path_factory.mktemp("ckpt")
-    frames = np.concatenate([sample_clip(seed, 2).frames for seed in range(3)])
-    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=4, downsample=8))
-    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
-    codec.save(folder / "codec.safetensors")
-    model = PackedDiT(PackedDiTConfig(latent_channels=4, dim=16, depth=1, heads=2, text_vocab=64, kernels=("k2",)))
-    model.save(folder / "fp_inverted.safetensors", dtype=torch.float16)
-    sidecar = {"schedule": "f1k1_x_g2_f1k1f2k2_td", "order": "inverted_anti_drifting",
-               "codec": str(folder / "codec.safetensors"), "codebook": None}
-    (folder / "fp_inverted.json").write_text(json.dumps(sidecar))
-    return folder / "fp_inverted.safetensors"
-
-
-def test_a_mistyped_checkpoint_is_named_as_missing_with_the_close_match(checkpoint, tmp_path, capsys):
-    typo = checkpoint.with_name("fp_invertd.safetensors")
+def test_a_mistyped_checkpoint_is_named_as_missing_with_the_close_match(lab_checkpoint, tmp_path, capsys):
+    typo = lab_checkpoint.with_name("fp_invertd.safetensors")
     code = main(["generate", "--checkpoint", str(typo), "--test-item", "0", "--out", str(tmp_path / "v.mp4")])
     err = capsys.readouterr().err
     assert code == 2
-    assert "no such checkpoint file" in err and "did you mean" in err and str(checkpoint) in err
+    assert "no such checkpoint file" in err and "did you mean" in err and str(lab_checkpoint) in err
     assert "sidecar" not in err and "Traceback" not in err
 
 
@@ -112,33 +91,33 @@ def test_a_negative_seed_is_rejected_before_any_work(command, tmp_path, monkeypa
     assert not list(tmp_path.iterdir())
 
 
-def test_generate_video_checks_its_seed_at_the_boundary(checkpoint, tmp_path):
+def test_generate_video_checks_its_seed_at_the_boundary(lab_checkpoint, tmp_path):
     from bench.generate import generate_video
 
     with pytest.raises(ValueError, match="--seed must be a non-negative integer, got -1"):
-        generate_video(str(checkpoint), str(tmp_path / "v.mp4"), test_item=0, seed=-1)
+        generate_video(str(lab_checkpoint), str(tmp_path / "v.mp4"), test_item=0, seed=-1)
     assert not (tmp_path / "v.mp4").exists()
 
 
-def test_generate_says_where_it_wrote_and_leaves_a_prompt_sidecar_for_metrics(checkpoint, tmp_path, capsys):
+def test_generate_says_where_it_wrote_and_leaves_a_prompt_sidecar_for_metrics(lab_checkpoint, tmp_path, capsys):
     from bench.world import test_split
     from metrics.evaluate import prompt_for
 
     out = tmp_path / "video.mp4"
-    assert main(["generate", "--checkpoint", str(checkpoint), "--test-item", "2", "--sections", "1",
+    assert main(["generate", "--checkpoint", str(lab_checkpoint), "--test-item", "2", "--sections", "1",
                  "--steps", "1", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out} (3 frames at 16 fps)" in printed and str(out.with_suffix(".txt")) in printed
     assert prompt_for(str(out)) == test_split("i2v")[2].prompt
 
 
-def test_generate_progress_bars_are_erased_when_the_video_is_written(checkpoint, tmp_path):
+def test_generate_progress_bars_are_erased_when_the_video_is_written(lab_checkpoint, tmp_path):
     from rich.console import Console
 
     from bench.generate import generate_video
 
     screen = io.StringIO()
-    generate_video(str(checkpoint), str(tmp_path / "v.mp4"), test_item=0, sections=1, steps=2,
+    generate_video(str(lab_checkpoint), str(tmp_path / "v.mp4"), test_item=0, sections=1, steps=2,
                    console=Console(file=screen, force_terminal=True, width=100))
     text = screen.getvalue()
     last_bar = text.rfind("steps")

@@ -15,19 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.row_labels import plain_name
+from bench.tables import cell_text as table_cell
 
 
 def cell_text(record: pd.Series) -> Text:
-    """"52.4 ± 11.0" (bold when best), "1026" for a rating, "–" when nothing was measured."""
-    if pd.isna(record["mean"]):
-        return Text("–")
-    if record["kind"] == "rating":
-        text = f"{record['mean']:.0f}"
-    elif pd.isna(record["ci_low"]):
-        text = f"{record['mean']:.1f}"
-    else:
-        text = f"{record['mean']:.1f} ± {(record['ci_high'] - record['ci_low']) / 2:.1f}"
-    return Text(text, style="bold" if record["best"] else "")
+    """"52.4 ± 11.0", bold when best (one decimal: a terminal has less room than a paper)."""
+    return Text(table_cell(record, decimals=1), style="bold" if record["best"] else "")
 
 
 def row_text(row: str) -> Text:

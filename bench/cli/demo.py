@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_grid_arguments, report_skipped
+from bench.cli._grid_args import add_executor_arguments, add_grid_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -17,11 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "drift curves. Resumable like `fpbench run`.")
     parser.add_argument("--grid", default="grids/demo.yaml", help="grid file (default grids/demo.yaml)")
     add_grid_arguments(parser, grid_required=False)
-    parser.add_argument("--executor", choices=["local", "process", "ray"], default="local",
-                        help="local: in this process (a process pool when --jobs > 1); process: a "
-                             "process pool; ray: Ray tasks (default: local)")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel runs for local/process (default 1)")
-    parser.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    add_executor_arguments(parser)
     parser.add_argument("--results", default="results", metavar="DIR",
                         help="where the table and figures go: DIR/demo/ (default results)")
     parser.add_argument("--no-rating", action="store_true", help="skip the simulated-judge rating round")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_grid_arguments, report_skipped
+from bench.cli._grid_args import add_executor_arguments, add_grid_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -14,11 +14,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "store. A killed grid resumes where it stopped; failed runs record a traceback and "
                     "are retried on the next run.")
     add_grid_arguments(parser)
-    parser.add_argument("--executor", choices=["local", "process", "ray"], default="local",
-                        help="local: in this process (a process pool when --jobs > 1); process: a "
-                             "process pool; ray: Ray tasks (default: local)")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel runs for local/process (default 1)")
-    parser.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    add_executor_arguments(parser)
     parser.add_argument("--results", default="results", metavar="DIR",
                         help="where the table goes: DIR/<grid>/ (default results)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
