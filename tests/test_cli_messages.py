@@ -144,9 +144,12 @@ def test_metrics_prints_fractions_in_percent_like_the_grid_tables(tmp_path, caps
     base = (rng.random((16, 16, 3)) * 255).astype(np.uint8)
     moving = np.stack([np.roll(np.kron(base, np.ones((4, 4, 1), np.uint8)), 2 * t, axis=1) for t in range(8)])
     write_video(tmp_path / "pan.mp4", moving)
-    assert main(["metrics", str(tmp_path / "pan.mp4"), "--metrics", "dynamic", "--backend", "classical"]) == 0
+    assert main(["metrics", str(tmp_path / "pan.mp4"), "--metrics", "dynamic,motion", "--backend", "classical",
+                 "--drift"]) == 0
     out = capsys.readouterr().out
     assert "dynamic %" in out and "100.0" in out and "1.0000" not in out
+    assert "motion % [classical]" in out  # drift of a fraction in percent too; flow magnitudes stay in px
+    assert "dynamic [classical]" in out and "dynamic % [classical]" not in out
 
 
 def test_an_unknown_metric_in_names_is_reported_as_unknown_with_the_known_ones(capsys):

@@ -43,7 +43,7 @@ def test_metrics_command_measures_a_folder_and_reports_bad_videos(videos, tmp_pa
                   "--prompts", str(prompts), "--out", str(out), "--drift"])
     printed = capsys.readouterr().out
     assert status == 1  # one bad video
-    assert "broken.mp4" in printed and "bad video" in printed and "start-end contrast" in printed
+    assert "broken.mp4" in printed and "bad video" in printed and "start–end drift" in printed
     table = pd.read_parquet(out)
     scores = table[table.kind == "video"].assign(name=lambda t: t.video.str.rsplit("/", n=1).str[-1])
     dynamic = scores[scores.metric == "dynamic"].set_index("name")["value"]

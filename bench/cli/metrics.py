@@ -101,6 +101,24 @@ def score_table(scores, title: str):
     return table
 
 
+def drift_table(drift):
+    """The start–end contrast per (video, metric), in percent where the metric's values are fractions."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bench.tables import percent_scale
+
+    table = Table(title="start–end drift: Δ = |M(first 15 %) − M(last 15 %)|, lower is better")
+    for column in ("video", "metric", "start", "end", "Δ"):
+        table.add_column(column, justify="left" if column in ("video", "metric") else "right")
+    for row in drift.itertuples():
+        scale = percent_scale(drift.loc[drift["metric"] == row.metric, ["start", "end"]].stack())
+        unit = " %" if scale == 100.0 else ""
+        cells = [f"{value * scale:.1f}" if scale == 100.0 else f"{value:.3g}" for value in (row.start, row.end, row.delta)]
+        table.add_row(escape(Path(row.video).name), escape(f"{row.metric}{unit} [{row.backend}]"), *cells)
+    return table
+
+
 def list_metrics(weights_dir: str | None) -> int:
     from rich.console import Console
     from rich.markup import escape
@@ -156,9 +174,7 @@ def main(args: argparse.Namespace) -> int:
     if args.drift and (results["kind"].isin(["frame", "pair", "triplet", "window"])).any():
         drift = start_end_contrast(results[results["error"] == ""]) if len(results) else None
         if drift is not None and len(drift):
-            console.print("start-end contrast (|M(first 15%) - M(last 15%)|):")
-            console.print(drift[["video", "metric", "backend", "start", "end", "delta"]].to_string(index=False),
-                          markup=False, highlight=False)
+            console.print(drift_table(drift))
     errors = scores[scores["error"] != ""]
     for row in errors.itertuples():
         message = error_text(row.metric, row.backend, row.error)
