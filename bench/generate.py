@@ -145,6 +145,7 @@ def generate_video(
     `test_item` (an index into the i2v test split: its start frame and prompt) is used. `console`:
     the rich Console the progress bars draw on (default: stdout).
     """
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from framepack.generator import GenerationRequest
@@ -179,9 +180,11 @@ def generate_video(
         text = prompt
     generator = build_generator(checkpoint, codec, schedule, order, steps, fps, solver=solver, shift=shift)
 
-    # transient: the bars go when the video is written, so no stale "section 0 steps" line stays behind
+    # transient: the bars go when the video is written, so no stale "section 0 steps" line stays behind;
+    # not drawn at all where nothing can erase them (a log file, a pipe)
+    console = console or Console()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  disable=not show_progress, transient=True, console=console) as progress:
+                  disable=not show_progress or not console.is_terminal, transient=True, console=console) as progress:
         sections_task = progress.add_task(f"{generator.name}: sections", total=sections)
         steps_task = progress.add_task("  steps", total=generator.steps)
 
