@@ -137,7 +137,8 @@ def list_metrics(weights_dir: str | None) -> int:
             reason = reason.split(";")[0] + " (see fpbench weights)"
         table.add_row(cls.name, cls.backend, cls.granularity, cls.direction, cls.version,
                       "[green]yes[/]" if ok else f"[red]no[/]: {escape(reason)}", escape(cls.description))
-    Console(width=200).print(table)
+    console = Console()  # a terminal's own width; a pipe or file gets long lines, not folded paths
+    (console if console.is_terminal else Console(width=200)).print(table)
     return 0
 
 
