@@ -13,6 +13,7 @@ BACKEND_MODULES = [
     "metrics.classical.motion_smoothness",
     "metrics.classical.dynamic_degree",
     "metrics.classical.iqa",
+    "metrics.classical.colour_drift",
     "metrics.paper.clarity_musiq",
     "metrics.paper.clip_metrics",
     "metrics.paper.dynamic_raft",
