@@ -145,4 +145,14 @@ class FakeMetricProvider:
         return pd.DataFrame(out, columns=["metric", "window", "value"])
 
 
+    def vde(self, values, chunks, weighting):
+        from metrics.drift import vde
+
+        out = []
+        for (video, name), group in values[values["kind"] != "video"].groupby(["video", "metric"]):
+            series = group.sort_values("index")["value"].to_numpy()
+            out.append({"video": video, "metric": name, "vde": vde(series, chunks, weighting)})
+        return pd.DataFrame(out, columns=["video", "metric", "vde"])
+
+
 register_metric_provider("fake", FakeMetricProvider)
