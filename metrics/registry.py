@@ -33,6 +33,8 @@ BACKEND_MODULES = [
     "metrics.paper.identity_dlib",
     "metrics.lab.perceptor_metrics",
     "metrics.lab.reference_features",
+    "metrics.lab.i2v_fidelity",
+    "metrics.paper.i2v_fidelity",
     "metrics.paper.fvd",
 ]
 _loaded = False

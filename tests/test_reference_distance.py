@@ -124,3 +124,13 @@ def test_features_are_cached_by_content(real_sets, tmp_path):
     second = get_set_metric_class("reference_distance", "lab")(cache=str(tmp_path))
     second.range_features = None  # a second instance must not need to compute anything
     assert second.measure_sets("real", true[:3], reference[:3], floor[:3], n_windows=2).equals(result)
+
+
+def test_metrics_list_shows_set_level_metrics_and_weights_lists_the_i3d_file(capsys):
+    from bench.cli import main
+
+    assert main(["metrics", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "reference_distance" in listing and "per_set" in listing
+    assert main(["weights", "--json"]) == 0
+    assert "i3d_torchscript.pt" in capsys.readouterr().out

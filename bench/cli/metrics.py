@@ -75,12 +75,12 @@ def list_metrics(weights_dir: str | None) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from metrics.registry import metric_classes
+    from metrics.registry import metric_classes, set_metric_classes
 
-    table = Table(title="metrics (fpbench metrics --list)")
+    table = Table(title="metrics (fpbench metrics --list; per_set: set-level, measured by grids over each row's videos)")
     for column in ("metric", "backend", "granularity", "better", "version", "available here", "what"):
         table.add_column(column)
-    for cls in metric_classes():
+    for cls in [*metric_classes(), *set_metric_classes()]:
         if cls.name.startswith("test_"):
             continue
         ok, reason = cls(weights_dir=weights_dir).available()
