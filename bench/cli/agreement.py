@@ -50,10 +50,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         battles = read_battles(source)
     results = load_results(args.results)
-    directions = {**results.directions}
-    neutral = results.summary[(results.summary["kind"] == "global") & (results.summary["direction"] == "neutral")]
-    directions.update(dict.fromkeys(neutral["metric"], "neutral"))
-    report = metric_agreement(battles, results.scores, directions, bootstrap=args.bootstrap, seed=args.seed,
+    report = metric_agreement(battles, results.scores, results.directions, bootstrap=args.bootstrap, seed=args.seed,
                               drift_metrics=results.drift_metrics or None)
     out = Path(args.out) if args.out else Path(args.results) / "agreement"
     out.mkdir(parents=True, exist_ok=True)
