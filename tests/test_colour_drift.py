@@ -4,11 +4,11 @@ Validity: a steady real lab clip reads ~0 drift; synthetic darkening, desaturati
 and hue rotation, each ramped over the video, are ranked by strength by the curve that reads them.
 """
 
-import cv2
 import numpy as np
 import pytest
 
 from bench.world import test_split
+from bench.world.drift_effects import contrast_creep, darken, desaturate, rotate_hue
 from metrics import evaluate
 from metrics.drift import start_end_contrast
 
@@ -20,33 +20,6 @@ STRENGTHS = (0.1, 0.3, 0.6)
 def real_item():
     item = test_split("i2v")[0]
     return item, item.reference_clip(48).frames
-
-
-def _ramp(count: int) -> np.ndarray:
-    return np.linspace(0.0, 1.0, count)[:, None, None, None]
-
-
-def darken(frames, strength):
-    return np.clip(frames * (1 - strength * _ramp(len(frames))), 0, 255).astype(np.uint8)
-
-
-def desaturate(frames, strength):
-    grey, mix = frames.mean(-1, keepdims=True), strength * _ramp(len(frames))
-    return np.clip(frames * (1 - mix) + grey * mix, 0, 255).astype(np.uint8)
-
-
-def contrast_creep(frames, strength):
-    mean = frames.mean(axis=(1, 2, 3), keepdims=True)
-    return np.clip((frames - mean) * (1 + strength * _ramp(len(frames))) + mean, 0, 255).astype(np.uint8)
-
-
-def rotate_hue(frames, strength):
-    out = []
-    for t, frame in enumerate(frames.astype(np.uint8)):
-        hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV).astype(np.int32)
-        hsv[..., 0] = (hsv[..., 0] + round(strength * 90 * t / (len(frames) - 1))) % 180
-        out.append(cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB))
-    return np.stack(out)
 
 
 def drift(frames, reference):
@@ -68,7 +41,7 @@ def test_a_steady_real_clip_reads_almost_no_colour_drift(real_item):
 def test_each_colour_degradation_is_ranked_by_strength(real_item, degrade, metric):
     item, frames = real_item
     base = drift(frames, item.start_frame)[metric]
-    deltas = [drift(degrade(frames.astype(np.float64), s), item.start_frame)[metric] for s in STRENGTHS]
+    deltas = [drift(degrade(frames, s), item.start_frame)[metric] for s in STRENGTHS]
     assert base < deltas[0] < deltas[1] < deltas[2]
     assert deltas[2] > 2.0  # a visible change, in CIELAB units
 

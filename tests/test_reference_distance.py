@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -10,6 +9,7 @@ from torch import nn
 
 from bench.world import test_split
 from bench.world.continuations import alternative_continuation
+from bench.world.drift_effects import blur
 from bench.world.prompt import describe
 from metrics.reference_distance import frechet_distance
 from metrics.registry import get_set_metric_class, set_metric_classes
@@ -49,15 +49,11 @@ def test_alternative_continuations_share_the_start_frame_and_prompt_but_not_the_
     assert describe(items[0].attributes) == items[0].prompt
 
 
-def _blur_growing(video: np.ndarray) -> np.ndarray:
-    return np.stack([cv2.GaussianBlur(f, (0, 0), 0.01 + 2.5 * t / len(video)) for t, f in enumerate(video)])
-
-
 def test_lab_distance_sits_at_the_floor_for_real_clips_and_rises_with_the_horizon_for_drifting_ones(real_sets):
     _, true, reference, floor = real_sets
     metric = get_set_metric_class("reference_distance", "lab")()
     real = metric.measure_sets("real", true, reference, floor, n_windows=4)
-    drifting = metric.measure_sets("blur", [_blur_growing(v) for v in true], reference, floor, n_windows=4)
+    drifting = metric.measure_sets("blur", [blur(v, 2.5) for v in true], reference, floor, n_windows=4)
     real_curve = real[real["kind"] == "window"]
     # Real clips: within a factor of 2 of the real-vs-real floor in every window.
     assert np.all(real_curve["value"] < 2 * real_curve["floor"] + 1e-3)
