@@ -149,7 +149,7 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
             scores = results.scores[(results.scores["row"] == row) & (results.scores["length"] == length.name)]
             for metric in metrics:
                 samples = scores.loc[scores["metric"] == metric, "score"].to_numpy() * scale[metric]
-                records.append(_record(length.name, row, f"{metric_label(metric)} {_arrow(results.directions[metric])}",
+                records.append(_record(length.name, row, f"{metric_label(metric)} {_arrow(results.directions[metric])}".strip(),
                                        metric, "global", results.directions[metric], samples))
             for metric in drift_metrics:
                 for aggregator in grid.spec.metrics.aggregators:

@@ -110,3 +110,19 @@ def test_set_level_metrics_need_lab_prompts_and_say_so(tmp_path):
     assert (set_level["kind"] == "error").all() and set_level["value"].isna().all()
     assert set_level["error"].str.contains("lab prompts only").all()
     assert np.isnan(summarise(collect_results(grid), grid).query("kind == 'set'")["mean"]).all()
+
+
+def test_a_neutral_metric_is_shown_unranked_and_only_its_drift_is_ranked(tmp_path):
+    from bench.demo import row_quality
+
+    grid = _grid(tmp_path, {"names": ["brightness", "level"], "drift": ["level"]})
+    run_grid(grid, executor=make_executor("local"), progress=False)
+    results = collect_results(grid)
+    summary = summarise(results, grid)
+    level = summary[summary["column"] == "Level"]
+    assert len(level) == 2 and not level["best"].any() and (level["direction"] == "neutral").all()
+    assert summary.loc[summary["column"] == "Δ Level ↓", "best"].sum() == 1
+    # Simulated judges' row quality ignores the neutral score: with brightness alone the brighter
+    # (more drifting) row is better, the level drift says the opposite; the neutral score adds nothing.
+    quality = row_quality(results, grid)
+    assert quality["fake(drift=9.0)"] == pytest.approx(0.0, abs=1e-9)  # +1 (brightness) and -1 (Δ level) cancel
