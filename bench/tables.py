@@ -110,7 +110,9 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
     if grid.spec.metrics.set_level:
         from bench.grid.set_level import set_level_results
 
-        set_level = set_level_results(grid.spec, grid.runs, grid.row_names, store)
+        # Per-video features cached by content in the store (a dot folder: not a run).
+        set_level = set_level_results(grid.spec, grid.runs, grid.row_names, store,
+                                      cache=str(store.root / ".set_level_cache"))
     return GridResults(runs=runs, values=values, scores=scores.reset_index(drop=True),
                        directions=directions, missing=missing, set_level=set_level)
 

@@ -217,6 +217,15 @@ class WeightsResolver:
             f"(or in a folder passed as --weights-dir). Looked in: {looked}"
         )
 
+    def availability(self, *keys: str) -> tuple[bool, str]:
+        """(True, "") when every file of `keys` is on disk, else (False, the first missing file's message)."""
+        try:
+            for key in keys:
+                self.require(key)
+        except MissingWeightsError as error:
+            return False, str(error)
+        return True, ""
+
     def status(self) -> list[dict]:
         """One row per weights file: key, used_by, filename, size, source, expected, found, present."""
         rows = []

@@ -95,6 +95,10 @@ def test_set_level_columns_are_one_value_per_row_with_a_floor_row(finished):
     assert sorted(curves.loc[curves["kind"] == "window", "index"].unique()) == [0, 1, 2]
     assert (curves["videos"] == 3).all()
     assert "(set): set-level" in render(summary, "md")
+    # Per-video features are cached by content in the store: a second table reads them back.
+    cached = list((tmp_path / "runs" / ".set_level_cache" / "set_features").glob("*.npz"))
+    assert len(cached) == 3 * 2 + 3 * 2  # 3 videos per row x 2 rows, plus the reference and floor sets
+    assert collect_results(grid).set_level.equals(pd.read_parquet(written["paths"]["set_level"]))
 
 
 def test_set_level_metrics_need_lab_prompts_and_say_so(tmp_path):

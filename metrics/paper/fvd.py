@@ -23,7 +23,7 @@ import numpy as np
 
 from metrics.reference_distance import ReferenceDistance
 from metrics.registry import register_set
-from metrics.weights import MissingWeightsError, WeightsResolver
+from metrics.weights import WeightsResolver
 
 CLIP_FRAMES = 16
 I3D_SIZE = 224
@@ -58,11 +58,7 @@ class FrechetVideoDistance(ReferenceDistance):
     weights_key = "i3d_torchscript"
 
     def available(self) -> tuple[bool, str]:
-        try:
-            WeightsResolver(self.weights_dir).require(self.weights_key)
-        except MissingWeightsError as error:
-            return False, str(error)
-        return True, ""
+        return WeightsResolver(self.weights_dir).availability(self.weights_key)
 
     def detector(self):
         return load_detector(str(WeightsResolver(self.weights_dir).require(self.weights_key)))

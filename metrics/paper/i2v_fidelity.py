@@ -22,7 +22,7 @@ import numpy as np
 from metrics.i2v_score import BACKGROUND_WEIGHTS, SUBJECT_WEIGHTS, cosine_i2v_result, require_input_image
 from metrics.metric import Metric, MetricResult
 from metrics.registry import register
-from metrics.weights import MissingWeightsError, WeightsResolver
+from metrics.weights import WeightsResolver
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -95,11 +95,7 @@ class _EmbeddingFidelity(Metric):
     weights: tuple[float, float, float] = SUBJECT_WEIGHTS
 
     def available(self) -> tuple[bool, str]:
-        try:
-            WeightsResolver(self.weights_dir).require(self.weights_key)
-        except MissingWeightsError as error:
-            return False, str(error)
-        return True, ""
+        return WeightsResolver(self.weights_dir).availability(self.weights_key)
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         raise NotImplementedError
