@@ -20,6 +20,13 @@ from metrics.registry import register_set
 THUMBNAIL = 2  # the thumbnail is THUMBNAIL × THUMBNAIL mean colours
 
 
+@functools.lru_cache(maxsize=4)
+def _checkpoint_digest(path: str, mtime: float) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
+
+
 @functools.lru_cache(maxsize=2)
 def _perceptor(path: str, mtime: float):
     from metrics.lab.perceptor import LabPerceptor
@@ -54,11 +61,9 @@ class LabReferenceDistance(ReferenceDistance):
 
     @property
     def cache_version(self) -> str:
-        import hashlib
-
         if not self.checkpoint.is_file():
             return self.version
-        return f"{self.version}+perceptor-{hashlib.sha256(self.checkpoint.read_bytes()).hexdigest()[:10]}"
+        return f"{self.version}+perceptor-{_checkpoint_digest(str(self.checkpoint), self.checkpoint.stat().st_mtime)}"
 
     def frame_features(self, frames: np.ndarray) -> np.ndarray:
         """(T, 42) per-frame features (see the module docstring)."""
