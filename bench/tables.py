@@ -108,11 +108,18 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
                   for name in grid.spec.metrics.names if name in measured}
     set_level = None
     if grid.spec.metrics.set_level:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         from bench.grid.set_level import set_level_results
 
-        # Per-video features cached by content in the store (a dot folder: not a run).
-        set_level = set_level_results(grid.spec, grid.runs, grid.row_names, store,
-                                      cache=str(store.root / ".set_level_cache"))
+        with Progress(TextColumn("set-level metrics {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("", total=len(grid.spec.lengths) * len(grid.row_names))
+            # Per-video features cached by content in the store (a dot folder: not a run).
+            set_level = set_level_results(grid.spec, grid.runs, grid.row_names, store,
+                                          cache=str(store.root / ".set_level_cache"),
+                                          on_set=lambda name: progress.update(task, advance=1, description=name))
     return GridResults(runs=runs, values=values, scores=scores.reset_index(drop=True),
                        directions=directions, missing=missing, set_level=set_level)
 
