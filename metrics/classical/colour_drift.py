@@ -84,31 +84,34 @@ class _ColourMetric(Metric):
     version = "1"
 
 
+class _ColourCurve(_ColourMetric):
+    """A per-frame statistic of the frame's CIELAB pixels (`curve`: lab (T, h, w, 3) -> (T,))."""
+
+    curve = staticmethod(mean_lightness)
+
+    def measure(self, frames, prompt, reference, fps) -> MetricResult:
+        return per_frame_result(self.curve(lab_frames(frames)))
+
+
 @register
-class ColourLightness(_ColourMetric):
+class ColourLightness(_ColourCurve):
     name = "colour_lightness"
     description = "mean CIELAB L* per frame (darkening / brightening drift)"
-
-    def measure(self, frames, prompt, reference, fps) -> MetricResult:
-        return per_frame_result(mean_lightness(lab_frames(frames)))
+    curve = staticmethod(mean_lightness)
 
 
 @register
-class ColourContrast(_ColourMetric):
+class ColourContrast(_ColourCurve):
     name = "colour_contrast"
     description = "RMS contrast: std of CIELAB L* per frame (contrast creep)"
-
-    def measure(self, frames, prompt, reference, fps) -> MetricResult:
-        return per_frame_result(rms_contrast(lab_frames(frames)))
+    curve = staticmethod(rms_contrast)
 
 
 @register
-class ColourChroma(_ColourMetric):
+class ColourChroma(_ColourCurve):
     name = "colour_chroma"
     description = "mean CIELAB chroma C* per frame (saturation / desaturation drift)"
-
-    def measure(self, frames, prompt, reference, fps) -> MetricResult:
-        return per_frame_result(mean_chroma(lab_frames(frames)))
+    curve = staticmethod(mean_chroma)
 
 
 @register
