@@ -109,3 +109,29 @@ def test_agreement_command_writes_table_json_and_figure(tmp_path, capsys):
     assert payload["simulated"] and payload["agreement"][0]["metric"] == "good"
     assert (out / "agreement.png").is_file() and (out / "agreement.parquet").is_file()
     assert main(["agreement", str(tmp_path / "missing.csv"), "--results", str(results)]) == 2
+
+
+def test_agreement_on_a_study_judges_the_videos_each_vote_showed(tmp_path, capsys):
+    from bench.cli import main
+    from bench.votes.demo_videos import make_demo_videos
+    from bench.votes.simulate import simulate_study_votes
+    from bench.votes.study import create_study_from_videos
+
+    strengths = {"a": 1300.0, "b": 1000.0, "c": 700.0}
+    records = make_demo_videos(tmp_path / "videos", list(strengths), prompts=2, frames=4)
+    create_study_from_videos(records, "x", per_row=6, seed=1, directory=tmp_path / "study", gold_broken=1)
+    simulate_study_votes(tmp_path / "study", strengths, annotators=3, seed=2, judge_noise=5.0)
+    results = tmp_path / "results"
+    results.mkdir()
+    scores = pd.DataFrame([{"row": r.row, "prompt": r.prompt_id, "seed": r.seed, "length": "long", "key": r.video,
+                            "metric": "good", "score": strengths[r.row] / 1000, "drift": 0.0} for r in records])
+    scores.to_parquet(results / "scores.parquet")
+    pd.DataFrame({"length": "long", "row": list(strengths), "column": "Good ↑", "metric": "good", "kind": "global",
+                  "direction": "higher"}).to_parquet(results / "summary.parquet")
+    pd.DataFrame({"video": ["x"]}).to_parquet(results / "values.parquet")
+    assert main(["agreement", str(tmp_path / "study"), "--results", str(results), "--no-figure",
+                 "--bootstrap", "100"]) == 0
+    table = pd.read_parquet(results / "agreement" / "agreement.parquet").set_index(["metric", "value"])
+    good = table.loc[("good", "score")]
+    assert good["level"] == "video" and good["share"] > 0.9 and good["kendall_tau"] == 1.0
+    assert table["simulated"].all() and "SIMULATED" in capsys.readouterr().out
