@@ -120,6 +120,8 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
             set_level = set_level_results(grid.spec, grid.runs, grid.row_names, store,
                                           cache=str(store.root / ".set_level_cache"),
                                           on_set=lambda name: progress.update(task, advance=1, description=name))
+        for metric, errors in set_level[set_level["kind"] == "error"].groupby("metric"):
+            missing[f"{metric} (set)"] = {"runs": len(errors), "reason": errors["error"].iloc[0]}
     return GridResults(runs=runs, values=values, scores=scores.reset_index(drop=True),
                        directions=directions, missing=missing, set_level=set_level)
 

@@ -113,7 +113,11 @@ def test_set_level_metrics_need_lab_prompts_and_say_so(tmp_path):
     set_level = collect_results(grid).set_level
     assert (set_level["kind"] == "error").all() and set_level["value"].isna().all()
     assert set_level["error"].str.contains("lab prompts only").all()
-    assert np.isnan(summarise(collect_results(grid), grid).query("kind == 'set'")["mean"]).all()
+    results = collect_results(grid)
+    assert np.isnan(summarise(results, grid).query("kind == 'set'")["mean"]).all()
+    note = results.missing["test_mean_colour_distance (set)"]
+    assert "lab prompts only" in note["reason"]  # the table says why the set-level cells are empty
+    assert "lab prompts only" in render(summarise(results, grid), "md", missing=results.missing)
 
 
 def test_a_neutral_metric_is_shown_unranked_and_only_its_drift_is_ranked(tmp_path):
