@@ -4,6 +4,7 @@ side by side, so the figure stays readable at page width."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -11,7 +12,8 @@ from bench.figures.style import SIMULATED_NOTE, figure_style
 from bench.row_labels import row_label
 from bench.tables import wide_table
 
-PARTS = ((("global", "rating"), "scores"), (("drift",), "start–end drift Δ"))
+PARTS = ((("global", "set", "rating"), "scores"), (("drift",), "drift"))
+MAX_COLUMNS = 8  # per stacked block: wider tables are split, so the text keeps its size at page width
 FONT_SIZE = 8.0
 LINE_HEIGHT = 0.42  # inches per row: two text lines (plain name over notation)
 
@@ -25,7 +27,13 @@ def draw_table(summary: pd.DataFrame, length: str, title: str = "") -> Figure:
     part = summary[summary["length"] == length]
     if part.empty:
         raise ValueError(f"the summary has no rows for length {length!r}; lengths: {sorted(set(summary['length']))}")
-    blocks = [(heading, part[part["kind"].isin(kinds)]) for kinds, heading in PARTS]
+    blocks = []
+    for kinds, heading in PARTS:
+        chosen = part[part["kind"].isin(kinds)]
+        columns = list(dict.fromkeys(chosen["column"]))
+        count = -(-len(columns) // MAX_COLUMNS)  # as few blocks as fit, of equal size
+        for group in np.array_split(np.array(columns, dtype=object), max(count, 1)):
+            blocks.append((heading, chosen[chosen["column"].isin(list(group))]))
     blocks = [(heading, block) for heading, block in blocks if not block.empty]
     best = {(r["row"], r["column"]) for _, r in part[part["best"]].iterrows()}
     widest = max(len(wide_table(block, length, fmt="plain").columns) for _, block in blocks)
