@@ -189,6 +189,9 @@ def summary_of(rows: list[str]) -> pd.DataFrame:
             records.append({"length": "long", "row": row, "column": column, "metric": "clarity", "kind": kind,
                             "direction": "higher", "mean": 50.0 + i, "ci_low": 45.0 + i, "ci_high": 55.0 + i,
                             "n": 6, "best": i == 0, "simulated": False})
+        records.append({"length": "long", "row": row, "column": "Reference distance end (set) ↓",
+                        "metric": "reference_distance", "kind": "set", "direction": "lower", "mean": 0.125 + i,
+                        "ci_low": float("nan"), "ci_high": float("nan"), "n": 6, "best": False, "simulated": False})
     return pd.DataFrame(records)
 
 
@@ -207,6 +210,7 @@ def test_markdown_and_latex_tables_show_plain_names_and_the_terminal_table_is_dr
     print_tables(Console(file=screen, width=120), summary, "demo")
     text = screen.getvalue()
     assert "inverted anti-drifting" in text and "50.0 ± 5.0" in text and "**" not in text and "`" not in text
+    assert "1.12" in text  # a set-level value (one number per row) is shown with the scores
 
 
 def test_saved_figures_are_readable_like_every_other_result_file(tmp_path):

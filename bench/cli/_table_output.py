@@ -59,7 +59,7 @@ def terminal_tables(summary: pd.DataFrame, title: str, width: int = 120) -> list
             caption += "; ELO from SIMULATED judges, not human votes"
         rows = list(dict.fromkeys(part["row"]))
         label_width = max(len(line) for row in rows for line in row_text(row).plain.split("\n"))
-        for kinds, heading in ((("global", "rating"), "scores"), (("drift",), "start–end drift Δ")):
+        for kinds, heading in ((("global", "set", "rating"), "scores"), (("drift",), "drift")):
             chosen = part[part["kind"].isin(kinds)]
             if chosen.empty:
                 continue
