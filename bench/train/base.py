@@ -32,7 +32,7 @@ from bench.train.common import (
 )
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, build_batch, random_batch, sample_plan
-from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss
+from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss, uses_motion_prior
 from framepack.lab.codec import LabCodec
 
 INVERTED = "f1k1_x_g9_f1k1f2k2f16k4_td"
@@ -62,22 +62,10 @@ class BaseTrainConfig:
         max_sections: videos of 1 … max_sections sections are planned (clips must be long enough).
         train_clips, clip_frames, heldout_clips: the latent pools.
         model: `PackedDiTConfig` keys (latent_channels is taken from the codec).
-        loss_target: "velocity" or "x0" (see `bench.train.objective`).
+        loss_target: "preconditioned", "velocity" or "x0" (see `bench.train.objective`).
         batch_size, lr, warmup_steps, weight_decay, grad_clip: optimisation.
         time_shift: shift of the training-time distribution (> 1: more high-noise samples).
-        motion_weight: extra loss weight where the target differs from the copy-last frame
-            (`bench.train.objective.flow_matching_loss_at`); 0 is the plain mean.
-        warp_weight, warp_blur_px: (models with `anchor_warp`) weight of the loss asking the moved
-            anchor alone to match the target, blurred by that many pixels
-            (`bench.train.objective.warp_matching_loss`); 0 turns it off.
-        flow_weight: (models with `anchor_warp`) weight of the loss asking the anchor's flow to be
-            the world's true motion since the anchor frame (`bench.train.objective.flow_supervision_loss`).
-        true_flow_warp: (models with `anchor_warp`) move the anchors by the true motion instead of the
-            predicted flow during training (teacher forcing; the flow head still learns from flow_weight).
         text_dropout: rate at which prompts are emptied (for classifier-free guidance).
-        text_lr_scale: learning-rate factor for the prompt pathway (word embeddings, text layers,
-            pooled projection, cross-attention). In image-to-video the start frame already shows
-            everything but the motion, so the prompt's gradient is weak (see README, session 4).
         max_minutes, max_steps: budget; training stops at the first one reached (the time budget
             counts across resumes).
         ema_decay: decay of the saved weight average.
@@ -96,22 +84,16 @@ class BaseTrainConfig:
     clip_frames: int = 110
     heldout_clips: int = 32
     model: dict = field(
-        default_factory=lambda: {"dim": 96, "depth": 4, "heads": 4, "mlp_ratio": 2.5, "text_vocab": 512, "prediction": "x0"}
+        default_factory=lambda: {"dim": 96, "depth": 4, "heads": 4, "mlp_ratio": 2.5, "text_vocab": 512}
     )
-    loss_target: str = "velocity"
+    loss_target: str = "preconditioned"
     batch_size: int = 8
     lr: float = 5e-4
     warmup_steps: int = 200
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     time_shift: float = 1.0
-    motion_weight: float = 0.0
-    warp_weight: float = 0.0
-    warp_blur_px: float = 3.0
-    flow_weight: float = 0.0
-    true_flow_warp: bool = False
     text_dropout: float = 0.1
-    text_lr_scale: float = 1.0
     max_minutes: float = 80.0
     max_steps: int = 1_000_000
     ema_decay: float = 0.998
@@ -140,17 +122,6 @@ def fixed_eval_batches(pool: LatentClipPool, choices: list[PlanChoice], config, 
         if batch.last_context is not None:
             batches.append(batch)
     return batches
-
-
-def prompt_pathway_groups(model, text_lr_scale: float) -> list[dict]:
-    """Optimiser parameter groups: the prompt pathway (word embeddings and text layers, the pooled
-    projection, every cross-attention) with `lr_scale` text_lr_scale, everything else with 1."""
-    def is_prompt(name: str) -> bool:
-        return name.startswith(("text.", "text_pool.")) or ".cross." in name
-
-    named = list(model.named_parameters())
-    return [{"params": [p for n, p in named if not is_prompt(n)], "lr_scale": 1.0},
-            {"params": [p for n, p in named if is_prompt(n)], "lr_scale": text_lr_scale}]
 
 
 def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
@@ -184,8 +155,7 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
     # -- model
     model = new_lab_model(config.model, codec, config.seed)
     encoder = model.text_encoder()
-    optimiser = torch.optim.AdamW(prompt_pathway_groups(model, config.text_lr_scale), lr=config.lr,
-                                  weight_decay=config.weight_decay, betas=(0.9, 0.99))
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
     ema = EMA(model, config.ema_decay)
     rng = random.Random(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -213,7 +183,7 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
         return values
 
     # -- loop
-    needs_motion = config.flow_weight > 0 or config.true_flow_warp  # the true-motion table is built once, on demand
+    motion = pool.motion if uses_motion_prior(model) else None  # the true-motion table, for a motion prior
     session_start = time.time() - elapsed
     last_checkpoint = last_eval = time.time()
     if step == 0:
@@ -223,13 +193,10 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
         lr = config.lr * min(1.0, (step + 1) / config.warmup_steps)
         lr *= 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / (config.max_minutes * 60)))) * 0.9 + 0.1
         for group in optimiser.param_groups:
-            group["lr"] = lr * group["lr_scale"]
+            group["lr"] = lr
         choice, batch = random_batch(pool, choices, config.max_sections, config.batch_size, rng)
         cond = conditioning(encoder, batch, config.text_dropout, rng)
-        loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift,
-                                  motion_weight=config.motion_weight, warp_weight=config.warp_weight,
-                                  warp_blur_px=config.warp_blur_px, flow_weight=config.flow_weight,
-                                  motion=pool.motion if needs_motion else None, true_flow_warp=config.true_flow_warp)
+        loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift, motion=motion)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -161,10 +161,10 @@ def plot_loss_curve(rows: list[dict[str, Any]], path: str | os.PathLike, title: 
 
 
 def new_lab_model(model_settings: dict, codec, seed: int):
-    """A fresh `PackedDiT` for latents of `codec` (its basis copied in when the model warps anchors)."""
+    """A fresh `PackedDiT` for latents of `codec` (its basis copied in when the model has a motion prior)."""
     from framepack.lab.model import PackedDiT, PackedDiTConfig
 
     model = PackedDiT(PackedDiTConfig(**{"latent_channels": codec.latent_channels, "seed": seed, **model_settings}))
-    if model.config.anchor_warp:
+    if model.config.motion_prior:
         model.pixel_view.copy_from_codec(codec)
     return model

@@ -67,8 +67,8 @@ class FinetuneConfig:
         cache_dir: latent pool cache (shared with the base run).
         base: the pretrained base checkpoint to start from (None: train from scratch with `model`).
         model: `PackedDiTConfig` keys, used only when `base` is None.
-        model_overrides: `PackedDiTConfig` keys changed from the base's (e.g. `anchor_warp: true,
-            warp_flow: prior` adds a motion prior); weights the base lacks start from their init.
+        model_overrides: `PackedDiTConfig` keys changed from the base's (e.g. `motion_prior: true`
+            adds a motion prior); weights the base lacks start from their init.
         codec: codec checkpoint.
         codebook: +D codebook file; fitted on the training latents and written there if absent.
         codebook_size: K of the K-means codebook.
@@ -76,12 +76,10 @@ class FinetuneConfig:
         max_sections, train_clips, clip_frames, heldout_clips: data (see the base recipe).
         batch_size: GLOBAL batch (split across DDP ranks; must divide by the world size).
         lr, warmup_steps, weight_decay, grad_clip, loss_target, time_shift, text_dropout: optimisation.
-        flow_weight: (models with `anchor_warp`) weight of the true-motion loss on the anchor's flow
-            (`bench.train.objective.flow_supervision_loss`), as in the base recipe; 0 turns it off.
-        prior_weight: (models with `warp_flow: prior`) weight of the motion prior's loss
+        prior_weight: (models with `motion_prior: true`) weight of the motion prior's loss
             (`bench.train.objective.motion_prior_loss`); such models always move their anchors by
             the world's section motion in training.
-        prior_steps, prior_batch_size, prior_lr: (models with `warp_flow: prior`) the prior stage at
+        prior_steps, prior_batch_size, prior_lr: (models with `motion_prior: true`) the prior stage at
             the end (`bench.train.prior_stage`): a fresh prior trained alone for that many steps; 0
             skips it.
         prior_train_clips: training clips of the prior stage (None: `train_clips`). Its videos all
@@ -121,7 +119,6 @@ class FinetuneConfig:
     loss_target: str = "velocity"
     time_shift: float = 1.0
     text_dropout: float = 0.1
-    flow_weight: float = 0.0
     prior_weight: float = 1.0
     prior_lr_scale: float = 1.0
     prior_steps: int = 0
@@ -182,8 +179,7 @@ def with_overrides(base: PackedDiT, overrides: dict, codec: LabCodec) -> PackedD
     _, unexpected = model.load_state_dict(base.state_dict(), strict=False)
     if unexpected:
         raise ValueError(f"model_overrides {overrides} drop weights the base has: {unexpected}")
-    new_view = (base.config.anchor_warp, base.config.warp_refiner_width) != (True, config.warp_refiner_width)
-    if config.anchor_warp and new_view:
+    if config.motion_prior and not base.config.motion_prior:
         model.pixel_view.copy_from_codec(codec)
     return model
 
@@ -364,8 +360,8 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
         local_batch, local_cond = shard_batch(batch, cond, rank, world)
         part = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
         loss = flow_matching_loss_at(trained, local_batch, local_cond, t[part], noise[part], config.loss_target,
-                                     flow_weight=config.flow_weight, prior_weight=config.prior_weight,
-                                     motion=pool.motion if config.flow_weight > 0 or uses_motion_prior(model) else None)
+                                     prior_weight=config.prior_weight,
+                                     motion=pool.motion if uses_motion_prior(model) else None)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

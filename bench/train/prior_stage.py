@@ -73,7 +73,7 @@ def train_prior(
     Every other weight is left exactly as it was (the prior's inputs do not depend on them, except
     the pooled prompt vector, which is read without being trained)."""
     if not hasattr(model, "motion_prior"):
-        raise ValueError("train_prior needs a model with anchor_warp: true and warp_flow: prior")
+        raise ValueError("train_prior needs a model with motion_prior: true")
     if steps < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(f"prior stage needs steps >= 1, batch_size >= 1, lr > 0; got {steps}, {batch_size}, {lr}")
     trainable = {id(p) for p in model.motion_prior.parameters()}

@@ -1,12 +1,9 @@
-"""Ground-truth motion of the lab world as flow fields, for supervising a warped anchor's flow head.
+"""Ground-truth motion of the lab world, the targets of a motion prior.
 
 The world keeps every frame's state (subject and distractor centres and sizes, how far the
 background texture has panned), so the true displacement between a generated frame and the
-context frame its anchor comes from is known, as synthetic optical-flow datasets know theirs.
-`flow_targets` turns it into the flow a `framepack.lab.anchor_warp.PixelView.warp` should apply: at
-each pixel of the generated frame, how far the thing drawn there has moved since the anchor
-frame (subject over distractor over background, as the renderer draws them), averaged over each
-latent pixel's patch.
+context frame its anchor comes from is known, as synthetic optical-flow datasets know theirs:
+`section_velocity` is the subject's velocity over a section, `subject_coverage` its membership.
 """
 
 from __future__ import annotations
@@ -64,33 +61,3 @@ def section_velocity(target_states: torch.Tensor, anchor_states: torch.Tensor, d
     moved = target_states[..., :2] - anchor_states[..., :2]
     d = distance.to(moved)[..., None]
     return (d * moved).sum(dim=1) / (d**2).sum(dim=1).clamp_min(1.0)
-
-
-def flow_targets(target_states: torch.Tensor, anchor_states: torch.Tensor, patch: int) -> torch.Tensor:
-    """The true flow from anchor frames to target frames, at latent resolution.
-
-    Args:
-        target_states, anchor_states: (B, F, 8) motion rows (`MOTION_COLUMNS`) of each generated
-            frame and of the context frame its anchor is.
-        patch: pixels per latent pixel.
-    Returns:
-        (B, 2, F, 64 / patch, 64 / patch) displacement (x, y) in pixels, each latent pixel the mean
-        over its patch.
-    """
-    moved = target_states - anchor_states
-    coords = torch.arange(FRAME_SIZE, dtype=torch.float32) + 0.5
-    ys, xs = torch.meshgrid(coords, coords, indexing="ij")
-
-    def inside(x: torch.Tensor, y: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-        """(B, F, H, W) pixels within `radius` of the centres (where the sprite is drawn)."""
-        distance = (xs - x[..., None, None]) ** 2 + (ys - y[..., None, None]) ** 2
-        return distance <= (radius[..., None, None] ** 2)
-
-    t = target_states
-    flow = moved[..., 6:8, None, None].expand(*moved.shape[:2], 2, FRAME_SIZE, FRAME_SIZE).clone()
-    for x, y, r, displacement in ((3, 4, 5, moved[..., 3:5]), (0, 1, 2, moved[..., 0:2])):  # subject drawn last
-        mask = inside(t[..., x], t[..., y], t[..., r])[:, :, None]
-        flow = torch.where(mask, displacement[..., None, None], flow)
-    b, f = flow.shape[:2]
-    pooled = F.avg_pool2d(flow.reshape(b * f, 2, FRAME_SIZE, FRAME_SIZE), patch)
-    return pooled.reshape(b, f, 2, *pooled.shape[-2:]).permute(0, 2, 1, 3, 4).contiguous()
