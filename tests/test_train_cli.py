@@ -6,9 +6,7 @@ import pytest
 
 from bench.cli.train import load_recipe
 
-# the recipes, and the recorded trial configs (README "What was tried"), which must stay runnable
-CONFIGS = sorted(Path("bench/train/configs").glob("*.yaml")) + sorted(
-    Path("results/checkpoints/base_trials/motion_configs").glob("*.yaml"))
+CONFIGS = sorted(Path("bench/train/configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)

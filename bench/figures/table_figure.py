@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.figures.style import SIMULATED_NOTE, figure_style
+from bench.figures.style import figure_style
+from bench.ratings.labels import SIMULATED_TITLE
 from bench.tables import wide_table
 
 
@@ -44,6 +45,6 @@ def draw_table(summary: pd.DataFrame, length: str, title: str = "") -> Figure:
         n = part.loc[part["kind"] != "rating", "n"]
         note = f"percent, mean ± 95 % CI over {int(n.max()) if len(n) else 0} videos per row; best in bold"
         if part["simulated"].any():
-            note += f"; ELO: {SIMULATED_NOTE}"
+            note += f"; ELO: {SIMULATED_TITLE}"
         axis.set_title(f"{title}{' — ' if title else ''}{length} videos\n{note}", fontsize=7)
     return figure

@@ -38,7 +38,7 @@ from bench.train.common import (
     write_loss_log,
 )
 from bench.train.data import LatentClipPool
-from bench.train.examples import PlanChoice, TrainingBatch, default_order, random_batch
+from bench.train.examples import PlanChoice, TrainingBatch, default_order, plan_choices_for, random_batch
 from bench.train.objective import (
     compare_to_copy_last,
     conditioning,
@@ -46,7 +46,7 @@ from bench.train.objective import (
     sample_times,
     uses_motion_prior,
 )
-from bench.train.prior_stage import prior_stage_summary, reset_prior, train_prior
+from bench.train.prior_stage import prior_stage_summary, reset_prior, stage_inputs, train_prior
 from framepack.discrete_history import Codebook
 from framepack.kernels import K1
 from framepack.lab.codec import LabCodec
@@ -150,25 +150,6 @@ class FinetuneConfig:
             raise ValueError(f"prior_lr_scale must be > 0 and prior_weight >= 0, got {self.prior_lr_scale} and {self.prior_weight}")
         if not 0 <= self.t2v_fraction <= 1:
             raise ValueError(f"t2v_fraction must be in [0, 1], got {self.t2v_fraction}")
-
-
-def plan_choices_for(config: FinetuneConfig) -> list[PlanChoice]:
-    """The section plans a fine-tune trains on: its schedule and order, image-to-video, and
-    text-to-video for `t2v_fraction` of the batches."""
-    choices = [PlanChoice(config.schedule, config.order, has_start=config.has_start, weight=1 - config.t2v_fraction)]
-    if config.t2v_fraction > 0:
-        choices.append(PlanChoice(config.schedule, config.order, has_start=False, weight=config.t2v_fraction))
-    return choices
-
-
-def stage_inputs(config: FinetuneConfig, show_progress: bool = True):
-    """(training pool, plan choices, history quantiser or None) of a finished fine-tune, for its
-    prior stage (`bench.train.prior_stage.restage`); the +D codebook must exist."""
-    codec = LabCodec.load(config.codec)
-    pool = LatentClipPool.build(codec, "train", config.prior_train_clips or config.train_clips, config.clip_frames, 0,
-                                config.cache_dir, config.codec, show_progress)
-    quantize = Codebook.load(config.codebook).quantize if Schedule.parse(config.schedule).discrete_history else None
-    return pool, plan_choices_for(config), quantize
 
 
 def with_overrides(base: PackedDiT, overrides: dict, codec: LabCodec) -> PackedDiT:

@@ -265,7 +265,7 @@ class PackedDiT(nn.Module):
         config = self.config
         return MotionPrior(config.latent_channels, config.dim, config.text_vocab, config.warp_patch)
 
-    # -- helpers ----------------------------------------------------------------------------------
+    # -- utilities ----------------------------------------------------------------------------------
 
     def text_encoder(self) -> LabTextEncoder:
         """The word hasher this model's text embedding is sized for."""
