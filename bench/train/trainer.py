@@ -13,7 +13,7 @@ A `Trainer` owns, in one place:
 - the export: the EMA weights (float16 safetensors at `out`), the loss log (`<out>_loss.parquet`), its
   curve (`<out>_loss.png`) and the report JSON, each written atomically.
 
-A recipe reads top to bottom (`bench.train.base`, `bench.train.finetune`):
+A recipe reads top to bottom (`bench.train.codec`, `bench.train.base`, `bench.train.finetune`):
 
     trainer = Trainer(config.out, config.run_dir, show_progress)
     trainer.start(model, optimiser, config.ema_decay, rng, generator, f"base config {...}")
@@ -149,14 +149,19 @@ class Trainer:
             self.ema.shadow.save(self.out, dtype=torch.float16)
             write_loss_log(self.rows, self.out.with_name(self.out.stem + "_loss.parquet"))
 
-    def export(self, report: dict, title: str, report_path: str | os.PathLike | None = None) -> dict:
-        """The end of a run (rank 0): the state, the EMA weights, the loss log and curve, and `report`
-        with the checkpoint's size (`checkpoint_bytes`, in its place when `report` names it) at
-        `report_path` (default `<out>_report.json`), every file atomically; then all ranks meet.
-        Returns the report as written."""
+    def export(self, report: dict, title: str, report_path: str | os.PathLike | None = None,
+               save: Callable[[], None] | None = None) -> dict:
+        """The end of a run (rank 0): the state, the EMA weights (`save`, default float16 safetensors
+        at `out`), the loss log and curve, and `report` with the checkpoint's size (`checkpoint_bytes`,
+        in its place when `report` names it) at `report_path` (default `<out>_report.json`), every
+        file atomically; then all ranks meet. Returns the report as written."""
         if self.is_main:
             self.save_state()
-            self.export_weights()
+            if save is None:
+                self.export_weights()
+            else:
+                save()
+                write_loss_log(self.rows, self.out.with_name(self.out.stem + "_loss.parquet"))
             plot_loss_curve(self.rows, self.out.with_name(self.out.stem + "_loss.png"), title)
             report = {**report, "checkpoint_bytes": self.out.stat().st_size}
             path = Path(report_path) if report_path else self.out.with_name(self.out.stem + "_report.json")
