@@ -107,7 +107,7 @@ class FinetuneConfig:
     warmup_steps: int = 20
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    loss_target: str = "velocity"
+    loss_target: str = "preconditioned"
     time_shift: float = 1.0
     text_dropout: float = 0.1
     prior_weight: float = 1.0
