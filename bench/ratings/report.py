@@ -16,6 +16,7 @@ from bench.ratings.battles import count_pairs, model_names, normalize_battles, r
 from bench.ratings.bradley_terry import DEFAULT_RIDGE, fit_bradley_terry
 from bench.ratings.connectivity import comparison_components
 from bench.ratings.elo import elo_over_permutations, online_elo
+from bench.ratings.labels import SIMULATED_TITLE
 from bench.ratings.matrices import (
     battle_count_matrix,
     left_side_win_rate,
@@ -24,8 +25,6 @@ from bench.ratings.matrices import (
     win_rate_matrix,
 )
 from bench.ratings.ranks import PAPER_TIE_BAND, rank_upper_bound, rank_with_tie_band
-
-SIMULATED_TITLE = "SIMULATED judges — not human votes"
 
 
 @dataclass(frozen=True)
