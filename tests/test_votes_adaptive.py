@@ -136,3 +136,32 @@ def test_plan_is_fixed_per_annotator_and_differs_between_annotators(videos):
     assert plan == annotator_plan(study, "ann-1") and plan != annotator_plan(study, "ann-2")
     assert plan.count("swap") == 4 and "swap" not in plan[:3]
     assert np.mean([slot == "regular" for slot in plan]) > 0.9
+
+
+@pytest.fixture()
+def fpbench(monkeypatch):
+    import bench.cli
+
+    monkeypatch.setattr(bench.cli, "SUBCOMMAND_MODULES", ["votes", "rate"])
+    return bench.cli.main
+
+
+def test_cli_builds_an_adaptive_study_simulates_reports_status_and_rates(fpbench, videos, tmp_path, capsys):
+    import pandas as pd
+
+    listing = tmp_path / "videos.csv"
+    pd.DataFrame([v.__dict__ for v in videos]).to_csv(listing, index=False)
+    study = tmp_path / "study"
+    assert fpbench(["votes", "create-study", str(listing), "--name", "ad", "--per-row", "6", "--out", str(study),
+                    "--pairing", "adaptive", "--floor", "2", "--gold-broken", "1"]) == 0
+    assert "(adaptive pairing)" in capsys.readouterr().out
+    assert fpbench(["votes", "simulate", str(study), *[f"--strength={r}={s}" for r, s in STRENGTHS.items()],
+                    "--annotators", "2"]) == 0
+    assert fpbench(["votes", "status", str(study)]) == 0
+    assert "14 / 14" in capsys.readouterr().out  # 12 regular + 1 broken + 1 swapped per annotator
+    assert fpbench(["rate", str(study), "--permutations", "10", "--bootstrap", "20", "--min-votes", "3",
+                    "--no-figures"]) == 0
+    assert pd.read_parquet(study / "ratings" / "ratings.parquet")["simulated"].all()
+    assert fpbench(["votes", "create-study", str(listing), "--name", "rr", "--out", str(tmp_path / "rr"),
+                    "--floor", "3"]) == 2
+    assert "--floor 3 applies to --pairing adaptive only" in capsys.readouterr().err

@@ -1,7 +1,10 @@
 """How many votes each pairing scheme needs: SIMULATED judges of known strengths.
 
-    python -m bench.benchmarks.pairing                      # 4, 10, 20 rows × 3 seeds × 100 studies
+    python -m bench.benchmarks.pairing                      # 4, 10, 20 rows × seeds 3-5 × 100 studies
     python -m bench.benchmarks.pairing --rows 4 --seeds 0 --studies 20   # a quick look
+
+Seeds 0-2 were used to choose the adaptive rule's neighbour weight (docs/votes.md); the reported
+table uses seeds 3-5, which played no part in that choice.
 
 Every simulated study draws true strengths for its rows (neighbouring gaps uniform in
 [``min_gap``, ``max_gap``] Elo points, rows in random order) and lets SIMULATED judges vote by
@@ -44,7 +47,7 @@ class PairingBenchmarkConfig:
     """What the pairing benchmark simulates (see the module docstring)."""
 
     rows: tuple[int, ...] = (4, 10, 20)
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (3, 4, 5)
     studies: int = 100
     min_gap: float = 20.0
     max_gap: float = 80.0
@@ -83,13 +86,12 @@ def vote_grid(n_rows: int, floor: int, growth: float, max_votes: int) -> np.ndar
     return np.array(grid)
 
 
-def round_robin_counts(n: int, round_orders: list[np.ndarray]) -> np.ndarray:
-    """(S, Q) votes per pair after ``n`` round-robin votes; ``round_orders[r]`` (S, Q) ranks pairs in round r."""
-    q = round_orders[0].shape[1]
-    full, partial = divmod(n, q)
-    counts = np.full(round_orders[0].shape, full, dtype=np.int64)
+def round_robin_counts(n: int, studies: int, n_pairs: int, round_order) -> np.ndarray:
+    """(S, Q) votes per pair after ``n`` round-robin votes; ``round_order(r)`` (S, Q) ranks pairs in round r."""
+    full, partial = divmod(n, n_pairs)
+    counts = np.full((studies, n_pairs), full, dtype=np.int64)
     if partial:
-        counts += round_orders[full] < partial
+        counts += round_order(full) < partial
     return counts
 
 
@@ -102,14 +104,16 @@ def simulate_scheme(scheme: str, strengths: np.ndarray, config: PairingBenchmark
     grid = vote_grid(m, config.floor, config.growth, config.max_votes)
     p_true = 1.0 / (1.0 + np.exp(-LOG_ODDS_PER_POINT * (strengths[:, i] - strengths[:, j])))
     true_order = np.argsort(-strengths, axis=1)
-    round_orders = [np.argsort(rng.random((s, q)), axis=1).argsort(axis=1) for _ in range(grid[-1] // q + 1)] \
-        if scheme == "round-robin" else []
+    round_seed = int(rng.integers(2**63))
+
+    def round_order(r: int) -> np.ndarray:  # each round's random pair order, drawn from its own stream
+        return np.argsort(np.random.default_rng([round_seed, r]).random((s, q)), axis=1).argsort(axis=1)
     wins = np.zeros((s, q))
     totals = np.zeros((s, q), dtype=np.int64)
     met = {target: [] for target in TARGETS}
     for n in grid:
         if scheme == "round-robin":
-            add = round_robin_counts(int(n), round_orders) - totals
+            add = round_robin_counts(int(n), s, q, round_order) - totals
         else:
             add = choose_pairs(wins, totals, m, votes=int(n - totals[0].sum()), floor=config.floor, steps=8)
         ties = rng.binomial(add, config.tie_rate)
@@ -210,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[4, 10, 20], help="study sizes (rows) to simulate")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds; each draws its own studies")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5],
+                        help="seeds; each draws its own studies (0-2 chose the rule's weight, so 3-5 report)")
     parser.add_argument("--studies", type=int, default=100, help="simulated studies per seed (the 90 %% is over these)")
     parser.add_argument("--out", default="results/bench", help="folder for pairing.json and pairing.md")
     args = parser.parse_args(argv)

@@ -17,6 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000, help="Bradley–Terry bootstrap rounds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tie-band", type=float, default=16.0, help="ratings this close share a rank (paper: 16)")
+    parser.add_argument("--min-votes", type=int, default=10, metavar="N",
+                        help="fewest votes a row needs for a Bradley–Terry interval; rows with fewer (or whose "
+                             "votes all went one way) get no interval and a note saying why (default 10)")
     parser.add_argument("--out", default=None, help="output folder (default: STUDY/ratings or FILE_ratings/)")
     parser.add_argument("--no-figures", action="store_true")
     parser.set_defaults(func=main)
@@ -41,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
         battles = read_battles(source)
         out = Path(args.out) if args.out else source.with_name(source.stem + "_ratings")
     config = RatingConfig(k=args.k, permutations=args.permutations, bootstrap=args.bootstrap, seed=args.seed,
-                          tie_band=args.tie_band)
+                          tie_band=args.tie_band, min_battles=args.min_votes)
     console = Console()
     start = time.perf_counter()
     with console.status(f"rating {len(battles)} votes ({args.permutations} orders, {args.bootstrap} bootstrap)"):
