@@ -1,6 +1,6 @@
 """How many votes each pairing scheme needs: SIMULATED judges of known strengths.
 
-    python -m bench.benchmarks.pairing                      # 4, 10, 20 rows × seeds 3-5 × 100 studies
+    python -m bench.benchmarks.pairing                      # 4, 10, 20 rows × seeds 3-5 × 200 studies
     python -m bench.benchmarks.pairing --rows 4 --seeds 0 --studies 20   # a quick look
 
 Seeds 0-2 were used to choose the adaptive rule's neighbour weight (docs/votes.md); the reported
@@ -48,7 +48,7 @@ class PairingBenchmarkConfig:
 
     rows: tuple[int, ...] = (4, 10, 20)
     seeds: tuple[int, ...] = (3, 4, 5)
-    studies: int = 100
+    studies: int = 200
     min_gap: float = 20.0
     max_gap: float = 80.0
     tie_rate: float = 0.05
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[4, 10, 20], help="study sizes (rows) to simulate")
     parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5],
                         help="seeds; each draws its own studies (0-2 chose the rule's weight, so 3-5 report)")
-    parser.add_argument("--studies", type=int, default=100, help="simulated studies per seed (the 90 %% is over these)")
+    parser.add_argument("--studies", type=int, default=200, help="simulated studies per seed (the 90 %% is over these)")
     parser.add_argument("--out", default="results/bench", help="folder for pairing.json and pairing.md")
     args = parser.parse_args(argv)
     config = PairingBenchmarkConfig(rows=tuple(args.rows), seeds=tuple(args.seeds), studies=args.studies)
