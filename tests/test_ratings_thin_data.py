@@ -103,3 +103,15 @@ def test_permutation_elo_in_small_chunks_gives_the_same_numbers():
     whole = elo_over_permutations(battles, permutations=37, seed=4)
     chunked = elo_over_permutations(battles, permutations=37, seed=4, chunk_bytes=300 * 2 * 5)  # 5 orders a chunk
     pd.testing.assert_frame_equal(whole, chunked, check_exact=True)
+
+
+def test_rate_command_prints_thin_rows_and_components_without_crashing(tmp_path, monkeypatch, capsys):
+    import bench.cli
+
+    monkeypatch.setattr(bench.cli, "SUBCOMMAND_MODULES", ["rate"])
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that rich does not fold the cells
+    votes = tmp_path / "votes.jsonl"
+    _battles([("A", "B", "model_a"), ("C", "D", "tie")]).to_json(votes, orient="records", lines=True)
+    assert bench.cli.main(["rate", str(votes), "--permutations", "5", "--bootstrap", "10", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    assert "no interval†" in out and "component" in out and "1 vote, fewer than the 10" in out
