@@ -2,7 +2,7 @@
 
 The harness never computes a metric itself. A provider wraps a metric registry; the
 default, "metrics", wraps the `metrics` package (its registry, backends and drift
-functions). Tests and plugins may register their own provider.
+functions; `bench.grid.registry` registers it). Tests and plugins may register their own provider.
 
 Values travel in the `metrics` package's tidy result shape (`VALUE_COLUMNS`, the same as
 `metrics.RESULT_COLUMNS`): one row per measured unit, `kind` "frame" | "pair" | "triplet" |
@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from bench.grid.errors import GridError
-from bench.grid.registry import register_metric_provider
 
 VALUE_COLUMNS = ("video", "metric", "backend", "version", "kind", "index", "value", "error")
 
@@ -62,6 +61,10 @@ class MetricProvider(Protocol):
 
     def curves(self, values: pd.DataFrame, windows: int) -> pd.DataFrame:
         """Per-window curves from one video's stored values: columns metric, window, value."""
+
+    def vde(self, values: pd.DataFrame, chunks: int, weighting: str) -> pd.DataFrame:
+        """VDE (see metrics.drift) from stored values of any number of videos: columns video, metric,
+        vde (NaN where undefined; one row per video and metric with >= 2 units)."""
 
 
 def check_value_frame(values: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -169,5 +172,11 @@ class PackageMetricProvider:
         curves = window_curves(units, windows)
         return curves.groupby(["metric", "window"], as_index=False)["value"].mean()
 
+    def vde(self, values: pd.DataFrame, chunks: int, weighting: str) -> pd.DataFrame:
+        from metrics.drift import video_drift_error
 
-register_metric_provider("metrics", PackageMetricProvider)
+        units = values[values["kind"].isin(("frame", "pair", "triplet", "window"))]
+        if units.empty:
+            return pd.DataFrame(columns=["video", "metric", "vde"])
+        table = video_drift_error(units, chunks, weighting)
+        return table.groupby(["video", "metric"], as_index=False)["vde"].mean()
