@@ -15,8 +15,9 @@ from bench.atomic_files import atomic_write
 from bench.executors import make_executor, run_grid
 from bench.executors.run_task import RunTask, execute_run
 from bench.grid import load_and_resolve
-from bench.run_store import RunStore, read_video
+from bench.run_store import RunStore
 from bench.tables import collect_results
+from bench.video_io import read_video
 
 PLUGIN = str(Path(__file__).with_name("fake_harness_plugin.py"))
 
