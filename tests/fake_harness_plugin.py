@@ -5,7 +5,9 @@ workers load them too).
   section is a block of `section_frames` frames whose brightness drifts by `drift` per
   section; `delay` seconds per section; `fail_prompt` makes the run for that prompt raise;
   `reverse` hands sections to the sink in reverse time order (like inverted sampling);
-  `log` names a file that gets "start KEY" / "end KEY" lines (KEY = prompt|seed|sections|drift).
+  `log` names a file that gets "start KEY" / "end KEY" lines (KEY = prompt|seed|sections|drift);
+  `die_once` names a marker file: the first run to find it absent creates it and SIGKILLs its
+  own process (a worker lost to the OOM killer).
 - metric provider "fake": "brightness" (per frame, higher is better) and "flicker" (per pair,
   lower is better), with start–end drift and windowed curves; "needs_weights" cannot run here
   (MetricUnavailable) and "explodes" raises a bug-like error.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from dataclasses import dataclass
 
@@ -39,6 +42,7 @@ class FakeVideoGenerator:
     log: str | None = None
     size: int = 16
     fps: int = 8
+    die_once: str | None = None
 
     def _log(self, word: str, request) -> None:
         if self.log:
@@ -50,6 +54,9 @@ class FakeVideoGenerator:
 
     def generate(self, request, sink) -> None:
         self._log("start", request)
+        if self.die_once is not None and not os.path.exists(self.die_once):
+            open(self.die_once, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
         if self.fail_prompt is not None and request.prompt == self.fail_prompt:
             raise RuntimeError(f"fake failure for prompt {request.prompt!r}")
         digest = hashlib.sha256(f"{request.prompt}|{request.seed}".encode()).digest()

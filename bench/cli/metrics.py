@@ -118,7 +118,7 @@ def main(args: argparse.Namespace) -> int:
                   TextColumn("{task.description}"), console=console) as progress:
         task = progress.add_task("", total=len(videos))
         results = evaluator.evaluate_files(
-            videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=Path(path).name))
+            videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=escape(Path(path).name)))
     if args.out:
         write_results(results, args.out)
     scores = video_scores(results)
@@ -130,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
     for video, part in scores.groupby("video", sort=False):
         cells = {f"{r.metric}[{r.backend}]": ("[red]error[/]" if r.error else f"{r.value:.4f}")
                  for r in part.itertuples()}
-        table.add_row(Path(video).name, *(cells.get(c, "") for c in columns))
+        table.add_row(escape(Path(video).name), *(cells.get(c, "") for c in columns))  # names are text, not markup
     console.print(table)
     if args.drift and (results["kind"].isin(["frame", "pair", "triplet", "window"])).any():
         drift = start_end_contrast(results[results["error"] == ""]) if len(results) else None
@@ -143,5 +143,5 @@ def main(args: argparse.Namespace) -> int:
         console.print(f"[red]error[/] {escape(f'{row.video} {row.metric}[{row.backend}]: {row.error}')}",
                       highlight=False)
     if args.out:
-        console.print(f"wrote {len(results)} rows to {args.out}")
+        console.print(f"wrote {len(results)} rows to {args.out}", markup=False)
     return 1 if len(errors) else 0

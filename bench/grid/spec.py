@@ -197,7 +197,7 @@ class _Reader:
                      maximum: int = MAX_COUNT) -> int:
         value = self.get(name, int, default, required=default is None)
         if not minimum <= value <= maximum:
-            raise self.error(name, f"expected an integer from {minimum} to {maximum}, got {value!r}")
+            raise self.error(name, f"expected an integer >= {minimum} and <= {maximum}, got {value!r}")
         return value
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
