@@ -100,6 +100,7 @@ register_generator_kind(GeneratorKind(
 
 
 class FakeMetricProvider:
+    VERSION = "1"  # stored with every value; a test bumps it to see a rescore
     METRICS = {"brightness": ("higher", "per_frame"), "flicker": ("lower", "per_pair"),
                "needs_weights": ("higher", "per_frame"), "explodes": ("higher", "per_frame")}
 
@@ -112,7 +113,7 @@ class FakeMetricProvider:
 
     def info(self, name, backend):
         direction, granularity = self.METRICS[name]
-        return MetricInfo(name, direction, granularity, backend, "1")
+        return MetricInfo(name, direction, granularity, backend, self.VERSION)
 
     def unavailable(self, names, backend):
         return {n: "fake weights file missing" for n in names if n == "needs_weights"}
@@ -129,9 +130,9 @@ class FakeMetricProvider:
         else:
             per = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3)) / 255.0
             kind = "pair"
-        rows = [{"metric": name, "backend": backend, "version": "1", "kind": kind, "index": i, "value": v}
+        rows = [{"metric": name, "backend": backend, "version": self.VERSION, "kind": kind, "index": i, "value": v}
                 for i, v in enumerate(per)]
-        rows.append({"metric": name, "backend": backend, "version": "1", "kind": "video", "index": -1,
+        rows.append({"metric": name, "backend": backend, "version": self.VERSION, "kind": "video", "index": -1,
                      "value": float(per.mean())})
         return pd.DataFrame(rows)
 
