@@ -7,7 +7,7 @@ workers load them too).
   `reverse` hands sections to the sink in reverse time order (like inverted sampling);
   `log` names a file that gets "start KEY" / "end KEY" lines (KEY = prompt|seed|sections|drift);
   `die_once` names a marker file: the first run to find it absent creates it and SIGKILLs its
-  own process (a worker lost to the OOM killer).
+  own process (a worker lost to the OOM killer); `die` does so every time.
 - metric provider "fake": "brightness" (per frame, higher is better) and "flicker" (per pair,
   lower is better), with start–end drift and windowed curves; "needs_weights" cannot run here
   (MetricUnavailable) and "explodes" raises a bug-like error.
@@ -43,6 +43,7 @@ class FakeVideoGenerator:
     size: int = 16
     fps: int = 8
     die_once: str | None = None
+    die: bool = False
 
     def _log(self, word: str, request) -> None:
         if self.log:
@@ -54,8 +55,9 @@ class FakeVideoGenerator:
 
     def generate(self, request, sink) -> None:
         self._log("start", request)
-        if self.die_once is not None and not os.path.exists(self.die_once):
-            open(self.die_once, "w").close()
+        if self.die or (self.die_once is not None and not os.path.exists(self.die_once)):
+            if self.die_once is not None:
+                open(self.die_once, "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
         if self.fail_prompt is not None and request.prompt == self.fail_prompt:
             raise RuntimeError(f"fake failure for prompt {request.prompt!r}")

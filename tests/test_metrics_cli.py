@@ -95,3 +95,10 @@ def test_weights_command_lists_files_present_or_missing(tmp_path, monkeypatch, c
                                                  "raft_large_C_T_V2-1bb1363a.pth")
     assert run(["weights"]) == 0
     assert "missing" in capsys.readouterr().out
+
+
+def test_metrics_command_prints_file_names_as_text_not_markup(videos, capsys):
+    odd = videos / "good[b]0.mp4"
+    (videos / "pan.mp4").rename(odd)
+    assert run(["metrics", str(odd), "--metrics", "dynamic", "--backend", "classical"]) == 0
+    assert "good[b]0.mp4" in capsys.readouterr().out
