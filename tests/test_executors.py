@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -150,20 +151,17 @@ def test_a_runs_frames_do_not_depend_on_the_thread_count_of_the_process_running_
     process default (2 threads here, 1 in a pool worker) cannot change a single byte."""
     import torch
 
-    from bench.grid.resolve import PROJECT_ROOT
-
     document = {
         "name": "threads", "store": str(tmp_path / "runs"),
         "rows": [{"schedule": "td_f16k4f4k2f1k1_g9", "params": {"steps": 2},
-                  "checkpoint": str(PROJECT_ROOT / "results/checkpoints/fp_vanilla.safetensors")}],
-        "prompts": {"source": "lab", "split": "i2v", "count": 1}, "seeds": [0], "lengths": {"long": 1},
+                  "checkpoint": str(Path(__file__).resolve().parents[1] / "results/checkpoints/fp_vanilla.safetensors")}],
+        "prompts": {"source": "lab", "split": "i2v", "count": 2}, "seeds": [0], "lengths": {"long": 2},
         "metrics": {"names": ["brightness"], "backend": "fake", "provider": "fake"}, "plugins": [PLUGIN],
         "resources": {"num_cpus": 1},
     }
     path = tmp_path / "threads.yaml"
     path.write_text(yaml.safe_dump(document))
     grid = load_and_resolve(path)
-    assert grid.runs[0].threads == 1
     before = torch.get_num_threads()
     frames = []
     try:
@@ -171,11 +169,12 @@ def test_a_runs_frames_do_not_depend_on_the_thread_count_of_the_process_running_
             torch.set_num_threads(threads)
             store = RunStore(tmp_path / f"runs{threads}")
             run_grid(grid, store_root=str(store.root), executor=make_executor("local"), progress=False)
-            frames.append((store.run_dir(grid.runs[0].key) / "frames.npz").read_bytes())
+            frames.append([store.read_exact_frames(run.key) for run in grid.runs])
             assert torch.get_num_threads() == threads  # restored after the run
     finally:
         torch.set_num_threads(before)
-    assert frames[0] == frames[1]
+    for at_two, at_one in zip(*frames, strict=True):  # uncontrolled, a few pixels differ here
+        np.testing.assert_array_equal(at_two, at_one)
 
 
 @pytest.mark.slow

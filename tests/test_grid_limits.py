@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
 import bench.cli
 from bench.grid import GridError, load_and_resolve
-from bench.grid.resolve import PROJECT_ROOT
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 PLUGIN = str(Path(__file__).with_name("fake_harness_plugin.py"))
 CHECKPOINT = PROJECT_ROOT / "results" / "checkpoints" / "fp_vanilla.safetensors"

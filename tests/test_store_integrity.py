@@ -187,3 +187,17 @@ def test_a_metric_version_change_rescores_from_the_exact_frames(tmp_path, monkey
     assert starts(tmp_path) == before
     values = RunStore(grid.spec.store).read_metrics(grid.runs[0].key)
     assert set(values["version"]) == {"2"} and (values["metric"] == "brightness").sum() == 10
+
+
+def test_status_names_a_damaged_run_and_prints_row_names_as_text(tmp_path, capsys):
+    import bench.cli
+
+    rows = [{"generator": "fake_video", "name": "[bold]plain[/bold] row", "params": {"log": str(tmp_path / "log.txt")}}]
+    grid = make_grid(tmp_path, rows=rows)
+    run(grid)
+    RunStore(grid.spec.store).path(grid.runs[0].key, "metrics.parquet").write_bytes(b"")
+    capsys.readouterr()
+    assert bench.cli.main(["status", str(tmp_path / "grid.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "[bold]plain[/bold] row" in out
+    assert "damaged" in out and "metrics.parquet does not match its checksum" in out

@@ -56,4 +56,8 @@ def main(args: argparse.Namespace) -> int:
         for _, failed in states[states["state"] == "failed"].iterrows():
             console.print("[red]failed[/] " + escape(f"{failed['row']} {failed['prompt']} seed {failed['seed']} "
                                                      f"{failed['key']}: {failed['error']}"))
+        damaged = states[(states["state"] == "pending") & states["error"].notna()]
+        for _, run in damaged.iterrows():  # a done run whose files no longer match its status
+            console.print("[yellow]damaged[/] " + escape(f"{run['row']} {run['prompt']} seed {run['seed']} "
+                                                         f"{run['key']}: {run['error']}; the next run redoes it"))
     return 0
