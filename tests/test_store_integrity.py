@@ -198,6 +198,6 @@ def test_status_names_a_damaged_run_and_prints_row_names_as_text(tmp_path, capsy
     RunStore(grid.spec.store).path(grid.runs[0].key, "metrics.parquet").write_bytes(b"")
     capsys.readouterr()
     assert bench.cli.main(["status", str(tmp_path / "grid.yaml")]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # unwrap the console's line breaks
     assert "[bold]plain[/bold] row" in out
     assert "damaged" in out and "metrics.parquet does not match its checksum" in out

@@ -1,5 +1,6 @@
 """The vote server in-process: auth, validation, media registry, idempotency, resume, escaping."""
 
+import json
 import uuid
 
 import pytest
@@ -256,8 +257,8 @@ def test_a_streamed_body_without_a_length_is_cut_off_at_the_limit(served, monkey
 def test_a_non_finite_number_in_a_vote_is_a_422_naming_the_field_never_a_500(served, number):
     client, token, _, study_dir = served
     item_id = client.get("/api/state", headers=_auth(token)).json()["item"]["item_id"]
-    body = ('{"vote_id": "%s", "item_id": "%s", "choice": "left", "watched": true, "watch_ms": %s}'
-            % (uuid.uuid4(), item_id, number))
+    fields = json.dumps({"vote_id": str(uuid.uuid4()), "item_id": item_id, "choice": "left", "watched": True})
+    body = fields[:-1] + f', "watch_ms": {number}}}'  # JSON has no NaN: written by hand
     response = client.post("/api/votes", content=body, headers={**_auth(token), "Content-Type": "application/json"})
     assert response.status_code == 422
     assert any("watch_ms" in error["loc"] for error in response.json()["detail"])
