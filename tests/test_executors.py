@@ -210,3 +210,19 @@ def test_a_run_that_kills_every_worker_is_recorded_as_failed_not_retried_forever
     failed = [o for o in summary.outcomes if not o.ok]
     assert len(failed) == 1 and "died 2 times" in failed[0].error
     assert summary.counts.get("generated") == 1
+
+
+@pytest.mark.slow
+def test_a_killed_ray_worker_is_retried_and_the_grid_goes_on(tmp_path):
+    ray = pytest.importorskip("ray", reason="the `ray` extra is not installed")
+    make_grid(tmp_path, "ray_killed", prompts=1)
+    marker = tmp_path / "died"
+    grid = load_and_resolve(tmp_path / "ray_killed.yaml", [f"rows.0.params.die_once={marker}"])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = run_grid(grid, executor=RayExecutor(num_cpus=1, progress_queue=False), progress=False)
+    finally:
+        ray.shutdown()
+    assert marker.exists()
+    assert summary.counts == {"generated": 2, "already done": 0}
+    assert all(RunStore(grid.spec.store).status(run.key).done for run in grid.runs)
