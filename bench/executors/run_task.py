@@ -71,7 +71,7 @@ def stale_metrics(config: RunConfig, status: RunStatus) -> tuple[str, ...]:
     stored = status.info.get("measurements") if status.state == DONE else None
     stored = stored if isinstance(stored, dict) else {}
     return tuple(name for name in config.metrics.names
-                 if name not in stored or stored[name] != config.measurements.get(name))
+                 if name not in stored or stored[name] != config.measurements.get(name, stored[name]))
 
 
 @contextlib.contextmanager
