@@ -26,6 +26,7 @@ import io
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,10 +217,21 @@ class RunStore:
                                            "traceback": TRACEBACK_FILE})
 
 
+_DIGESTS: dict[tuple, str] = {}
+
+
 def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes. Memoised per process by the file's identity and change time
+    (every write sets it to now and no user call can set it back), but only for files unchanged
+    for over a second, so a write within the clock's granularity is never missed."""
+    stat = os.stat(path)
+    version = (str(Path(path).resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if version in _DIGESTS:
+        return _DIGESTS[version]
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
+    if time.time_ns() - stat.st_ctime_ns > 1_000_000_000:
+        _DIGESTS[version] = digest.hexdigest()
     return digest.hexdigest()

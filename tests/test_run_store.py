@@ -367,3 +367,21 @@ def test_status_names_a_damaged_run_and_prints_row_names_as_text(tmp_path, capsy
     out = " ".join(capsys.readouterr().out.split())  # unwrap the console's line breaks
     assert "[bold]plain[/bold] row" in out
     assert "damaged" in out and "metrics.parquet does not match its checksum" in out
+
+
+def test_a_file_changed_after_it_was_verified_is_caught_in_the_same_process(tmp_path):
+    import time
+
+    grid = make_grid(tmp_path)
+    run(grid)
+    store = RunStore(grid.spec.store)
+    key = grid.runs[0].key
+    time.sleep(1.1)  # settled files: their checksums are remembered in this process
+    assert store.status(key).done
+    path = store.path(key, "metrics.parquet")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    stat = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime: only the content changed
+    assert store.status(key).state == "pending"

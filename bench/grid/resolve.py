@@ -148,18 +148,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's content, memoised by (path, size, mtime)."""
-    stat = Path(path).stat()
-    memo_key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo_key not in _FILE_HASHES:
-        _FILE_HASHES[memo_key] = sha256_of(path)
-    return _FILE_HASHES[memo_key]
-
-
 def check_safetensors(path: Path, key: str, source: str | None) -> None:
     """Refuse a file that is not a safetensors file BY CONTENT: an 8-byte little-endian header
     length, then that many bytes of a JSON object, within the file."""
@@ -268,7 +256,7 @@ def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
                     raise MissingCheckpointError(field_key, str(resolved), hint, spec.source)
                 if kind.checkpoint_format == "safetensors":
                     check_safetensors(resolved, field_key, spec.source)
-                hashes[label] = file_sha256(resolved)
+                hashes[label] = sha256_of(resolved)
                 absolute[label] = str(resolved)
         except MissingCheckpointError as error:
             if not skip_missing:
