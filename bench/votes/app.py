@@ -13,8 +13,9 @@ Limits: a request body over ``MAX_BODY_BYTES`` is refused with 413 before it is 
 before any token is looked up (a vote is ~200 bytes); a body that is not a valid vote, NaN or
 infinite numbers included, gets 422 naming the field, never a 500.
 
-Tokens are per study: a valid token of the study opens every media id of the study (every
-annotator's queue holds every item, and media ids are blind), never another study's.
+Tokens are per study: a valid token of the study opens every media id of the study (any item
+may be shown to any annotator: fixed queues hold every item, adaptive pairing picks from all of
+them; media ids are blind), never another study's.
 
 (No ``from __future__ import annotations`` here: FastAPI must see the real dependency objects
 in the route signatures, which are closures over the app's state.)
