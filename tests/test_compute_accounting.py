@@ -13,7 +13,6 @@ import yaml
 from bench.executors import make_executor, run_grid
 from bench.executors.compute import PHASES, ComputeRecord, peak_memory_mb
 from bench.executors.run_task import rescored_costs
-from bench.executors.threads import threads_per_worker, use_threads
 from bench.grid import load_and_resolve
 from bench.run_store import RunStore
 from framepack.framepack_generator import SectionInputs
@@ -82,25 +81,3 @@ def test_a_rescore_keeps_the_generation_costs_and_adds_the_metrics_time():
     assert merged["seconds"]["generate"] == 5.0 and merged["seconds"]["metrics"] == 1.5
     assert merged["network_evaluations"] == 300 and merged["peak_memory_mb"] == 900.0
     assert rescored_costs(None, rescore) == rescore
-
-
-def test_workers_share_the_cores_without_oversubscribing():
-    assert threads_per_worker(2, cpus=2) == 1
-    assert threads_per_worker(1, cpus=2) == 2
-    assert threads_per_worker(4, cpus=2) == 1
-    with pytest.raises(ValueError, match="workers must be >= 1"):
-        threads_per_worker(0)
-
-
-def test_use_threads_sets_torch_and_the_environment(monkeypatch):
-    import os
-
-    import torch
-
-    before = torch.get_num_threads()
-    monkeypatch.setenv("OMP_NUM_THREADS", "7")
-    try:
-        use_threads(1)
-        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
-    finally:
-        torch.set_num_threads(before)

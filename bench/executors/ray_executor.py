@@ -3,6 +3,8 @@
 Each run is one task with the grid's resource hints (`resources: {num_cpus, num_gpus}`).
 Workers write into the same run store, so the store must be on a filesystem every node
 sees (a shared disk at cluster scale); a finished run is never redone, whichever node ran it.
+A run whose worker dies is retried by Ray (up to `MAX_WORKER_DEATHS` attempts in all, as in
+the process pool), then recorded as failed; the grid goes on.
 """
 
 from __future__ import annotations
@@ -12,15 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.executors.pool import MAX_WORKER_DEATHS
 from bench.executors.run_task import ProgressFn, RunOutcome, RunTask, execute_run
-from bench.executors.threads import THREAD_VARIABLES, use_threads
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def _ray_execute(task: RunTask, events: Any = None, threads: int = 1) -> RunOutcome:
-    use_threads(threads)  # a task uses the cores it asked Ray for, no more
-
+def _ray_execute(task: RunTask, events: Any = None) -> RunOutcome:
     def relay(key: str, kind: str, done: int, total: int | None) -> None:
         if events is not None and kind in ("start", "section", "end"):
             events.put_nowait((key, kind, done, total))
@@ -67,19 +67,24 @@ class RayExecutor:
             from ray.util.queue import Queue
 
             events = Queue(actor_options={"num_cpus": 0})
-        threads = max(1, int(self.num_cpus))
         remote = ray.remote(_ray_execute).options(
-            num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0,
-            runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(), **dict.fromkeys(THREAD_VARIABLES, str(threads))}},
+            num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=MAX_WORKER_DEATHS - 1,
+            runtime_env={"env_vars": {"PYTHONPATH": _pythonpath()}},
         )
-        pending = [remote.remote(task, events, threads) for task in tasks]
+        task_of = {remote.remote(task, events): task for task in tasks}
+        pending = list(task_of)
         outcomes: list[RunOutcome] = []
         try:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1, timeout=0.5)
                 self._drain(events, on_progress)
                 for ref in ready:
-                    outcome = ray.get(ref)
+                    try:
+                        outcome = ray.get(ref)
+                    except ray.exceptions.RayError as error:  # its worker died on every attempt
+                        task = task_of[ref].config
+                        outcome = RunOutcome(task.key, task.row_name, "failed", 0.0,
+                                             f"the Ray worker running it died ({type(error).__name__})")
                     outcomes.append(outcome)
                     if on_finished is not None:
                         on_finished(outcome)
