@@ -170,6 +170,25 @@ def startup_seconds() -> float:
     return time.perf_counter() - started
 
 
+_SPIN = ("import time, torch; torch.set_num_threads(1); a = torch.randn(300, 300); t = time.perf_counter()\n"
+         "for _ in range(2000): a @ a\nprint(time.perf_counter() - t)")
+
+
+def free_cores() -> float:
+    """How many cores this process's workers can actually get now: one single-thread matrix loop
+    alone, then two at once; 2 × alone / together (2 on an idle 2-core machine, 1 when other jobs
+    hold a core)."""
+    def spin(copies: int) -> float:
+        started = time.perf_counter()
+        processes = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.DEVNULL) for _ in range(copies)]
+        for process in processes:
+            process.wait()
+        return time.perf_counter() - started
+
+    alone = spin(1)
+    return round(2 * alone / spin(2), 2)
+
+
 def parallel_speedup(runs: list[Any], root: Path) -> dict[str, float]:
     """Wall seconds of the same videos with one worker process and with two; the speed-up."""
     from bench.executors.pool import LocalPoolExecutor
@@ -230,6 +249,7 @@ def run(out: str | Path = "results/bench", quick: bool = False, skip_demo: bool 
             result["rows"][row] = {"runs": counts[row], **measured}
             progress.advance(task)
         result["parallel"] = parallel_speedup(profile_runs(sections or 12, 2 if quick else parallel_videos), root)
+        result["parallel"]["free_cores"] = free_cores()
         progress.advance(task)
         if not skip_demo:
             result["demo_seconds"] = round(demo_seconds(root), 1)
@@ -290,8 +310,9 @@ def markdown(result: dict[str, Any]) -> str:
               f"(goal {p['goal_minutes']:.0f}), {p['idle_videos_per_minute']:.1f} videos/min",
               f"- wall as measured: {p['serial_seconds'] / 60:.1f} min of one-worker work; two workers vs one on "
               f"{par['videos']} videos took {par['two_workers_seconds']:.1f} s vs {par['one_worker_seconds']:.1f} s "
-              f"(speed-up {par['speedup']:.2f}), so {p['study_minutes']:.1f} min — wall times on a shared machine "
-              "follow its other load, so read them as such"]
+              f"(speed-up {par['speedup']:.2f}" + (f"; cores free for them at the time: {par['free_cores']:.1f} of 2"
+                                                   if "free_cores" in par else "") +
+              f"), so {p['study_minutes']:.1f} min — wall times on a shared machine follow its other load"]
     if "demo_seconds" in result:
         lines.append(f"- demo (`fpbench demo --jobs 2`): **{result['demo_seconds']:.0f} s** wall (goal {DEMO_GOAL_SECONDS:.0f} s)")
     return "\n".join(lines) + "\n"
