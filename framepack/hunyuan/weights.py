@@ -46,8 +46,8 @@ class ComponentSpec:
         return absent
 
 
-_MODEL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-_DIFFUSERS_WEIGHTS = (
+MODEL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+DIFFUSERS_WEIGHTS = (
     "diffusion_pytorch_model.safetensors",
     "diffusion_pytorch_model.safetensors.index.json",
     "diffusion_pytorch_model.bin",
@@ -67,12 +67,12 @@ def component_specs(order: str = "inverted_anti_drifting", with_tokenizers: bool
     if order not in TRANSFORMER_REPOS:
         raise ValueError(f"order must be one of {sorted(TRANSFORMER_REPOS)}, got {order!r}")
     specs = [
-        ComponentSpec("transformer", ("config.json",), _DIFFUSERS_WEIGHTS, f"{TRANSFORMER_REPOS[order]} (repository root)"),
-        ComponentSpec("vae", ("config.json",), _DIFFUSERS_WEIGHTS, f"{HUNYUAN_REPO}, subfolder vae/"),
+        ComponentSpec("transformer", ("config.json",), DIFFUSERS_WEIGHTS, f"{TRANSFORMER_REPOS[order]} (repository root)"),
+        ComponentSpec("vae", ("config.json",), DIFFUSERS_WEIGHTS, f"{HUNYUAN_REPO}, subfolder vae/"),
         ComponentSpec("scheduler", ("scheduler_config.json",), (), f"{HUNYUAN_REPO}, subfolder scheduler/"),
-        ComponentSpec("text_encoder", ("config.json",), _MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder/"),
-        ComponentSpec("text_encoder_2", ("config.json",), _MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder_2/"),
-        ComponentSpec("image_encoder", ("config.json",), _MODEL_WEIGHTS, f"{REDUX_REPO}, subfolder image_encoder/"),
+        ComponentSpec("text_encoder", ("config.json",), MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder/"),
+        ComponentSpec("text_encoder_2", ("config.json",), MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder_2/"),
+        ComponentSpec("image_encoder", ("config.json",), MODEL_WEIGHTS, f"{REDUX_REPO}, subfolder image_encoder/"),
         ComponentSpec("feature_extractor", ("preprocessor_config.json",), (), f"{REDUX_REPO}, subfolder feature_extractor/"),
     ]
     if with_tokenizers:
@@ -88,11 +88,12 @@ def component_specs(order: str = "inverted_anti_drifting", with_tokenizers: bool
 class MissingWeightsError(FileNotFoundError):
     """The weights folder lacks files; the message lists each one, where it goes and where it comes from."""
 
-    def __init__(self, folder: Path, missing: dict[str, list[str]], specs: tuple[ComponentSpec, ...]) -> None:
+    def __init__(self, folder: Path, missing: dict[str, list[str]], specs: tuple[ComponentSpec, ...],
+                 title: str = "full-scale FramePack weights") -> None:
         self.folder = folder
         self.missing = missing
         sources = {spec.name: spec.source for spec in specs}
-        lines = [f"full-scale FramePack weights incomplete in {folder}:"]
+        lines = [f"{title} incomplete in {folder}:"]
         for name, paths in missing.items():
             lines.append(f"  {name}: download from {sources[name]}")
             lines.extend(f"    missing {folder / path}" for path in paths)
@@ -110,14 +111,26 @@ def check_weights_folder(
         order: sampling order, which selects the transformer checkpoint named in errors.
         with_tokenizers: whether the tokenizers are required (False when prompt embeddings are given).
     """
+    return check_components(folder, component_specs(order, with_tokenizers))
+
+
+def missing_components(folder: str | Path, specs: tuple[ComponentSpec, ...]) -> dict[str, list[str]]:
+    """{component: [missing paths relative to folder]} for every incomplete component (empty: complete)."""
     folder = Path(folder).expanduser()
-    specs = component_specs(order, with_tokenizers)
     if not folder.is_dir():
-        raise MissingWeightsError(folder, {spec.name: [f"{spec.name}/"] for spec in specs}, specs)
+        return {spec.name: [f"{spec.name}/"] for spec in specs}
     missing = {spec.name: spec.missing(folder) for spec in specs}
-    missing = {name: paths for name, paths in missing.items() if paths}
+    return {name: paths for name, paths in missing.items() if paths}
+
+
+def check_components(folder: str | Path, specs: tuple[ComponentSpec, ...],
+                     title: str = "full-scale FramePack weights") -> Path:
+    """Return `folder` as a Path if it holds every component of `specs`; raise `MissingWeightsError`
+    (listing every missing file and its source, under `title`) otherwise."""
+    folder = Path(folder).expanduser()
+    missing = missing_components(folder, specs)
     if missing:
-        raise MissingWeightsError(folder, missing, specs)
+        raise MissingWeightsError(folder, missing, specs, title)
     return folder
 
 
