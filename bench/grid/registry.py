@@ -35,9 +35,18 @@ if TYPE_CHECKING:
 BUILTIN_PLUGINS = (
     "bench.grid.framepack_rows",
     "bench.grid.baseline_rows",
-    "bench.grid.hunyuan_rows",
+    "bench.grid.full_scale_rows",
     "bench.grid.providers",
 )
+
+
+@dataclass(frozen=True)
+class RequiredFile:
+    """A file a grid needs before it can run: where it goes, whether it is there, where it comes from."""
+
+    path: str
+    present: bool
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class GeneratorKind:
         extra_files: row -> {label: path} of further files whose CONTENT determines the
             output (e.g. FramePack's codec); they are hashed into the run key.
         description: one line for listings.
+        weight_files: row -> every weight file the row needs (`RequiredFile`s), listed by
+            `fpbench run --dry-run` before any work; None: only the checkpoint and extra files.
     """
 
     name: str
@@ -64,6 +75,7 @@ class GeneratorKind:
     needs_checkpoint: bool = True
     extra_files: Callable[[RowSpec], dict[str, str]] | None = None
     description: str = ""
+    weight_files: Callable[[RowSpec], list[RequiredFile]] | None = None
 
 
 _GENERATOR_KINDS: dict[str, GeneratorKind] = {}

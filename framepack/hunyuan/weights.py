@@ -35,15 +35,22 @@ class ComponentSpec:
 
     def missing(self, folder: Path) -> list[str]:
         """Paths (relative to `folder`) this component lacks; a weights entry lists the alternatives."""
+        return [path for path, present in self.requirements(folder) if not present]
+
+    def requirements(self, folder: Path) -> list[tuple[str, bool]]:
+        """(path relative to `folder`, present?) of every file this component needs; for weights, the
+        alternative found (and its shards), or all alternatives joined by " or " when none is."""
         sub = folder / self.name
-        absent = [f"{self.name}/{name}" for name in self.files if not (sub / name).is_file()]
+        prefix = "" if self.name == "." else f"{self.name}/"  # "." : a file at the folder's root
+        needed = [(f"{prefix}{name}", (sub / name).is_file()) for name in self.files]
         if self.weights:
             present = [name for name in self.weights if all((sub / part).is_file() for part in name.split("+"))]
             if not present:
-                absent.append(" or ".join(f"{self.name}/{name}" for name in self.weights))
+                needed.append((" or ".join(f"{prefix}{name}" for name in self.weights), False))
             else:
-                absent.extend(f"{self.name}/{shard}" for shard in _missing_shards(sub / present[0]))
-        return absent
+                needed.append((f"{prefix}{present[0]}", True))
+                needed.extend((f"{prefix}{shard}", False) for shard in _missing_shards(sub / present[0]))
+        return needed
 
 
 MODEL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
