@@ -124,8 +124,6 @@ def check_weights_folder(
 def missing_components(folder: str | Path, specs: tuple[ComponentSpec, ...]) -> dict[str, list[str]]:
     """{component: [missing paths relative to folder]} for every incomplete component (empty: complete)."""
     folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        return {spec.name: [f"{spec.name}/"] for spec in specs}
     missing = {spec.name: spec.missing(folder) for spec in specs}
     return {name: paths for name, paths in missing.items() if paths}
 
