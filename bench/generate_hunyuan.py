@@ -1,5 +1,6 @@
-"""One full-scale FramePack video from a local weights folder, streamed to an mp4
-(what `fpbench generate --backend hunyuan --weights DIR` runs)."""
+"""One full-scale video from a local weights folder, streamed to an mp4: the released FramePack model
+(`fpbench generate --backend hunyuan --weights DIR`) or SkyReels-V2 diffusion forcing
+(`--backend skyreels-df`)."""
 
 from __future__ import annotations
 
@@ -48,22 +49,59 @@ def generate_hunyuan_video(
         lossless: also write the frames losslessly to this .npz.
         fps: frame rate of the mp4 (default: the model's, 30).
         **options: `framepack.hunyuan.generator.HunyuanOptions` fields (order, height, width,
-            steps, offload, vae_tiling, device, dtype, ...).
+            steps, offload, vae_tiling, device, dtype, cache, ...).
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from framepack.generator import GenerationRequest
     from framepack.hunyuan.generator import load_hunyuan_generator
     from framepack.hunyuan.weights import check_weights_folder
 
-    if not str(out).endswith(".mp4"):
-        raise ValueError(f"--out must be an .mp4 file, got {out}")
-    if sections < 1:
-        raise ValueError(f"--sections must be >= 1, got {sections}")
+    _check_output(out, sections)
     check_weights_folder(weights, options.get("order") or "inverted_anti_drifting")  # name missing files first
     start = load_image(image)
     end = load_image(end_image) if end_image is not None else None
     generator = load_hunyuan_generator(weights, **{k: v for k, v in options.items() if v is not None})
+    return stream_video(generator, out, prompt, start, end, sections, seed, lossless, fps, show_progress)
+
+
+def generate_skyreels_video(
+    weights: str,
+    out: str,
+    image: str | None = None,
+    prompt: str = "",
+    end_image: str | None = None,
+    sections: int = 2,
+    seed: int = 0,
+    lossless: str | None = None,
+    fps: int | None = None,
+    show_progress: bool = True,
+    **options,
+) -> Path:
+    """Generate one SkyReels-V2 diffusion-forcing video (image-to-video with `image`, text-to-video
+    without) and write it to `out`; **options are `baselines.skyreels_df.SkyReelsOptions` fields."""
+    from baselines.skyreels_df import SkyReelsOptions, check_skyreels_folder, load_skyreels_df
+
+    _check_output(out, sections)
+    options = {k: v for k, v in options.items() if v is not None}
+    check_skyreels_folder(weights, SkyReelsOptions(**options).repository)  # name missing files first
+    start = load_image(image) if image is not None else None
+    end = load_image(end_image) if end_image is not None else None
+    generator = load_skyreels_df(weights, **options)
+    return stream_video(generator, out, prompt, start, end, sections, seed, lossless, fps, show_progress)
+
+
+def _check_output(out: str, sections: int) -> None:
+    if not str(out).endswith(".mp4"):
+        raise ValueError(f"--out must be an .mp4 file, got {out}")
+    if sections < 1:
+        raise ValueError(f"--sections must be >= 1, got {sections}")
+
+
+def stream_video(generator, out: str, prompt: str, start: np.ndarray | None, end: np.ndarray | None,
+                 sections: int, seed: int, lossless: str | None, fps: int | None, show_progress: bool) -> Path:
+    """Run a loaded full-scale generator with a progress bar, streaming its frames to the mp4 `out`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from framepack.generator import GenerationRequest
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   disable=not show_progress) as progress:
         sections_task = progress.add_task(f"{generator.name}: sections", total=sections)

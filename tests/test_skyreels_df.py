@@ -179,3 +179,24 @@ def test_missing_folder_names_every_file_and_its_source(tiny_folder, tmp_path):
 def test_options_reject_bad_values_naming_them(field, value, match):
     with pytest.raises(ValueError, match=match):
         SkyReelsOptions(**{field: value})
+
+
+def test_cli_backend_skyreels_df_names_the_missing_files_without_a_traceback(tmp_path, capsys):
+    from bench.cli import main
+
+    code = main(["generate", "--backend", "skyreels-df", "--weights", str(tmp_path / "none"), "--prompt", "a cat",
+                 "--out", str(tmp_path / "video.mp4"), "--cache", "faster:spatial_attention_block_skip_range=3"])
+    error = capsys.readouterr().err
+    assert code != 0
+    assert "SkyReels-V2 diffusion-forcing weights incomplete" in error and "transformer/config.json" in error
+    assert "Traceback" not in error
+    assert not (tmp_path / "video.mp4").exists()
+
+
+def test_cli_cache_option_becomes_the_cache_param():
+    from bench.cli.generate import parse_cache
+
+    assert parse_cache("first_block:threshold=0.05") == {"kind": "first_block", "threshold": 0.05}
+    assert parse_cache("mag:calibrate=true,max_skip_steps=2") == {"kind": "mag", "calibrate": True, "max_skip_steps": 2}
+    with pytest.raises(ValueError, match="without '='"):
+        parse_cache("mag:calibrate")
