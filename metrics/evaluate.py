@@ -61,6 +61,8 @@ class Evaluator:
         cache: a `MetricCache`, a folder path for one, or None for no cache.
         weights_dir: folder searched first for weight files (paper backends, NIQE).
         options: per-metric constructor options, {"aesthetic": {"head": "mlp"}, ...}.
+        inference: `device`, `dtype` and `batch_size` for every backend that runs a torch network
+            (`metrics.paper.inference.NetworkMetric`), e.g. {"device": "cuda", "dtype": "bfloat16"}.
         on_error: "record" (an error row per failing (video, metric); the default, for grids)
             or "raise".
     """
@@ -73,7 +75,10 @@ class Evaluator:
         weights_dir: str | os.PathLike | None = None,
         options: Mapping[str, Mapping] | None = None,
         on_error: str = "record",
+        inference: Mapping | None = None,
     ) -> None:
+        from metrics.paper.inference import NetworkMetric
+
         if on_error not in ("record", "raise"):
             raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
         self.on_error = on_error
@@ -82,6 +87,8 @@ class Evaluator:
         for name, backend in resolve_backends(names, backends):
             cls = get_metric_class(name, backend)
             kwargs = dict((options or {}).get(name, {}))
+            if inference and issubclass(cls, NetworkMetric):
+                kwargs = {**inference, **kwargs}
             self.metrics.append(cls(weights_dir=None if weights_dir is None else str(weights_dir), **kwargs))
         self.computed = 0  # metric calls actually run (cache misses), for tests and progress
 

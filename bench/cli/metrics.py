@@ -29,6 +29,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache", default=None, help="cache folder: unchanged (video, metric) pairs are not recomputed")
     parser.add_argument("--weights-dir", default=None, help="folder searched first for weight files")
     parser.add_argument("--drift", action="store_true", help="also print the start-end contrast per metric")
+    parser.add_argument("--device", default=None,
+                        help="paper backends: where their networks run, cpu / cuda / cuda:1 (default: cuda if available)")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                        help="paper backends: float16 / bfloat16 autocast on CUDA (default float32)")
+    parser.add_argument("--batch-size", type=int, default=16,
+                        help="paper backends: frames (or frame pairs) per network call (default 16)")
     parser.add_argument("--list", action="store_true", help="list metrics, backends and availability, then exit")
     parser.set_defaults(func=main)
 
@@ -112,7 +118,11 @@ def main(args: argparse.Namespace) -> int:
     videos = collect_videos(args.paths)
     if not videos:
         raise FileNotFoundError(f"no .mp4 files under {args.paths}")
-    evaluator = Evaluator(names, backends, cache=args.cache, weights_dir=args.weights_dir)
+    from metrics.paper.inference import InferenceSettings
+
+    InferenceSettings(args.device, args.dtype, args.batch_size)  # a bad value is named before any video is read
+    evaluator = Evaluator(names, backends, cache=args.cache, weights_dir=args.weights_dir,
+                          inference={"device": args.device, "dtype": args.dtype, "batch_size": args.batch_size})
     console = Console(width=200)
     with Progress(TextColumn("[bold]measuring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console) as progress:
