@@ -18,3 +18,29 @@ def world_linear_codec() -> LabCodec:
     codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=WORLD_CODEC_CHANNELS, downsample=8))
     codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
     return codec
+
+
+TINY_CLIP = {
+    "embed_dim": 768, "quick_gelu": True,
+    "vision_cfg": {"image_size": 224, "layers": 1, "width": 64, "head_width": 32, "patch_size": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture
+def tiny_clip(tmp_path):
+    """A randomly initialised open_clip model (ViT-L-14's embed width 768, tiny towers) saved as the CLIP
+    file where the resolver expects it (tests point TORCH_HOME / HF_HOME at temporary folders first)."""
+    import json
+
+    import open_clip
+
+    from metrics.weights import WeightsResolver
+
+    config = tmp_path / "fpbench-tiny-clip.json"
+    config.write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(config)
+    path = WeightsResolver().expected_path("clip_vit_l14")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(open_clip.create_model("fpbench-tiny-clip").state_dict(), path)
+    return "fpbench-tiny-clip"
