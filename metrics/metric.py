@@ -93,6 +93,10 @@ class Metric:
     version: ClassVar[str] = "1"
     min_frames: ClassVar[int] = 1
     description: ClassVar[str] = ""
+    # Whether a long video can be measured chunk by chunk (`metrics.streaming`), and which `details`
+    # are counts to add up over the chunks.
+    streamable: ClassVar[bool] = False
+    summed_details: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, weights_dir: str | None = None) -> None:
         """Args:
@@ -135,6 +139,18 @@ class Metric:
         if fps is not None and not fps > 0:
             raise ValueError(f"{self.name}[{self.backend}]: fps must be > 0, got {fps}")
         return self.measure(frames, prompt, reference, float(fps or DEFAULT_FPS))
+
+    def stream(self, chunks, prompt: str = "", reference: np.ndarray | None = None,
+               fps: float | None = None) -> MetricResult:
+        """Measure a video given as overlapping chunks (`metrics.streaming`); equals `__call__` on the
+        whole video for a `streamable` metric."""
+        from metrics.streaming import merge_chunk_results
+
+        return merge_chunk_results(self, chunks, prompt, reference, float(fps or DEFAULT_FPS))
+
+    def streamed_score(self, values: np.ndarray, height: int, width: int, fps: float) -> tuple[float, dict]:
+        """The video score (and details) from all per-unit values of a streamed video: their mean."""
+        return float(values.mean()), {}
 
 
 def check_frames(frames: np.ndarray, min_frames: int, who: str) -> np.ndarray:

@@ -35,6 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="paper backends: float16 / bfloat16 autocast on CUDA (default float32)")
     parser.add_argument("--batch-size", type=int, default=16,
                         help="paper backends: frames (or frame pairs) per network call (default 16)")
+    parser.add_argument("--stream-frames", type=int, default=None, metavar="N",
+                        help="decode and measure N frames at a time (metrics that allow it), so a long video "
+                             "never sits whole in memory; streamed results bypass --cache (default: whole videos)")
     parser.add_argument("--list", action="store_true", help="list metrics, backends and availability, then exit")
     parser.set_defaults(func=main)
 
@@ -121,6 +124,8 @@ def main(args: argparse.Namespace) -> int:
     from metrics.paper.inference import InferenceSettings
 
     InferenceSettings(args.device, args.dtype, args.batch_size)  # a bad value is named before any video is read
+    if args.stream_frames is not None and args.stream_frames < 2:
+        raise ValueError(f"--stream-frames must be at least 2, got {args.stream_frames}")
     evaluator = Evaluator(names, backends, cache=args.cache, weights_dir=args.weights_dir,
                           inference={"device": args.device, "dtype": args.dtype, "batch_size": args.batch_size})
     console = Console(width=200)
@@ -128,7 +133,8 @@ def main(args: argparse.Namespace) -> int:
                   TextColumn("{task.description}"), console=console) as progress:
         task = progress.add_task("", total=len(videos))
         results = evaluator.evaluate_files(
-            videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=Path(path).name))
+            videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=Path(path).name),
+            chunk_frames=args.stream_frames)
     if args.out:
         write_results(results, args.out)
     scores = video_scores(results)

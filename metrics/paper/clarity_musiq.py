@@ -22,6 +22,7 @@ class ClarityMUSIQ(NetworkMetric, Metric):
     name = "clarity"
     backend = "paper"
     granularity = "per_frame"
+    streamable = True
     version = "1"
     description = "MUSIQ-SPAQ (pyiqa) per frame, longer side <= 512, /100 (VBench imaging quality)"
 

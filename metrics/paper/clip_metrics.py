@@ -123,6 +123,7 @@ class AestheticLAION(_ClipMetric):
     name = "aesthetic"
     backend = "paper"
     granularity = "per_frame"
+    streamable = True
     version = "1"
     description = "LAION aesthetic head on CLIP ViT-L/14 image embedding, /10 (VBench; head=linear|mlp)"
 
@@ -169,6 +170,7 @@ class SemanticCLIP(_ClipMetric):
     name = "semantic"
     backend = "paper"
     granularity = "per_frame"
+    streamable = True
     version = "1"
     description = "CLIP ViT-L/14 cosine(prompt, frame) per frame (ViCLIP pluggable via clip_model)"
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from metrics.classical.dynamic_degree import dynamic_degree
 from metrics.metric import Metric, MetricResult
+from metrics.motion_rules import dynamic_count_needed, dynamic_threshold, frame_stride, is_dynamic
 from metrics.paper.inference import NetworkMetric
 from metrics.paper.raft_flow import RaftFlow, raft_key
 from metrics.registry import register
@@ -15,6 +18,7 @@ class DynamicDegreeRAFT(NetworkMetric, Metric):
     name = "dynamic"
     backend = "paper"
     granularity = "per_pair"
+    streamable = True
     min_frames = 2
     version = "1"
     description = "dynamic degree: VBench rule on torchvision RAFT flow (raft=large|small, local weights)"
@@ -40,3 +44,11 @@ class DynamicDegreeRAFT(NetworkMetric, Metric):
     def measure(self, frames, prompt, reference, fps) -> MetricResult:
         flow = RaftFlow(self.raft, self.weights_dir, self.inference)
         return dynamic_degree(frames, fps, flow, flow_pairs=flow.pairs)
+
+    def streamed_score(self, values: np.ndarray, height: int, width: int, fps: float) -> tuple[float, dict]:
+        """VBench's rule over every sampled pair of the video (not a mean)."""
+        threshold = dynamic_threshold(height, width, fps)
+        needed = dynamic_count_needed(len(values) + 1)
+        details = {"threshold_px": threshold, "pairs_needed": needed,
+                   "pairs_above": int((values > threshold).sum()), "frame_stride": frame_stride(fps)}
+        return (1.0 if is_dynamic(values, threshold, needed) else 0.0), details

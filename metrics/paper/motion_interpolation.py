@@ -79,6 +79,7 @@ class MotionSmoothnessInterpolation(NetworkMetric, Metric):
     name = "motion"
     backend = "paper"
     granularity = "per_triplet"
+    streamable = True
     min_frames = 3
     version = "1"
     description = "motion smoothness: VBench formula with a local interpolation net (interpolator=torchscript|raft)"
