@@ -33,7 +33,7 @@ from baselines.wan_streamed_decode import decode_streamed
 from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
 from framepack.hunyuan.cache import CacheSpec, cached_and_counted
 from framepack.hunyuan.codec import pixels_to_unit, unit_to_uint8
-from framepack.hunyuan.generator import DTYPES
+from framepack.hunyuan.generator import DTYPES, resolve_device, resolve_dtype
 from framepack.hunyuan.weights import (
     DIFFUSERS_WEIGHTS,
     MODEL_WEIGHTS,
@@ -151,12 +151,10 @@ class SkyReelsOptions:
         return self.frames_per_section * num_sections + 1
 
     def resolved_device(self) -> torch.device:
-        return torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        return resolve_device(self.device)
 
     def resolved_dtype(self) -> torch.dtype:
-        if self.dtype is not None:
-            return DTYPES[self.dtype]
-        return torch.bfloat16 if self.resolved_device().type == "cuda" else torch.float32
+        return resolve_dtype(self.dtype, self.resolved_device())
 
 
 PromptEncoder = Callable[[str], torch.Tensor]  # prompt -> UMT5 embeddings (1, L, D)

@@ -10,12 +10,13 @@ writes them in diffusers' folder layout (tokenizer absent), so loading goes thro
 
 from __future__ import annotations
 
-import json
 import os
 import zlib
 from pathlib import Path
 
 import torch
+
+from framepack.hunyuan.tiny import save_pipeline_folder
 
 TINY_TEXT_DIM = 16  # UMT5 d_model == transformer text_dim
 TINY_PROMPT_TOKENS = 6
@@ -53,23 +54,7 @@ def build_tiny_skyreels_components(seed: int = 0) -> dict:
 
 def save_tiny_skyreels_folder(components: dict, folder: str | os.PathLike) -> Path:
     """Write `components` to `folder` in diffusers' pipeline layout and return the folder."""
-    import diffusers
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    model_index = {"_class_name": "SkyReelsV2DiffusionForcingImageToVideoPipeline",
-                   "_diffusers_version": diffusers.__version__}
-    for name, component in components.items():
-        if component is None:
-            model_index[name] = [None, None]
-            continue
-        component.save_pretrained(folder / name)
-        library = "diffusers" if type(component).__module__.startswith("diffusers") else "transformers"
-        model_index[name] = [library, type(component).__name__]
-    tmp = folder / "model_index.json.tmp"
-    tmp.write_text(json.dumps(model_index, indent=2))
-    os.replace(tmp, folder / "model_index.json")
-    return folder
+    return save_pipeline_folder(components, folder, "SkyReelsV2DiffusionForcingImageToVideoPipeline")
 
 
 def tiny_skyreels_prompt_encoder(prompt: str) -> torch.Tensor:

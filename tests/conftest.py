@@ -44,3 +44,16 @@ def tiny_clip(tmp_path):
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(open_clip.create_model("fpbench-tiny-clip").state_dict(), path)
     return "fpbench-tiny-clip"
+
+
+@pytest.fixture
+def isolated_weight_roots(tmp_path, monkeypatch):
+    """Point every weights root at an empty temporary folder, so a stray cache cannot hide a missing file;
+    one thread and a fixed seed while the test runs."""
+    for variable, folder in [("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("INSIGHTFACE_ROOT", "insightface")]:
+        monkeypatch.setenv(variable, str(tmp_path / folder))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield tmp_path
+    torch.set_num_threads(threads)

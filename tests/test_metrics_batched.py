@@ -11,16 +11,7 @@ from metrics.paper.inference import InferenceSettings
 from metrics.registry import get_metric
 from metrics.weights import WeightsResolver
 
-
-@pytest.fixture(autouse=True)
-def isolated_weight_roots(tmp_path, monkeypatch):
-    for variable, folder in [("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("INSIGHTFACE_ROOT", "insightface")]:
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("isolated_weight_roots")
 
 
 def save_at_expected(key, state):

@@ -12,17 +12,7 @@ from metrics.registry import get_metric
 from metrics.tensors import resize_longer_side
 from metrics.weights import MissingWeightsError, WeightsResolver
 
-
-@pytest.fixture(autouse=True)
-def isolated_weight_roots(tmp_path, monkeypatch):
-    """Point every weights root at an empty temporary folder, so a stray cache cannot hide a missing file."""
-    for variable, folder in [("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("INSIGHTFACE_ROOT", "insightface")]:
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield tmp_path
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("isolated_weight_roots")
 
 
 def save_at_expected(key, obj):

@@ -12,16 +12,7 @@ from metrics.streaming import chunk_length, chunks_of, read_video_chunks
 from metrics.video_reader import read_video, write_video
 from metrics.weights import WeightsResolver
 
-
-@pytest.fixture(autouse=True)
-def isolated_weight_roots(tmp_path, monkeypatch):
-    for variable, folder in [("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("INSIGHTFACE_ROOT", "insightface")]:
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("isolated_weight_roots")
 
 
 def moving_video(frames: int, size: int = 32) -> np.ndarray:

@@ -69,10 +69,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.backend == "hunyuan":
-        return run_hunyuan(args)
-    if args.backend == "skyreels-df":
-        return run_skyreels(args)
+    if args.backend in ("hunyuan", "skyreels-df"):
+        return run_full_scale(args)
     if args.checkpoint is None:
         raise ValueError("--checkpoint is required with the lab backend")
     from bench.generate import generate_video
@@ -98,38 +96,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_hunyuan(args: argparse.Namespace) -> int:
-    from bench.generate_hunyuan import generate_hunyuan_video
+def run_full_scale(args: argparse.Namespace) -> int:
+    from bench.generate_hunyuan import generate_full_scale_video
 
     if args.weights is None:
-        raise ValueError("--backend hunyuan needs --weights DIR (the local FramePack weights folder)")
-    if args.image is None:
-        raise ValueError("--backend hunyuan is image-to-video: give --image (and the text with --image-prompt)")
-    height, width = args.size if args.size else (None, None)
-    generate_hunyuan_video(
-        weights=args.weights, out=args.out, image=args.image, prompt=args.image_prompt or "",
-        end_image=args.end_image, sections=args.sections, seed=args.seed, lossless=args.lossless, fps=args.fps,
-        order=args.order, steps=args.steps, offload=args.offload, vae_tiling=args.vae_tiling or None,
-        height=height, width=width, device=args.device, dtype=args.dtype, cache=parse_cache(args.cache),
-    )
-    return 0
-
-
-def run_skyreels(args: argparse.Namespace) -> int:
-    from bench.generate_hunyuan import generate_skyreels_video
-
-    if args.weights is None:
-        raise ValueError("--backend skyreels-df needs --weights DIR (the local SkyReels-V2 DF weights folder)")
+        raise ValueError(f"--backend {args.backend} needs --weights DIR (the local weights folder)")
     if args.test_item is not None:
-        raise ValueError("--backend skyreels-df takes --image (with --image-prompt) or --prompt, not --test-item")
+        raise ValueError(f"--backend {args.backend} takes --image (with --image-prompt) or --prompt, not --test-item")
     height, width = args.size if args.size else (None, None)
-    generate_skyreels_video(
-        weights=args.weights, out=args.out, image=args.image,
-        prompt=args.image_prompt or "" if args.image is not None else args.prompt,
+    common = {"steps": args.steps, "offload": args.offload, "height": height, "width": width, "device": args.device,
+              "dtype": args.dtype, "cache": parse_cache(args.cache)}
+    if args.backend == "hunyuan":
+        specific = {"order": args.order, "vae_tiling": args.vae_tiling or None}
+    else:
+        specific = {"addnoise_condition": args.addnoise_condition, "ar_step": args.ar_step,
+                    "causal_block_size": args.causal_block_size}
+    generate_full_scale_video(
+        args.backend, weights=args.weights, out=args.out, image=args.image,
+        prompt=(args.image_prompt or "") if args.image is not None else args.prompt,
         end_image=args.end_image, sections=args.sections, seed=args.seed, lossless=args.lossless, fps=args.fps,
-        steps=args.steps, offload=args.offload, height=height, width=width, device=args.device, dtype=args.dtype,
-        cache=parse_cache(args.cache), addnoise_condition=args.addnoise_condition, ar_step=args.ar_step,
-        causal_block_size=args.causal_block_size,
+        **common, **specific,
     )
     return 0
 

@@ -45,6 +45,18 @@ OFFLOAD_MODES = ("none", "model", "sequential")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def resolve_device(device: str | None) -> torch.device:
+    """`device`, or cuda when available and cpu otherwise."""
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
+    """`dtype` by name, or bfloat16 on a GPU and float32 on the CPU."""
+    if dtype is not None:
+        return DTYPES[dtype]
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
 @dataclass(frozen=True)
 class PromptEmbeddings:
     """Text conditioning of the HunyuanVideo transformer (what `encode_prompt` returns)."""
@@ -104,12 +116,10 @@ class HunyuanOptions:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
 
     def resolved_device(self) -> torch.device:
-        return torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        return resolve_device(self.device)
 
     def resolved_dtype(self) -> torch.dtype:
-        if self.dtype is not None:
-            return DTYPES[self.dtype]
-        return torch.bfloat16 if self.resolved_device().type == "cuda" else torch.float32
+        return resolve_dtype(self.dtype, self.resolved_device())
 
     def pixel_frames(self, num_sections: int) -> int:
         """Pixel frames of a video of `num_sections` sections: 4·window·sections + 1."""
