@@ -33,7 +33,7 @@ from baselines.wan_streamed_decode import decode_streamed
 from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
 from framepack.hunyuan.cache import CacheSpec, cached_and_counted
 from framepack.hunyuan.codec import pixels_to_unit, unit_to_uint8
-from framepack.hunyuan.generator import DTYPES, resolve_device, resolve_dtype
+from framepack.hunyuan.generator import DTYPES, place_pipeline, resolve_device, resolve_dtype
 from framepack.hunyuan.weights import (
     DIFFUSERS_WEIGHTS,
     MODEL_WEIGHTS,
@@ -208,7 +208,7 @@ class SkyReelsDiffusionForcing:
         self.vae = components["vae"]
         for pipe in self.pipelines.values():
             pipe.set_progress_bar_config(disable=True)
-            _place(pipe, self.options)
+            place_pipeline(pipe, self.options.offload, self.options.resolved_device())
         self.name = "skyreels_df"
         self.fps = self.options.fps
         self.last_compute: dict[str, Any] = {}
@@ -294,16 +294,6 @@ class SkyReelsDiffusionForcing:
         request.report(ProgressEvent("section", request.num_sections, request.num_sections,
                                      section=request.num_sections - 1))
         pipe.maybe_free_model_hooks()
-
-
-def _place(pipe, options: SkyReelsOptions) -> None:
-    device = options.resolved_device()
-    if options.offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif options.offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        pipe.to(device)
 
 
 def load_skyreels_df(weights_dir: str | os.PathLike, prompt_encoder: PromptEncoder | None = None,

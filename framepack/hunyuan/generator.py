@@ -293,19 +293,24 @@ def _randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.dev
     return torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
 
 
+def place_pipeline(pipe, offload: str, device: torch.device) -> None:
+    """Put a diffusers pipeline on `device`: wholly ("none"), one model at a time ("model") or layer by
+    layer ("sequential") from the CPU."""
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+
+
 def build_pipeline(components: dict, options: HunyuanOptions):
     """A `HunyuanVideoFramepackPipeline` over `components` (name -> module; tokenizers may be None),
     placed and offloaded as `options` says."""
     from diffusers import HunyuanVideoFramepackPipeline
 
     pipe = HunyuanVideoFramepackPipeline(**components)
-    device = options.resolved_device()
-    if options.offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif options.offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        pipe.to(device)
+    place_pipeline(pipe, options.offload, options.resolved_device())
     if options.vae_tiling:
         pipe.vae.enable_tiling()
     return pipe
