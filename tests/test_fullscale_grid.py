@@ -78,3 +78,24 @@ def test_a_bad_row_param_is_named_by_the_dry_run(clean_caches, tmp_path, capsys)
     error = capsys.readouterr().err
     assert code != 0 and "rows[0].params" in error and "addnoise_condition" in error
     assert "Traceback" not in error
+
+
+def test_skip_missing_leaves_out_full_scale_rows_without_weights(clean_caches, tmp_path):
+    from bench.grid import load_and_resolve
+    from framepack.hunyuan.tiny import build_tiny_hunyuan_components, save_tiny_hunyuan_folder
+
+    save_tiny_hunyuan_folder(build_tiny_hunyuan_components(seed=0), tmp_path / "tiny")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(textwrap.dedent("""
+        rows:
+          - generator: hunyuan
+            params: {weights: tiny, height: 16, width: 16, steps: 2, window: 2, device: cpu}
+          - generator: skyreels_df
+            params: {weights: nowhere}
+        prompts: {source: lab, split: i2v, count: 1}
+        metrics: {names: [clarity], backend: classical}
+    """))
+    resolved = load_and_resolve(grid, skip_missing=True)
+    assert resolved.row_names == ["hunyuan:f1k1_x_g2_f1k1f2k2f16k4_td"]
+    [(name, reason)] = resolved.skipped_rows.items()
+    assert name.startswith("skyreels_df") and "nowhere/transformer/config.json" in reason
