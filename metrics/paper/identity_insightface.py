@@ -12,8 +12,8 @@ import importlib.util
 
 import numpy as np
 
-from metrics.identity_common import identity_result
-from metrics.metric import Metric, MetricResult, MetricUnavailableError, check_frames
+from metrics.identity_common import FaceEmbeddingIdentity, identity_result
+from metrics.metric import Metric, MetricResult, MetricUnavailableError
 from metrics.registry import register
 from metrics.weights import MissingWeightsError, WeightsResolver
 
@@ -32,11 +32,10 @@ def load_face_analysis(model_dir: str, det_size: int, det_thresh: float):
 
 
 @register
-class IdentityArcFace(Metric):
+class IdentityArcFace(FaceEmbeddingIdentity, Metric):
     name = "identity"
     backend = "paper"
     granularity = "per_frame"
-    streamable = True
     min_frames = 2
     version = "1"
     description = "insightface FaceAnalysis (buffalo_l) ArcFace cosine to the first face"
@@ -70,8 +69,8 @@ class IdentityArcFace(Metric):
             return False, str(error)
         return True, ""
 
-    def measure(self, frames, prompt, reference, fps) -> MetricResult:
-        return identity_result(self.embeddings(frames), lambda a, b: float(np.dot(a, b)), "identity[paper]")
+    def score_embeddings(self, embeddings: list[np.ndarray | None]) -> MetricResult:
+        return identity_result(embeddings, lambda a, b: float(np.dot(a, b)), "identity[paper]")
 
     def embeddings(self, frames: np.ndarray) -> list[np.ndarray | None]:
         """Each frame's best face embedding (None without a face). One image per call: insightface's
@@ -86,10 +85,3 @@ class IdentityArcFace(Metric):
             best = max(faces, key=lambda face: float(face.det_score))
             embeddings.append(np.asarray(best.normed_embedding, dtype=np.float64))
         return embeddings
-
-    def stream(self, chunks, prompt="", reference=None, fps=None) -> MetricResult:
-        """Embeddings chunk by chunk (small: 512 floats a frame), then similarity to the first face."""
-        embeddings: list[np.ndarray | None] = []
-        for _, frames, last in chunks:
-            embeddings += self.embeddings(check_frames(frames if last else frames[:-1], 1, "identity[paper]"))
-        return identity_result(embeddings, lambda a, b: float(np.dot(a, b)), "identity[paper]")
