@@ -99,3 +99,26 @@ def test_skip_missing_leaves_out_full_scale_rows_without_weights(clean_caches, t
     assert resolved.row_names == ["hunyuan:f1k1_x_g2_f1k1f2k2f16k4_td"]
     [(name, reason)] = resolved.skipped_rows.items()
     assert name.startswith("skyreels_df") and "nowhere/transformer/config.json" in reason
+
+
+def test_a_full_scale_run_records_its_compute_in_the_provenance(clean_caches, tmp_path):
+    import json
+
+    from framepack.hunyuan.tiny import build_tiny_hunyuan_components, save_tiny_hunyuan_folder
+
+    save_tiny_hunyuan_folder(build_tiny_hunyuan_components(seed=0), tmp_path / "tiny")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(textwrap.dedent("""
+        rows:
+          - generator: hunyuan
+            params: {weights: tiny, height: 32, width: 32, steps: 6, window: 2, device: cpu,
+                     cache: {kind: first_block, threshold: 0.5}}
+        prompts: {source: lab, split: i2v, count: 1}
+        lengths: {short: 1}
+        metrics: {names: [clarity], backend: classical}
+    """))
+    assert main(["run", str(grid), "--no-progress", "--no-table", "--store", str(tmp_path / "runs")]) == 0
+    [provenance] = list((tmp_path / "runs").rglob("provenance.json"))
+    compute = json.loads(provenance.read_text())["compute"]
+    assert compute["network_evaluations"] == 6 and compute["cache"] == "first_block(threshold=0.5)"
+    assert compute["blocks_skipped"] > 0 and compute["blocks_computed"] + compute["blocks_skipped"] == 12

@@ -28,6 +28,8 @@ from bench.grid.errors import GridError
 from bench.grid.registry import GeneratorKind, RequiredFile, register_generator_kind
 from bench.grid.spec import RowSpec
 
+CONFIG_LABEL = "transformer_config"  # the file hashed into a full-scale run's key
+
 
 @dataclass(frozen=True)
 class FullScaleModel:
@@ -56,6 +58,7 @@ def _split(model: FullScaleModel, row: RowSpec) -> tuple[str, dict[str, Any], An
     """(weights folder, option params, validated options) of a row; GridError naming a bad param."""
     options_class = model.options()
     params = dict(row.params)
+    params.pop(CONFIG_LABEL, None)  # the resolver adds the hashed file's path to the params
     weights = params.pop("weights", None)
     if not isinstance(weights, str):
         raise GridError(f"{row.key}.params.weights", f"expected the local weights folder (a path), got {weights!r}")
@@ -99,7 +102,7 @@ def register_full_scale(model: FullScaleModel) -> GeneratorKind:
         validate=validate,
         display_name=lambda row: model.display(_split(model, row)[2]),
         needs_checkpoint=False,
-        extra_files=lambda row: {"transformer_config": str(Path(_split(model, row)[0]) / "transformer" / "config.json")},
+        extra_files=lambda row: {CONFIG_LABEL: str(Path(_split(model, row)[0]) / "transformer" / "config.json")},
         weight_files=weight_files,
         description=model.description,
     ))
