@@ -40,14 +40,16 @@ class DemoResult:
 
 def row_quality(results: GridResults, grid: ResolvedGrid) -> dict[str, float]:
     """One quality number per row for simulated judges: the mean over metrics of the row's
-    z-scored global metric means (signed by direction) and drift means (lower is better)."""
+    z-scored global metric means (signed by direction; "neutral" scores such as mean lightness have
+    no better side and are left out) and drift means (lower is better)."""
     scores = results.scores[results.scores["metric"].isin(results.directions)]
     if scores.empty:
         raise ValueError("no finished runs with metrics: nothing for simulated judges to judge")
     parts = []
     for metric, direction in results.directions.items():
-        means = scores[scores["metric"] == metric].groupby("row")["score"].mean()
-        parts.append(_zscore(means) * (1 if direction == "higher" else -1))
+        if direction != "neutral":
+            means = scores[scores["metric"] == metric].groupby("row")["score"].mean()
+            parts.append(_zscore(means) * (1 if direction == "higher" else -1))
         if metric in grid.spec.metrics.drift:
             drift = scores[scores["metric"] == metric].groupby("row")["drift"].mean()
             parts.append(-_zscore(drift))

@@ -95,3 +95,18 @@ def test_weights_command_lists_files_present_or_missing(tmp_path, monkeypatch, c
                                                  "raft_large_C_T_V2-1bb1363a.pth")
     assert run(["weights"]) == 0
     assert "missing" in capsys.readouterr().out
+
+
+def test_metrics_drift_prints_start_end_contrast_and_vde_of_the_colour_curves(tmp_path, capsys):
+    from bench.world import test_split
+    from bench.world.drift_effects import darken
+
+    clip = darken(test_split("i2v")[0].reference_clip(24).frames, 0.5)
+    write_video(tmp_path / "dark.mp4", clip)
+    status = run(["metrics", str(tmp_path / "dark.mp4"), "--metrics", "colour_lightness", "--backend", "classical",
+                  "--drift", "--vde-chunks", "4"])
+    printed = capsys.readouterr().out
+    assert status == 0 and "start-end contrast" in printed and "VDE over 4 chunks" in printed
+    row = next(line for line in printed.splitlines() if "colour_lightness" in line and "dark.mp4" in line)
+    delta, vde_linear, vde_log = (float(x) for x in row.split()[-3:])
+    assert delta > 10 and 0.1 < vde_log < vde_linear < 0.5  # darkening halves L* by the end; late chunks weigh more

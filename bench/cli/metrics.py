@@ -28,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, help="write tidy rows to this parquet file")
     parser.add_argument("--cache", default=None, help="cache folder: unchanged (video, metric) pairs are not recomputed")
     parser.add_argument("--weights-dir", default=None, help="folder searched first for weight files")
-    parser.add_argument("--drift", action="store_true", help="also print the start-end contrast per metric")
+    parser.add_argument("--drift", action="store_true",
+                        help="also print the drift per metric: start-end contrast and VDE (linear and log weights)")
+    parser.add_argument("--vde-chunks", type=int, default=10, help="chunks N of VDE with --drift (default 10)")
     parser.add_argument("--device", default=None,
                         help="paper backends: where their networks run, cpu / cuda / cuda:1 (default: cuda if available)")
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
@@ -84,12 +86,12 @@ def list_metrics(weights_dir: str | None) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from metrics.registry import metric_classes
+    from metrics.registry import metric_classes, set_metric_classes
 
-    table = Table(title="metrics (fpbench metrics --list)")
+    table = Table(title="metrics (fpbench metrics --list; per_set: set-level, measured by grids over each row's videos)")
     for column in ("metric", "backend", "granularity", "better", "version", "available here", "what"):
         table.add_column(column)
-    for cls in metric_classes():
+    for cls in [*metric_classes(), *set_metric_classes()]:
         if cls.name.startswith("test_"):
             continue
         ok, reason = cls(weights_dir=weights_dir).available()
@@ -111,10 +113,12 @@ def main(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from metrics.drift import start_end_contrast
+    from metrics.drift import start_end_contrast, video_drift_error
     from metrics.evaluate import Evaluator
     from metrics.results import video_scores, write_results
 
+    if args.vde_chunks < 2:
+        raise ValueError(f"--vde-chunks must be >= 2, got {args.vde_chunks}")
     names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     prompts = load_prompts(args.prompts)
@@ -149,11 +153,17 @@ def main(args: argparse.Namespace) -> int:
         table.add_row(Path(video).name, *(cells.get(c, "") for c in columns))
     console.print(table)
     if args.drift and (results["kind"].isin(["frame", "pair", "triplet", "window"])).any():
-        drift = start_end_contrast(results[results["error"] == ""]) if len(results) else None
+        measured = results[results["error"] == ""]
+        drift = start_end_contrast(measured) if len(results) else None
         if drift is not None and len(drift):
-            console.print("start-end contrast (|M(first 15%) - M(last 15%)|):")
-            console.print(drift[["video", "metric", "backend", "start", "end", "delta"]].to_string(index=False),
-                          markup=False, highlight=False)
+            for weighting in ("linear", "log"):
+                vde = video_drift_error(measured, args.vde_chunks, weighting)[["video", "metric", "backend", "vde"]]
+                drift = drift.merge(vde.rename(columns={"vde": f"vde_{weighting}"}), on=["video", "metric", "backend"],
+                                    how="left")
+            console.print(f"drift: start-end contrast (|M(first 15%) - M(last 15%)|) and VDE over {args.vde_chunks} "
+                          "chunks (relative to the first chunk):")
+            console.print(drift[["video", "metric", "backend", "start", "end", "delta", "vde_linear",
+                                 "vde_log"]].to_string(index=False), markup=False, highlight=False)
     errors = scores[scores["error"] != ""]
     for row in errors.itertuples():
         console.print(f"[red]error[/] {escape(f'{row.video} {row.metric}[{row.backend}]: {row.error}')}",

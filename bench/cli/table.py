@@ -35,7 +35,8 @@ def main(args: argparse.Namespace) -> int:
     states = tables["results"].runs["state"].value_counts()
     sys.stdout.write(tables["texts"][args.format])
     print(f"\n{int(states.get('done', 0))}/{len(tables['results'].runs)} runs done; saved "
-          f"{tables['paths']['md'].parent}/ (table.md, table.tex, table.csv, summary/scores/values.parquet)",
+          f"{tables['paths']['md'].parent}/ (table.md, table.tex, table.csv, summary/scores/values.parquet"
+          f"{', set_level.parquet' if 'set_level' in tables['paths'] else ''})",
           file=sys.stderr)
     for name, entry in tables["results"].missing.items():
         print(f"metric {name!r} was not measured in {entry['runs']} run(s): {entry['reason']}", file=sys.stderr)
