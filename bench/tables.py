@@ -30,6 +30,7 @@ from scipy import stats
 from bench.atomic_files import atomic_write, atomic_write_text
 from bench.grid.registry import metric_provider
 from bench.grid.resolve import ResolvedGrid
+from bench.row_labels import row_label
 from bench.run_store import DONE, RunStore
 
 FORMATS = ("md", "latex", "csv")
@@ -245,18 +246,22 @@ def _record(length: str, row: str, column: str, metric: str, kind: str, directio
             "mean": mean, "ci_low": low, "ci_high": high, "n": int(len(samples)), "best": False, "simulated": False}
 
 
-def _cell(record: pd.Series, bold: tuple[str, str], plus_minus: str) -> str:
+def cell_text(record: pd.Series, plus_minus: str = " ± ", decimals: int = 2) -> str:
+    """One cell of the table: "52.35 ± 10.96", "1026" for a rating, "–" when nothing was measured."""
     if pd.isna(record["mean"]):
         return "–"
     if record["kind"] == "rating":
-        text = f"{record['mean']:.0f}"
-    elif record["kind"] == "set":
-        text = f"{record['mean']:.3g}"  # one number per set, no interval
-    elif pd.isna(record["ci_low"]):
-        text = f"{record['mean']:.2f}"
-    else:
-        text = f"{record['mean']:.2f}{plus_minus}{(record['ci_high'] - record['ci_low']) / 2:.2f}"
-    return f"{bold[0]}{text}{bold[1]}" if record["best"] else text
+        return f"{record['mean']:.0f}"
+    if record["kind"] == "set":
+        return f"{record['mean']:.3g}"  # one number per set, no interval
+    if pd.isna(record["ci_low"]):
+        return f"{record['mean']:.{decimals}f}"
+    return f"{record['mean']:.{decimals}f}{plus_minus}{(record['ci_high'] - record['ci_low']) / 2:.{decimals}f}"
+
+
+def _cell(record: pd.Series, bold: tuple[str, str], plus_minus: str) -> str:
+    text = cell_text(record, plus_minus)
+    return f"{bold[0]}{text}{bold[1]}" if record["best"] and text != "–" else text
 
 
 def wide_table(summary: pd.DataFrame, length: str, fmt: str = "md") -> pd.DataFrame:
@@ -309,7 +314,7 @@ def _markdown(table: pd.DataFrame, caption: str) -> str:
     rule = "|---|" + "|".join("---:" for _ in table.columns) + "|"
     lines = [f"**{caption}**", "", header, rule]
     for row, cells in table.iterrows():
-        lines.append(f"| `{row}` | " + " | ".join(cells) + " |")
+        lines.append(f"| {row_label(row, ('`', '`'))} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -325,7 +330,9 @@ def _latex(table: pd.DataFrame, caption: str) -> str:
              r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
              "Variant & " + " & ".join(_latex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
     for row, cells in table.iterrows():
-        lines.append(r"\texttt{" + _latex_escape(str(row)) + "} & " + " & ".join(cells) + r" \\")
+        label = row_label(str(row), ("\x00", "\x01"))  # placeholders: \texttt{...} must not be escaped
+        lines.append(_latex_escape(label).replace("\x00", r"\texttt{").replace("\x01", "}").replace("—", "--")
+                     + " & " + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _latex_escape(caption) + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.cli._arg_types import seed
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--results", required=True, metavar="RESULTS",
                         help="the results folder of the grid the votes compared (results/<grid>, with scores.parquet)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds for the agreement interval")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--seed", type=seed, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--out", default=None, help="output folder (default: RESULTS/agreement)")
     parser.add_argument("--no-figure", action="store_true", help="skip the figure")
     parser.set_defaults(func=main)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.cli._arg_types import seed
+
 DEFAULT_STUDIES_DIR = "studies"
 
 
@@ -14,60 +16,78 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                    description="Blind A/B human evaluation of a grid's videos.")
     commands = parser.add_subparsers(dest="votes_command", metavar="ACTION", required=True)
 
-    create = commands.add_parser("create-study", help="build a balanced blind study from a grid's finished videos")
+    create = commands.add_parser("create-study", help="build a balanced blind study from a grid's finished videos",
+                                 description="Pairs videos of different rows on the same prompt, seed and length, until every row has --per-row assessments (or, with --pairing adaptive, picks each next pair from the votes so far); adds gold items (a broken copy, a swapped repeat) for quality control. Writes STUDY/ (default studies/NAME).")
     create.add_argument("grid", metavar="GRID", help="grid YAML (its finished runs), or a video list "
                         "(.csv/.jsonl/.parquet with row, prompt_id, seed, video[, prompt])")
     create.add_argument("--name", required=True, help="study name")
-    create.add_argument("--per-row", type=int, default=100, help="minimum assessments per row (paper: 100)")
-    create.add_argument("--seed", type=int, default=0, help="seed of pairs, sides and blind ids")
+    create.add_argument("--per-row", type=int, default=100, help="minimum assessments per row (paper: 100); with "
+                        "--pairing adaptive, each annotator answers as many items as a round-robin study of this "
+                        "size holds")
+    create.add_argument("--seed", type=seed, default=0, help="seed of pairs, sides and blind ids")
     create.add_argument("--out", default=None, help=f"study folder (default: {DEFAULT_STUDIES_DIR}/NAME)")
     create.add_argument("--gold-broken", type=int, default=None, help="broken-video gold items (default 5 %%)")
     create.add_argument("--gold-swap", type=int, default=None, help="swapped-repeat gold items (default 5 %%)")
+    create.add_argument("--pairing", choices=("round-robin", "adaptive"), default="round-robin",
+                        help="round-robin: balanced rounds of every row pair (the paper's protocol, default); "
+                             "adaptive: each next pair is the one whose vote most reduces the ranking's "
+                             "uncertainty, chosen from the votes so far")
+    create.add_argument("--floor", type=int, default=None, metavar="N",
+                        help="adaptive pairing: votes every row gets before adaptive choice starts "
+                             "(default 10, or --per-row if smaller)")
     create.add_argument("--store", default=None, metavar="DIR", help="run store of the grid (default: the grid's)")
     create.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="grid override, as for `fpbench run`")
     create.set_defaults(func=create_study)
 
-    invite = commands.add_parser("invite", help="issue an annotator token and print the invite link")
+    invite = commands.add_parser("invite", help="issue an annotator token and print the invite link",
+                                 description="Issues a secret token for one annotator and prints the link to send them. Run it before or while `fpbench votes serve` runs.")
     invite.add_argument("study", metavar="STUDY", help="study folder")
     invite.add_argument("name", metavar="NAME", help="annotator name (unique in the study)")
     invite.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the server will be reached")
     invite.set_defaults(func=invite_annotator)
 
-    serve = commands.add_parser("serve", help="run the vote web app (SQLite WAL store)")
+    serve = commands.add_parser("serve", help="run the vote web app (SQLite WAL store)",
+                                 description="Serves the vote page for a study: both videos side by side, votes unlocked after both played. Every acknowledged vote is stored in STUDY/votes.sqlite. Stop with Ctrl-C; serve again to resume.")
     serve.add_argument("study", metavar="STUDY", help="study folder")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.set_defaults(func=serve_study)
 
-    status = commands.add_parser("status", help="progress per annotator and per row, gold-item scores")
+    status = commands.add_parser("status", help="progress per annotator and per row, gold-item scores",
+                                 description="Prints votes per annotator and per row and each annotator's gold-item accuracy, read from the study (the server may be running).")
     status.add_argument("study", metavar="STUDY", help="study folder")
     status.set_defaults(func=study_status)
 
-    export = commands.add_parser("export", help="write the votes as jsonl, csv or FastChat battles")
+    export = commands.add_parser("export", help="write the votes as jsonl, csv or FastChat battles",
+                                 description="Writes the study's votes to a file that `fpbench rate` and `fpbench votes import` read.")
     export.add_argument("study", metavar="STUDY", help="study folder")
-    export.add_argument("--format", choices=("jsonl", "csv", "fastchat"), default="jsonl")
+    export.add_argument("--format", choices=("jsonl", "csv", "fastchat"), default="jsonl",
+                        help="jsonl (one vote a line), csv, or fastchat (FastChat battles .json); default jsonl")
     export.add_argument("--out", default=None, help="output file (default: STUDY/votes.<ext>)")
     export.set_defaults(func=export_votes)
 
-    imp = commands.add_parser("import", help="import votes (jsonl / csv / FastChat json) into a study")
+    imp = commands.add_parser("import", help="import votes (jsonl / csv / FastChat json) into a study",
+                                 description="Adds votes from an exported file to a study; importing the same file twice adds nothing.")
     imp.add_argument("study", metavar="STUDY", help="study folder")
     imp.add_argument("file", metavar="FILE", help="votes file")
     imp.set_defaults(func=import_votes)
 
-    simulate = commands.add_parser("simulate", help="SIMULATED judges vote on a study (labelled simulated)")
+    simulate = commands.add_parser("simulate", help="SIMULATED judges vote on a study (labelled simulated)",
+                                 description="SIMULATED judges vote on a study from chosen true strengths (--strength) or metric scores (--scores); every such vote is stored and reported as simulated, never as a human vote.")
     simulate.add_argument("study", metavar="STUDY", help="study folder")
     simulate.add_argument("--strength", action="append", default=[], metavar="ROW=ELO",
                           help="true strength of a row (repeat for every row)")
     simulate.add_argument("--scores", default=None, metavar="FILE",
                           help="csv with columns row,score (e.g. a lab metric's means) instead of --strength")
     simulate.add_argument("--lower-is-better", action="store_true", help="the --scores metric improves downward")
-    simulate.add_argument("--annotators", type=int, default=5)
+    simulate.add_argument("--annotators", type=int, default=5, help="number of simulated judges (default 5)")
     simulate.add_argument("--votes-per-annotator", type=int, default=None, help="default: each judge's whole queue")
-    simulate.add_argument("--tie-rate", type=float, default=0.05)
-    simulate.add_argument("--both-bad-rate", type=float, default=0.02)
+    simulate.add_argument("--tie-rate", type=float, default=0.05, help="share of votes that are ties (default 0.05)")
+    simulate.add_argument("--both-bad-rate", type=float, default=0.02,
+                          help="share of votes that are 'both bad' (default 0.02)")
     simulate.add_argument("--judge-noise", type=float, default=30.0, help="per-judge strength noise (points)")
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--seed", type=seed, default=0, help="seed of the judges' choices (default 0)")
     simulate.set_defaults(func=simulate_votes)
 
 
@@ -99,9 +119,18 @@ def create_study(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(DEFAULT_STUDIES_DIR) / args.name
     if (out / "study.json").exists():
         raise ValueError(f"a study already exists at {out}; choose another --name or --out")
+    if args.floor is not None and args.pairing != "adaptive":
+        raise ValueError(f"--floor {args.floor} applies to --pairing adaptive only; drop it or add --pairing adaptive")
     study = create_study_from_videos(records, args.name, per_row=args.per_row, seed=args.seed, directory=out,
-                                     gold_broken=args.gold_broken, gold_swap=args.gold_swap)
+                                     gold_broken=args.gold_broken, gold_swap=args.gold_swap,
+                                     pairing=args.pairing, floor=args.floor)
     kinds = {k: sum(1 for i in study.items if i.kind == k) for k in ("regular", "gold_broken", "gold_swap")}
+    if study.pairing == "adaptive":
+        print(f"study {study.name} at {out} (adaptive pairing): {len(study.rows)} rows, {kinds['regular']} "
+              f"pairs to choose from; each annotator answers {study.regular_per_annotator} chosen from the votes "
+              f"so far (every row at least {study.floor} votes first), {kinds['gold_broken']} broken-video gold "
+              f"and {study.swap_slots} swapped gold")
+        return 0
     print(f"study {study.name} at {out}: {len(study.rows)} rows, {kinds['regular']} pairs, "
           f"{kinds['gold_broken']} broken-video gold, {kinds['gold_swap']} swapped gold")
     print("assessments per row: " + ", ".join(f"{r}={n}" for r, n in study.assessments_per_row().items()))
@@ -137,6 +166,7 @@ def study_progress(study_dir: Path) -> tuple:
     import pandas as pd
 
     from bench.ratings import gold_accuracy, normalize_battles
+    from bench.votes.adaptive_queue import annotator_plan
     from bench.votes.store import VoteStore, votes_to_battles
     from bench.votes.study import DB_FILE, annotator_queue, load_study
 
@@ -152,7 +182,8 @@ def study_progress(study_dir: Path) -> tuple:
     rows = []
     for ann in annotators.itertuples():
         mine = votes[votes["annotator_id"] == ann.annotator_id]
-        queue = len(annotator_queue(study, ann.annotator_id))
+        queue = len(annotator_plan(study, ann.annotator_id) if study.pairing == "adaptive"
+                    else annotator_queue(study, ann.annotator_id))
         entry = {"annotator": ann.name, "simulated": bool(ann.simulated), "answered": len(mine),
                  "queue": queue, "skipped": int((mine["choice"] == "skip").sum()),
                  "broken_accuracy": float("nan"), "swap_consistency": float("nan")}
@@ -166,7 +197,7 @@ def study_progress(study_dir: Path) -> tuple:
     counts = pd.concat([regular["model_a"], regular["model_b"]]).value_counts() if len(regular) else pd.Series()
     per_row = pd.DataFrame({"row": study.rows,
                             "assessments": [int(counts.get(row, 0)) for row in study.rows],
-                            "target": study.per_row})
+                            "target": study.per_row if study.pairing == "round-robin" else study.floor})
     return per_annotator, per_row
 
 

@@ -2,7 +2,7 @@
 
 The harness never computes a metric itself. A provider wraps a metric registry; the
 default, "metrics", wraps the `metrics` package (its registry, backends and drift
-functions). Tests and plugins may register their own provider.
+functions; `bench.grid.registry` registers it). Tests and plugins may register their own provider.
 
 Values travel in the `metrics` package's tidy result shape (`VALUE_COLUMNS`, the same as
 `metrics.RESULT_COLUMNS`): one row per measured unit, `kind` "frame" | "pair" | "triplet" |
@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from bench.grid.errors import GridError
-from bench.grid.registry import register_metric_provider
 
 VALUE_COLUMNS = ("video", "metric", "backend", "version", "kind", "index", "value", "error")
 
@@ -173,7 +172,6 @@ class PackageMetricProvider:
         curves = window_curves(units, windows)
         return curves.groupby(["metric", "window"], as_index=False)["value"].mean()
 
-
     def vde(self, values: pd.DataFrame, chunks: int, weighting: str) -> pd.DataFrame:
         from metrics.drift import video_drift_error
 
@@ -182,6 +180,3 @@ class PackageMetricProvider:
             return pd.DataFrame(columns=["video", "metric", "vde"])
         table = video_drift_error(units, chunks, weighting)
         return table.groupby(["video", "metric"], as_index=False)["vde"].mean()
-
-
-register_metric_provider("metrics", PackageMetricProvider)

@@ -10,7 +10,7 @@ can register more, e.g. a researcher's own generator or a test's fake one::
     register_generator_kind(GeneratorKind(name="my_model", build=lambda row: MyGenerator(**row.params)))
 
 A metric provider measures frames and computes drift; the default "metrics" provider wraps
-the `metrics` package. See `bench.grid.providers`.
+the `metrics` package and is registered here. See `bench.grid.providers`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.grid.errors import GridError
+from bench.grid.providers import MetricProvider, PackageMetricProvider
 
 if TYPE_CHECKING:
-    from bench.grid.providers import MetricProvider
     from bench.grid.spec import RowSpec
     from framepack.generator import Generator
 
@@ -36,7 +36,6 @@ BUILTIN_PLUGINS = (
     "bench.grid.framepack_rows",
     "bench.grid.baseline_rows",
     "bench.grid.full_scale_rows",
-    "bench.grid.providers",
 )
 
 
@@ -79,7 +78,7 @@ class GeneratorKind:
 
 
 _GENERATOR_KINDS: dict[str, GeneratorKind] = {}
-_METRIC_PROVIDERS: dict[str, Callable[[], MetricProvider]] = {}
+_METRIC_PROVIDERS: dict[str, Callable[[], MetricProvider]] = {"metrics": PackageMetricProvider}
 _loaded_builtins = False
 
 

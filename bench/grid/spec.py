@@ -399,8 +399,11 @@ def _parse_metrics(raw: Any, source: str | None) -> MetricsSpec:
     if len(set(names)) != len(names):
         raise reader.error("names", f"metric names repeat: {list(names)}")
     drift = reader.str_list("drift", names)
+    provider = reader.get("provider", str, "metrics")
     for i, name in enumerate(drift):
         if name not in names:
+            if provider == "metrics":
+                _check_known_metrics(names, source)  # a typo in names is the likelier mistake: say so
             raise GridError(
                 f"metrics.drift[{i}]",
                 f"{name!r} is not among metrics.names ({', '.join(names)}); drift is computed from a measured metric",
@@ -418,12 +421,27 @@ def _parse_metrics(raw: Any, source: str | None) -> MetricsSpec:
         names=names,
         backend=reader.get("backend", str, "lab"),
         drift=drift,
-        provider=reader.get("provider", str, "metrics"),
+        provider=provider,
         aggregators=aggregators,
         vde_chunks=reader.positive_int("vde_chunks", 10, minimum=2),
         set_level=reader.str_list("set_level"),
         set_windows=reader.positive_int("set_windows", 6, minimum=1),
     )
+
+
+def _check_known_metrics(names: tuple[str, ...], source: str | None) -> None:
+    """Raise the first name the `metrics` package does not know, with the known ones."""
+    import difflib
+
+    from metrics.registry import metric_names
+
+    known = [name for name in metric_names() if not name.startswith("test_")]
+    for i, name in enumerate(names):
+        if name not in metric_names():
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise GridError(f"metrics.names[{i}]", f"unknown metric {name!r}; {hint}known metrics: {', '.join(known)}",
+                            source)
 
 
 def _parse_rating(raw: Any, source: str | None) -> RatingSpec:

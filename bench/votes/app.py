@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.votes.adaptive_queue import next_adaptive_item
 from bench.votes.store import Annotator, VoteConflict, VoteStore
 from bench.votes.study import DB_FILE, ID_PATTERN, Study, annotator_queue, load_study
 
@@ -66,12 +67,20 @@ class VoteServer:
             self._queues[annotator.annotator_id] = annotator_queue(self.study, annotator.annotator_id)
         return self._queues[annotator.annotator_id]
 
+    def offers(self, annotator: Annotator, item_id: str) -> bool:
+        """Whether the annotator may vote on the item (adaptive: any item, the next one depends on votes)."""
+        return item_id in self.items and (self.study.pairing == "adaptive" or item_id in self.queue(annotator))
+
     def state(self, annotator: Annotator, token: str) -> dict:
-        queue = self.queue(annotator)
-        answered = self.store.answered_items(annotator.annotator_id)
-        done = sum(1 for item_id in queue if item_id in answered)
-        next_id = next((item_id for item_id in queue if item_id not in answered), None)
-        state = {"annotator": annotator.name, "study": self.study.name, "done": done, "total": len(queue),
+        if self.study.pairing == "adaptive":
+            upcoming = next_adaptive_item(self.study, self.store.votes(), annotator.annotator_id)
+            next_id, done, total = upcoming.item_id, upcoming.done, upcoming.total
+        else:
+            queue = self.queue(annotator)
+            answered = self.store.answered_items(annotator.annotator_id)
+            done, total = sum(1 for item_id in queue if item_id in answered), len(queue)
+            next_id = next((item_id for item_id in queue if item_id not in answered), None)
+        state = {"annotator": annotator.name, "study": self.study.name, "done": done, "total": total,
                  "item": None}
         if next_id is not None:
             item = self.items[next_id]
@@ -148,7 +157,7 @@ def create_app(study_dir: str | Path) -> FastAPI:
     def vote(vote: VoteIn, who: Annotated[tuple[Annotator, str], Depends(annotator_from_header)]) -> Response:
         annotator, token = who
         item = server.items.get(vote.item_id)
-        if item is None or vote.item_id not in server.queue(annotator):
+        if item is None or not server.offers(annotator, vote.item_id):
             raise HTTPException(status_code=404, detail=f"unknown item {vote.item_id}")
         if vote.choice != "skip" and not vote.watched:
             raise HTTPException(status_code=422, detail="watch both videos to the end before voting")
