@@ -19,6 +19,7 @@ would be too slow).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,13 @@ def register_full_scale(model: FullScaleModel) -> GeneratorKind:
         weights, params, _ = _split(model, row)
         return model.load(weights, params)
 
+    def settings(row: RowSpec) -> dict[str, Any]:
+        """Every option, defaults included (hashed into the run key); nested values as sorted JSON."""
+        options = _split(model, row)[2]
+        return {name: value if isinstance(value, bool | int | float | str | None)
+                else json.dumps(value, sort_keys=True, default=str)
+                for name, value in sorted(dataclasses.asdict(options).items())}
+
     return register_generator_kind(GeneratorKind(
         name=model.kind,
         build=build,
@@ -104,6 +112,7 @@ def register_full_scale(model: FullScaleModel) -> GeneratorKind:
         needs_checkpoint=False,
         extra_files=lambda row: {CONFIG_LABEL: str(Path(_split(model, row)[0]) / "transformer" / "config.json")},
         weight_files=weight_files,
+        settings=settings,
         description=model.description,
     ))
 
