@@ -174,7 +174,7 @@ def main(args: argparse.Namespace) -> int:
                   TextColumn("{task.description}"), console=console, transient=True) as progress:
         task = progress.add_task("", total=len(videos))
         results = evaluator.evaluate_files(
-            videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=Path(path).name))
+            videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=escape(Path(path).name)))
     if args.out:
         write_results(results, args.out)
     scores = video_scores(results)
@@ -200,5 +200,5 @@ def main(args: argparse.Namespace) -> int:
                       "write the prompt to VIDEO.txt beside each video (`fpbench generate` does)",
                       style="yellow", highlight=False, soft_wrap=True)
     if args.out:
-        console.print(f"wrote {len(results)} rows to {args.out}")
+        console.print(f"wrote {len(results)} rows to {args.out}", markup=False)
     return 1 if len(errors) else 0

@@ -203,19 +203,20 @@ def study_progress(study_dir: Path) -> tuple:
 
 def study_status(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape  # annotator and row names are plain text, never markup
     from rich.table import Table
 
     directory = _study_dir(args.study)
     per_annotator, per_row = study_progress(directory)
     console = Console()
-    table = Table(title=f"study {directory}: annotators")
+    table = Table(title=escape(f"study {directory}: annotators"))
     table.add_column("annotator", no_wrap=True)
     table.add_column("judge", no_wrap=True)
     for column in ("answered", "skipped", "broken ok", "swap same"):
         table.add_column(column, justify="right")
     fmt = lambda v: "–" if v != v else f"{v:.0%}"  # noqa: E731 (NaN check)
     for r in per_annotator.itertuples():
-        table.add_row(r.annotator, "SIMULATED" if r.simulated else "human", f"{r.answered} / {r.queue}", str(r.skipped), fmt(r.broken_accuracy),
+        table.add_row(escape(r.annotator), "SIMULATED" if r.simulated else "human", f"{r.answered} / {r.queue}", str(r.skipped), fmt(r.broken_accuracy),
                       fmt(r.swap_consistency))
     console.print(table)
     rows = Table(title="assessments per row (non-skip regular votes)")
@@ -223,7 +224,7 @@ def study_status(args: argparse.Namespace) -> int:
         rows.add_column(column, justify="left" if column == "row" else "right")
     for r in per_row.itertuples():
         style = "green" if r.assessments >= r.target else None
-        rows.add_row(r.row, str(r.assessments), str(r.target), style=style)
+        rows.add_row(escape(r.row), str(r.assessments), str(r.target), style=style)
     console.print(rows)
     return 0
 

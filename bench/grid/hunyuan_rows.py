@@ -61,6 +61,15 @@ def hunyuan_files(row: RowSpec) -> dict[str, str]:
     return {"transformer_config": str(Path(weights) / "transformer" / "config.json")}
 
 
+def hunyuan_settings(row: RowSpec) -> dict[str, Any]:
+    """Every HunyuanOptions field, defaults included (hashed into the run key)."""
+    from framepack.hunyuan.generator import HunyuanOptions
+
+    _, params = _options(row)
+    return {name: repr(value) if not isinstance(value, bool | int | float | str | None) else value
+            for name, value in sorted(dataclasses.asdict(HunyuanOptions(**params)).items())}
+
+
 def build_hunyuan_generator(row: RowSpec) -> Any:
     from framepack.hunyuan.generator import load_hunyuan_generator
 
@@ -76,6 +85,7 @@ HUNYUAN = register_generator_kind(
         display_name=hunyuan_row_name,
         needs_checkpoint=False,
         extra_files=hunyuan_files,
+        settings=hunyuan_settings,
         description="the released FramePack (HunyuanVideo) model from a local weights folder (full scale)",
     )
 )

@@ -44,7 +44,7 @@ class MetricProvider(Protocol):
         """Raise GridError naming `metrics.names[i]` / `metrics.backend` for unknown ones."""
 
     def info(self, name: str, backend: str) -> MetricInfo:
-        """Direction, granularity and version of one metric."""
+        """Direction, granularity, the backend chosen and the version stored with its values."""
 
     def unavailable(self, names: Sequence[str], backend: str) -> dict[str, str]:
         """Metrics that cannot run here, with the reason (e.g. the missing weights file)."""
@@ -122,11 +122,11 @@ class PackageMetricProvider:
                 raise GridError(f"metrics.names[{i}]", str(error)) from None
 
     def info(self, name: str, backend: str) -> MetricInfo:
-        from metrics.registry import get_metric_class
-
+        """`version` is the one stored with the values (`Metric.cache_version`: the metric's
+        version with its options, e.g. the lab perceptor checkpoint's hash)."""
         name, chosen = self._resolve(name, backend)
-        cls = get_metric_class(name, chosen)
-        return MetricInfo(name, cls.direction, cls.granularity, chosen, str(cls.version))
+        metric = self._evaluator(name, backend).metrics[0]
+        return MetricInfo(name, metric.direction, metric.granularity, chosen, str(metric.cache_version))
 
     def _evaluator(self, name: str, backend: str):
         from metrics.evaluate import Evaluator

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.grid.errors import GridError
 from bench.grid.providers import MetricProvider, PackageMetricProvider
@@ -54,6 +54,13 @@ class GeneratorKind:
         extra_files: row -> {label: path} of further files whose CONTENT determines the
             output (e.g. FramePack's codec); they are hashed into the run key.
         description: one line for listings.
+        settings: row -> the generator's resolved settings, every default filled in (hashed
+            into the run key, so changing a default regenerates the runs it affects). None:
+            the row's params as written.
+        version: the generation code path's version; bump it when the same settings make
+            other frames, and every run of the kind is regenerated.
+        checkpoint_format: "safetensors" checks the checkpoint and extra files by content
+            before any work; None accepts any file.
     """
 
     name: str
@@ -63,6 +70,9 @@ class GeneratorKind:
     needs_checkpoint: bool = True
     extra_files: Callable[[RowSpec], dict[str, str]] | None = None
     description: str = ""
+    settings: Callable[[RowSpec], dict[str, Any]] | None = None
+    version: str = "1"
+    checkpoint_format: str | None = None
 
 
 _GENERATOR_KINDS: dict[str, GeneratorKind] = {}

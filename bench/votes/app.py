@@ -9,6 +9,14 @@ take it as ``?token=`` because a <video> element cannot send headers):
 - ``GET  /media/{media_id}``   a video of the study's registry, by blind id only
 - ``GET  /healthz``            liveness
 
+Limits: a request body over ``MAX_BODY_BYTES`` is refused with 413 before it is parsed and
+before any token is looked up (a vote is ~200 bytes); a body that is not a valid vote, NaN or
+infinite numbers included, gets 422 naming the field, never a 500.
+
+Tokens are per study: a valid token of the study opens every media id of the study (any item
+may be shown to any annotator: fixed queues hold every item, adaptive pairing picks from all of
+them; media ids are blind), never another study's.
+
 (No ``from __future__ import annotations`` here: FastAPI must see the real dependency objects
 in the route signatures, which are closures over the app's state.)
 """
@@ -20,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +36,9 @@ from bench.votes.adaptive_queue import next_adaptive_item
 from bench.votes.store import Annotator, VoteConflict, VoteStore
 from bench.votes.study import DB_FILE, ID_PATTERN, Study, annotator_queue, load_study
 
+# A vote is ~200 bytes; 16 KiB leaves room for any client while a flood of large bodies
+# costs the server nothing (they are refused before being read or parsed).
+MAX_BODY_BYTES = 16 * 1024
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_FILES = {"vote.js": "text/javascript", "vote.css": "text/css"}
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
@@ -93,6 +105,59 @@ class VoteServer:
         return state
 
 
+class _BodyTooLarge(HTTPException):
+    """Raised while a body streams in past the limit (an HTTPException, so the route's body
+    reader passes it on as a 413 instead of a parse error)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"request body larger than {limit} bytes")
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for a request body over `limit` bytes, by its Content-Length before
+    anything reads it, else by counting while it streams in (chunked bodies)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge(self.limit)
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send) -> None:
+        response = JSONResponse({"detail": f"request body larger than {self.limit} bytes"}, status_code=413,
+                                headers={"Connection": "close"})
+        await response({"type": "http"}, None, send)
+
+
 def _bearer(authorization: str | None) -> str | None:
     if not authorization or not authorization.startswith("Bearer "):
         return None
@@ -105,6 +170,14 @@ def create_app(study_dir: str | Path) -> FastAPI:
     server = VoteServer(study, VoteStore(Path(study_dir) / DB_FILE))
     app = FastAPI(title="framepack-bench votes", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = server
+    app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes the input, and NaN cannot be written as JSON (a 500); name the field only.
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in error.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
