@@ -10,7 +10,8 @@ A `Trainer` owns, in one place:
 - the resumable state `run_dir/last.pt` (weights, EMA, optimiser, the random streams, step, clock,
   loss rows, the run's config), written atomically; a run resumes from it bit for bit, its minutes
   count across resumes, and it refuses to resume under a changed config (naming the keys);
-- the loss rows, the periodic log line and checkpoint (every so many minutes, or steps);
+- the loss rows, the periodic log line and checkpoint (every so many minutes, or steps), and (with
+  `show_progress`) a progress bar of the budget used;
 - the export: the weights (EMA if kept; float16 safetensors at `out` unless the recipe saves them),
   the loss log (`<out>_loss.parquet`), its curve (`<out>_loss.png`) and the report JSON, each
   written atomically.
@@ -28,6 +29,7 @@ A recipe reads top to bottom (`bench.train.codec`, `bench.train.base`, `bench.tr
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import random
@@ -37,6 +39,14 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from bench.atomic_files import atomic_write_json
 from bench.train.common import (
@@ -140,12 +150,32 @@ class Trainer:
         return self.model if self.ema is None else self.ema.shadow
 
     def running(self, max_steps: int, max_minutes: float) -> bool:
-        """Whether to take another step; the first call starts the clock (minutes count across resumes)."""
+        """Whether to take another step; the first call starts the clock (minutes count across resumes)
+        and, with `show_progress`, a progress bar of the budget used (steps or minutes, whichever leads)."""
         if not hasattr(self, "_clock_start"):
             self._clock_start = time.time() - self.elapsed
             self._last_checkpoint = time.time()
             self.model.train()
-        return self.step < max_steps and self.elapsed < max_minutes * 60
+            self._bar = self._start_bar()
+        going = self.step < max_steps and self.elapsed < max_minutes * 60
+        if self._bar is not None:
+            used = max(self.step / max_steps, self.elapsed / (max_minutes * 60))
+            loss = self.rows[-1]["loss"] if self.rows else math.nan
+            self._bar.update(self._bar.task_ids[0], completed=min(used, 1.0), step=self.step, loss=loss)
+            if not going:
+                self._bar.stop()
+        return going
+
+    def _start_bar(self) -> Progress | None:
+        if not (self.show_progress and self.is_main):
+            return None
+        bar = Progress(TextColumn(f"training {self.out.stem}"), BarColumn(), TaskProgressColumn(),
+                       TextColumn("step {task.fields[step]} loss {task.fields[loss]:.4f}"), TimeElapsedColumn(),
+                       TimeRemainingColumn())
+        bar.add_task("budget", total=1.0, step=self.step, loss=math.nan)
+        bar.start()
+        atexit.register(bar.stop)  # a run stopped by an error still gives the terminal back its cursor
+        return bar
 
     def end_step(self, loss: torch.Tensor, **fields) -> dict:
         """After the optimiser step: the EMA, the step count, rank 0's clock, the loss row (the loss
