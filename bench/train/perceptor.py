@@ -189,7 +189,8 @@ def train_perceptor(config: PerceptorTrainConfig | None = None, show_progress: b
     # -- model (the data is rendered per step, keyed by (seed, step): no random stream to keep)
     net = LabPerceptorNet(_net_config())
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    trainer.start(net, optimiser, None, None, None, f"perceptor config {json.dumps(asdict(config))}",
+    trainer.start(net, optimiser, ema_decay=None, rng=None, generator=None,
+                  config_line=f"perceptor config {json.dumps(asdict(config))}",
                   config=asdict(config), may_change=RESUMABLE_CHANGES)
     cpu_before = trainer.rows[-1]["cpu_s"] if trainer.rows else 0.0
     cpu_started = time.process_time()
