@@ -61,6 +61,7 @@ def dry_run(args: argparse.Namespace) -> int:
 
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from bench.cli._table_output import print_tables
     from bench.executors import make_executor, run_grid
@@ -74,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
     console = Console()
     report_skipped(grid, console)
     for name, reason in grid.unavailable_metrics.items():
-        console.print(f"[yellow]warning[/]: metric {name!r} cannot run here and will be recorded as missing: {reason}")
+        console.print(f"[yellow]warning[/]: metric {name!r} cannot run here and will be recorded as missing: {escape(str(reason))}")
     executor = make_executor(args.executor, jobs=args.jobs, address=args.address,
                              num_cpus=grid.spec.resources.num_cpus, num_gpus=grid.spec.resources.num_gpus)
     store = RunStore(args.store or grid.spec.store)
@@ -82,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{n} {state}" for state, n in summary.counts.items())
     console.print(f"grid {grid.name}: {summary.total} runs ({counts}) in {summary.seconds:.1f} s; store {store.root}")
     for outcome in summary.failed:
-        console.print(f"[red]failed[/] {outcome.row_name} {outcome.key}: {outcome.error} "
+        console.print(f"[red]failed[/] {escape(outcome.row_name)} {outcome.key}: {escape(str(outcome.error))} "
                       f"(traceback: {store.run_dir(outcome.key) / 'traceback.txt'})")
     if not args.no_table:
         tables = write_tables(grid, store, out_root=args.results)
