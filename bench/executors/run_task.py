@@ -219,12 +219,15 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                     missing = {**{k: v for k, v in status.info.get("missing_metrics", {}).items() if k not in todo},
                                **missing}
                     generation_seconds = status.info.get("generation_seconds")
+                    compute = status.info.get("compute")
                 else:
                     store.reset(config.key)
                     store.write_config(config.key, config.to_record())
                     generation_started = time.time()
                     frames, fps = generate_frames(config, on_progress)
                     generation_seconds = round(time.time() - generation_started, 3)
+                    # Full-scale generators count network evaluations and blocks a step cache skipped.
+                    compute = getattr(_generator_for(config), "last_compute", None) or None
                     if config.keep_frames:
                         store.write_frames(config.key, frames)
                     store.write_video(config.key, frames, fps)
@@ -233,7 +236,7 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
             store.write_metrics(config.key, values)
             if action == RESCORED:
                 store.write_config(config.key, config.to_record())
-            store.write_json(config.key, "provenance.json", provenance(config, task.executor, started))
+            store.write_json(config.key, "provenance.json", provenance(config, task.executor, started, compute))
             store.mark_done(config.key, {
                 "row_name": config.row_name,
                 "metrics": measured,
@@ -243,6 +246,7 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 "frames": int(len(frames)),
                 "fps": fps,
                 "generation_seconds": generation_seconds,
+                "compute": compute,
                 "seconds": round(time.time() - started, 3),
             })
         except Exception as error:  # the grid goes on; the folder says what happened
