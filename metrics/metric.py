@@ -99,6 +99,10 @@ class Metric:
     version: ClassVar[str] = "1"
     min_frames: ClassVar[int] = 1
     description: ClassVar[str] = ""
+    # Whether a long video can be measured chunk by chunk (`metrics.streaming`), and which `details`
+    # are counts to add up over the chunks.
+    streamable: ClassVar[bool] = False
+    summed_details: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, weights_dir: str | None = None) -> None:
         """Args:
@@ -143,6 +147,18 @@ class Metric:
         if self.backend == "lab":
             frames, reference = at_analysis_size(frames, reference, LAB_ANALYSIS_SIZE)
         return self.measure(frames, prompt, reference, float(fps or DEFAULT_FPS))
+
+    def stream(self, chunks, prompt: str = "", reference: np.ndarray | None = None,
+               fps: float | None = None) -> MetricResult:
+        """Measure a video given as overlapping chunks (`metrics.streaming`); equals `__call__` on the
+        whole video for a `streamable` metric."""
+        from metrics.streaming import merge_chunk_results
+
+        return merge_chunk_results(self, chunks, prompt, reference, float(fps or DEFAULT_FPS))
+
+    def streamed_score(self, values: np.ndarray, height: int, width: int, fps: float) -> tuple[float, dict]:
+        """The video score (and details) from all per-unit values of a streamed video: their mean."""
+        return float(values.mean()), {}
 
 
 def at_analysis_size(frames: np.ndarray, reference: np.ndarray | None, size: int

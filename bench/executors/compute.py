@@ -50,6 +50,7 @@ class ComputeRecord:
     network_evaluations: int = 0
     peak_memory_mb: float = 0.0
     peak_memory_scope: str = "run"
+    generator: dict = field(default_factory=dict)  # what a generator reports itself (`last_compute`)
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -68,11 +69,17 @@ class ComputeRecord:
         return self
 
     def finish(self) -> dict:
-        """The record as stored: {"seconds": {phase: s}, "network_evaluations", "peak_memory_mb", ...}."""
+        """The record as stored: {"seconds": {phase: s}, "network_evaluations", "peak_memory_mb", ...},
+        plus whatever the generator reported of its own work (its count of network evaluations
+        wins where the request's count saw none)."""
         self.peak_memory_mb = peak_memory_mb()
+        own = dict(self.generator)
+        evaluations = int(self.network_evaluations) or int(own.pop("network_evaluations", 0) or 0)
+        own.pop("network_evaluations", None)
         return {
+            **own,
             "seconds": {name: round(value, 4) for name, value in self.seconds.items()},
-            "network_evaluations": int(self.network_evaluations),
+            "network_evaluations": evaluations,
             "peak_memory_mb": round(self.peak_memory_mb, 1),
             "peak_memory_scope": self.peak_memory_scope,
         }

@@ -244,12 +244,14 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                         store.reset(config.key)
                         store.write_config(config.key, config.to_record())
                     with compute.phase("load"):
-                        _generator_for(config)
+                        generator = _generator_for(config)
                     cost = GenerationCost()
                     with compute.phase("generate"):
                         frames, fps = generate_frames(config, on_progress, cost)
                     compute.seconds["decode"] = cost.decode_seconds
                     compute.network_evaluations = cost.network_evaluations
+                    # Full-scale generators report their own work (evaluations, blocks a step cache skipped).
+                    compute.generator = dict(getattr(generator, "last_compute", None) or {})
                     generation_seconds = round(compute.seconds["generate"], 3)
                     if config.keep_frames:
                         with compute.phase("write"):
@@ -264,8 +266,7 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
             costs = compute.finish()
             if action == RESCORED:
                 costs = rescored_costs(status.info.get("compute"), costs)
-            store.write_json(config.key, "provenance.json",
-                             {**provenance(config, task.executor, started), "compute": costs})
+            store.write_json(config.key, "provenance.json", provenance(config, task.executor, started, costs))
             store.mark_done(config.key, {
                 "row_name": config.row_name,
                 "metrics": measured,

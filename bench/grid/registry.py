@@ -35,8 +35,17 @@ if TYPE_CHECKING:
 BUILTIN_PLUGINS = (
     "bench.grid.framepack_rows",
     "bench.grid.baseline_rows",
-    "bench.grid.hunyuan_rows",
+    "bench.grid.full_scale_rows",
 )
+
+
+@dataclass(frozen=True)
+class RequiredFile:
+    """A file a grid needs before it can run: where it goes, whether it is there, where it comes from."""
+
+    path: str
+    present: bool
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ class GeneratorKind:
             other frames, and every run of the kind is regenerated.
         checkpoint_format: "safetensors" checks the checkpoint and extra files by content
             before any work; None accepts any file.
+        weight_files: row -> every weight file the row needs (`RequiredFile`s), listed by
+            `fpbench run --dry-run` before any work; None: only the checkpoint and extra files.
     """
 
     name: str
@@ -73,6 +84,7 @@ class GeneratorKind:
     settings: Callable[[RowSpec], dict[str, Any]] | None = None
     version: str = "1"
     checkpoint_format: str | None = None
+    weight_files: Callable[[RowSpec], list[RequiredFile]] | None = None
 
 
 _GENERATOR_KINDS: dict[str, GeneratorKind] = {}

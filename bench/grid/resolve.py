@@ -187,8 +187,8 @@ def resolve_grid(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
 
     Args:
         spec: the parsed grid.
-        skip_missing: leave out rows whose checkpoint (or codec / codebook) file is missing
-            instead of failing; they are listed in `ResolvedGrid.skipped_rows` with the reason.
+        skip_missing: leave out rows whose checkpoint (or codec / codebook) file, or weights
+            folder (full-scale rows), is missing instead of failing; they are listed in `ResolvedGrid.skipped_rows` with the reason.
             Every other check still fails loudly.
 
     Raises:
@@ -226,7 +226,13 @@ def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
         if row.checkpoint:  # absolute before validation reads the checkpoint's sidecar beside it
             row = dataclasses.replace(row, checkpoint=str(resolve_input_path(row.checkpoint, base_dir)))
         if kind.validate is not None:
-            kind.validate(row)
+            try:
+                kind.validate(row)
+            except FileNotFoundError as error:  # e.g. a full-scale row's weights folder is incomplete
+                if not skip_missing or isinstance(error, GridError):
+                    raise
+                skipped[row.name or (kind.display_name(row) if kind.display_name else row.kind)] = str(error)
+                continue
         if row.kind == "framepack":
             from bench.grid.framepack_rows import resolved_order
 

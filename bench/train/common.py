@@ -92,24 +92,29 @@ class EMA:
 
 
 def save_training_state(path: str | os.PathLike, *, model, ema, optimiser, rng, generator,
-                        step: int, elapsed: float, rows: list) -> None:
-    """Write everything a resumed run needs to continue bit for bit (atomically)."""
+                        step: int, elapsed: float, rows: list, config: dict | None = None) -> None:
+    """Write everything a resumed run needs to continue bit for bit (atomically); `ema`, `rng` and
+    `generator` may be None (a recipe without them), `config` is what the run was started with."""
     atomic_torch_save(
-        {"model": model.state_dict(), "ema": ema.shadow.state_dict(), "optimiser": optimiser.state_dict(),
-         "rng": rng.getstate(), "generator": generator.get_state(), "step": step, "elapsed": elapsed,
-         "rows": rows},
+        {"model": model.state_dict(), "ema": None if ema is None else ema.shadow.state_dict(),
+         "optimiser": optimiser.state_dict(), "rng": None if rng is None else rng.getstate(),
+         "generator": None if generator is None else generator.get_state(), "step": step, "elapsed": elapsed,
+         "rows": rows, "config": config},
         path,
     )
 
 
-def load_training_state(path: str | os.PathLike, *, model, ema, optimiser, rng, generator) -> tuple[int, float, list]:
-    """Restore what `save_training_state` wrote into the given objects; returns (step, elapsed, rows)."""
-    state = torch.load(path, weights_only=False)
+def restore_training_state(state: dict, *, model, ema, optimiser, rng, generator) -> tuple[int, float, list]:
+    """Put what `save_training_state` wrote (loaded) into the given objects (those not None);
+    returns (step, elapsed, rows)."""
     model.load_state_dict(state["model"])
-    ema.shadow.load_state_dict(state["ema"])
+    if ema is not None:
+        ema.shadow.load_state_dict(state["ema"])
     optimiser.load_state_dict(state["optimiser"])
-    rng.setstate(state["rng"])
-    generator.set_state(state["generator"])
+    if rng is not None:
+        rng.setstate(state["rng"])
+    if generator is not None:
+        generator.set_state(state["generator"])
     return state["step"], state["elapsed"], state["rows"]
 
 
