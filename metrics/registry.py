@@ -21,6 +21,8 @@ BACKEND_MODULES = [
     "metrics.paper.identity_insightface",
     "metrics.paper.identity_dlib",
     "metrics.lab.perceptor_metrics",
+    "metrics.lab.dynamic_degree",
+    "metrics.lab.motion_smoothness",
 ]
 _loaded = False
 
