@@ -144,8 +144,9 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
                                               np.array([rank])), "simulated": simulated})
     summary = pd.DataFrame(records, columns=SUMMARY_COLUMNS)
     summary["best"] = False
+    references = set(grid.reference_row_names)  # they show a column's ceiling and floor; they are not ranked
     for (_, _), group in summary.groupby(["length", "column"], sort=False):
-        valid = group.dropna(subset=["mean"])
+        valid = group[~group["row"].isin(references)].dropna(subset=["mean"])
         if len(valid) < 2:
             continue
         if np.isclose(valid["mean"].max(), valid["mean"].min(), rtol=0, atol=1e-9):

@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
     "bench.grid.framepack_rows",
     "bench.grid.baseline_rows",
     "bench.grid.hunyuan_rows",
+    "bench.grid.reference_rows",
     "bench.grid.providers",
 )
 
@@ -54,6 +55,8 @@ class GeneratorKind:
         needs_checkpoint: whether a row of this kind must name an existing checkpoint.
         extra_files: row -> {label: path} of further files whose CONTENT determines the
             output (e.g. FramePack's codec); they are hashed into the run key.
+        reference: a reference row (real clips, static video): measured like every row, but
+            not ranked in tables and left out of votes and ratings.
         description: one line for listings.
     """
 
@@ -63,6 +66,7 @@ class GeneratorKind:
     display_name: Callable[[RowSpec], str] | None = None
     needs_checkpoint: bool = True
     extra_files: Callable[[RowSpec], dict[str, str]] | None = None
+    reference: bool = False
     description: str = ""
 
 
