@@ -6,7 +6,7 @@ committed lab perceptor (2026-12). The validity study uses other seeds.
 
     net subject displacement over a 1 s window (mean of 3 frames at each end):
         median 5.05 px, 5th percentile 3.16 px, 99th 10.9 px
-        (a subject shaking ±1.5 px in place: median 0.87 px, max 2.37 px)
+        (a subject shaking ±1.5 px in place: median 0.86 px, 99th percentile 1.98 px, max 2.54 px)
     perceived second difference |p(t−1) − 2 p(t) + p(t+1)| of the subject centre:
         median 0.15 px, 99th percentile 1.22 px (bounces off the floor are the largest)
         (true positions: 99th percentile 0.65 px; the rest is the perceptor's ≈ 0.2 px reading noise)
