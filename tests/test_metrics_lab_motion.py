@@ -24,14 +24,6 @@ def still_frames(frames: int) -> np.ndarray:
     return np.full((frames, 64, 64, 3), 90, np.uint8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_lab_dynamic_counts_travel_and_not_shaking_in_place():
     present = np.ones(49)
     moving = lab_dynamic_degree(straight_path(49, 5.0), present, 64, 64, FPS)
