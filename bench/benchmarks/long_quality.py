@@ -184,7 +184,8 @@ def long_quality_report(generated: dict[str, dict], items, sections: int) -> dic
         entry["mean_motion_px_per_frame"] = float(np.mean(curves["motion_px_per_frame"]))
         if row.get("generation_order"):
             # the same curves in the order the sampler generated the sections
-            entry["curves_by_generation_step"] = {key: [values[s] for s in row["generation_order"]]
+            sections_by_step = np.argsort(row["generation_order"])
+            entry["curves_by_generation_step"] = {key: [values[s] for s in sections_by_step]
                                                   for key, values in curves.items()}
         report["rows"][name] = entry
     report["real"] = {f"{frames}_frames_per_section": entry for frames, entry in sorted(real_cache.items())}
