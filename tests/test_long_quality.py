@@ -64,3 +64,20 @@ def test_generation_order_puts_the_inverted_orders_sections_next_to_the_start_la
     assert order_of("td_f16k4f4k2f1k1_g9") == [0, 1, 2, 3]
     assert order_of("td_f16k4f4k2f1k1_g9_x_f1k1") == [0, 2, 3, 1]  # start and end first, then the fill-in
     assert generation_order(SimpleNamespace(), 4) is None  # a baseline: no section plan, time order
+
+
+def test_report_sets_each_row_beside_the_real_clips_and_reorders_by_generation_step(perceptor):
+    from bench.benchmarks.long_quality import long_quality_report
+    from bench.world import validation_items
+
+    items = validation_items("i2v", 2)
+    videos = [item.reference_clip(1 + 4 * 9).frames for item in items]  # a "row" that generates the real clips
+    generated = {"copy": {"videos": videos, "frames_per_section": 9, "order": "anti_drifting",
+                          "generation_order": [0, 2, 3, 1]}}
+    report = long_quality_report(generated, items, sections=4)
+    entry = report["rows"]["copy"]
+    assert entry["curves"] == report["real"]["9_frames_per_section"]["curves"]
+    motion = entry["curves"]["motion_px_per_frame"]
+    assert entry["curves_by_generation_step"]["motion_px_per_frame"] == [motion[0], motion[3], motion[1], motion[2]]
+    assert report["by_order"]["anti_drifting"]["rows"] == ["copy"]
+    assert report["real"]["9_frames_per_section"]["static_video_scores"]["dynamic_lab"] == 0.0
