@@ -1,12 +1,13 @@
 # The two commands of the README:
 #   make demo   — create .venv, install, run the lab demo
 #   make test   — create .venv, install, run the test suite
+# and `make docs`: build the documentation site (mkdocs, --strict: a broken link fails).
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint docs
 
 setup: $(VENV)/.installed
 
@@ -28,3 +29,6 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check framepack baselines metrics bench tests
+
+docs: setup
+	$(VENV)/bin/mkdocs build --strict --site-dir site

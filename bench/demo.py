@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.atomic_files import atomic_write
 from bench.executors import make_executor, run_grid
 from bench.grid import ResolvedGrid, load_and_resolve, metric_provider
+from bench.row_labels import row_label
 from bench.run_store import RunStore
-from bench.tables import GridResults, collect_results, results_dir, write_tables
+from bench.tables import GridResults, collect_results, percent_scale, results_dir, write_tables
 
 DEFAULT_GRID = "grids/demo.yaml"
 
@@ -40,15 +42,18 @@ class DemoResult:
 
 def row_quality(results: GridResults, grid: ResolvedGrid) -> dict[str, float]:
     """One quality number per row for simulated judges: the mean over metrics of the row's
-    z-scored global metric means (signed by direction) and drift means (lower is better)."""
-    ranked = grid.ranked_row_names  # reference rows (real clips, static video) are not judged
+    z-scored global metric means (signed by direction; "neutral" scores such as mean lightness have
+    no better side and are left out) and drift means (lower is better). Reference rows (real clips,
+    static video) are not judged."""
+    ranked = grid.ranked_row_names
     scores = results.scores[results.scores["metric"].isin(results.directions) & results.scores["row"].isin(ranked)]
     if scores.empty:
         raise ValueError("no finished runs with metrics: nothing for simulated judges to judge")
     parts = []
     for metric, direction in results.directions.items():
-        means = scores[scores["metric"] == metric].groupby("row")["score"].mean()
-        parts.append(_zscore(means) * (1 if direction == "higher" else -1))
+        if direction != "neutral":
+            means = scores[scores["metric"] == metric].groupby("row")["score"].mean()
+            parts.append(_zscore(means) * (1 if direction == "higher" else -1))
         if metric in grid.spec.metrics.drift:
             drift = scores[scores["metric"] == metric].groupby("row")["drift"].mean()
             parts.append(-_zscore(drift))
@@ -85,12 +90,27 @@ def simulated_rating_round(results: GridResults, grid: ResolvedGrid, out_dir: Pa
 
 def demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, path: Path,
                 windows: int = 10, samples: int = 6) -> Path | None:
+    """Write `draw_demo_figure` to `path` (PNG, atomically); None when no run is finished."""
+    import matplotlib.pyplot as plt
+
+    figure = draw_demo_figure(grid, results, store, windows, samples)
+    if figure is None:
+        return None
+    atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(figure)
+    return path
+
+
+def draw_demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, windows: int = 10,
+                     samples: int = 6):
     """Sample frames of every row (first prompt and seed, longest length) and the mean
-    per-window drift curves of each drift metric per row."""
+    per-window drift curves of each drift metric per row, the legend below the curves."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from bench.figures.style import cap_percent_axis
 
     done = results.runs[results.runs["state"] == "done"]
     if done.empty:
@@ -124,29 +144,29 @@ def demo_figure(grid: ResolvedGrid, results: GridResults, store: RunStore, path:
             if r == 0:
                 axis.set_title(f"frame {index}", fontsize=8)
             if c == 0:
-                axis.set_ylabel(row, fontsize=6, rotation=0, ha="right", va="center")
+                axis.set_ylabel(row_label(row).replace(" — ", "\n"), fontsize=6, rotation=0, ha="right", va="center")
     span = max(samples, n_curves)
     for m, metric in enumerate(drift_metrics):
         axis = figure.add_subplot(grid_spec[len(rows) + 1, m * span:(m + 1) * span])
         part = curves[curves["metric"] == metric]
+        scale = percent_scale(part["value"].dropna())  # fractions and cosines in percent, as in the table
         for row in grid.row_names:
             mean = part[part["row"] == row].groupby("window")["value"].mean()
             if len(mean):
-                axis.plot(mean.index, mean.to_numpy() * 100, marker=".", label=row)
-        axis.set_title(f"{metric} per window (%)", fontsize=9)
+                axis.plot(mean.index, mean.to_numpy() * scale, marker=".", label=row_label(row))
+        axis.set_title(f"{metric} per window{' (%)' if scale == 100.0 else ''}", fontsize=9)
         axis.set_xlabel("window (start → end)", fontsize=8)
         axis.tick_params(labelsize=7)
         axis.ticklabel_format(axis="y", useOffset=False)
-    if drift_metrics:
-        figure.axes[-1].legend(fontsize=6, loc="best")
+        if scale == 100.0:
+            cap_percent_axis(axis)
+    if drift_metrics:  # below the curves, never on them
+        handles, labels = figure.axes[-1].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 4),
+                      fontsize=7, frameon=False)
     figure.suptitle(f"{grid.name}: sample frames ({first['prompt']}, seed {first['seed']}, {length}) and drift curves",
                     fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(temporary, dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    temporary.replace(path)
-    return path
+    return figure
 
 
 def run_demo(grid_path: str | Path = DEFAULT_GRID, overrides: tuple[str, ...] | list[str] = (),

@@ -7,7 +7,12 @@ grid's videos (prompts × seeds); the best value of each column is bold. A grid 
 lengths gets one table per length.
 
 Everything is derived from the run folders (metrics.parquet) in seconds, without running a
-metric: drift comes from the stored per-frame values through the metric provider.
+metric: drift comes from the stored per-frame values through the metric provider. The grid's
+`metrics.aggregators` choose the drift columns (the paper's start–end Δ, VDE with linear or log
+weights). Set-level metrics (`metrics.set_level`, e.g. the distance to real video) are the one
+exception: they compare each row's videos as a set with real video, so they read the stored
+frames; their cells carry "(set)" in the column name, have no interval, and a "real vs real
+(floor)" row gives what real video itself scores.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from scipy import stats
 from bench.atomic_files import atomic_write, atomic_write_text
 from bench.grid.registry import metric_provider
 from bench.grid.resolve import ResolvedGrid
+from bench.row_labels import row_label
 from bench.run_store import DONE, RunStore
 
 FORMATS = ("md", "latex", "csv")
@@ -50,6 +56,12 @@ class GridResults:
     scores: pd.DataFrame
     directions: dict[str, str]
     missing: dict[str, dict[str, Any]]
+    set_level: pd.DataFrame | None = None
+
+
+VDE_AGGREGATORS = {"vde_linear": "linear", "vde_log": "log"}
+AGGREGATOR_LABELS = {"start_end": "Δ {} ↓", "vde_linear": "VDE {} ↓", "vde_log": "VDE-log {} ↓"}
+FLOOR_ROW = "real vs real (floor)"
 
 
 def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridResults:
@@ -84,13 +96,35 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
     videos = all_values[all_values["kind"] == "video"][["video", "metric", "value"]].rename(
         columns={"video": "key", "value": "score"})
     videos = videos.merge(drift.rename(columns={"video": "key"}), on=["key", "metric"], how="left")
+    for aggregator in grid.spec.metrics.aggregators:
+        if aggregator in VDE_AGGREGATORS:
+            table = provider.vde(all_values, grid.spec.metrics.vde_chunks, VDE_AGGREGATORS[aggregator])
+            videos = videos.merge(table.rename(columns={"video": "key", "vde": aggregator}), on=["key", "metric"],
+                                  how="left")
+            score_columns.append(aggregator)
     scores = done.merge(videos, on="key", how="inner")[score_columns]
     values = done.merge(all_values, left_on="key", right_on="video", how="inner").drop(columns="key")
     measured = set(scores["metric"])
     directions = {name: provider.info(name, grid.spec.metrics.backend).direction
                   for name in grid.spec.metrics.names if name in measured}
+    set_level = None
+    if grid.spec.metrics.set_level:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from bench.grid.set_level import set_level_results
+
+        with Progress(TextColumn("set-level metrics {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("", total=len(grid.spec.lengths) * len(grid.row_names))
+            # Per-video features cached by content in the store (a dot folder: not a run).
+            set_level = set_level_results(grid.spec, grid.runs, grid.row_names, store,
+                                          cache=str(store.root / ".set_level_cache"),
+                                          on_set=lambda name: progress.update(task, advance=1, description=name))
+        for metric, errors in set_level[set_level["kind"] == "error"].groupby("metric"):
+            missing[f"{metric} (set)"] = {"runs": len(errors), "reason": errors["error"].iloc[0]}
     return GridResults(runs=runs, values=values, scores=scores.reset_index(drop=True),
-                       directions=directions, missing=missing)
+                       directions=directions, missing=missing, set_level=set_level)
 
 
 def mean_ci(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
@@ -127,11 +161,18 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
             scores = results.scores[(results.scores["row"] == row) & (results.scores["length"] == length.name)]
             for metric in metrics:
                 samples = scores.loc[scores["metric"] == metric, "score"].to_numpy() * scale[metric]
-                records.append(_record(length.name, row, f"{metric_label(metric)} {_arrow(results.directions[metric])}",
+                records.append(_record(length.name, row, f"{metric_label(metric)} {_arrow(results.directions[metric])}".strip(),
                                        metric, "global", results.directions[metric], samples))
             for metric in drift_metrics:
-                samples = scores.loc[scores["metric"] == metric, "drift"].dropna().to_numpy() * scale[metric]
-                records.append(_record(length.name, row, f"Δ {metric_label(metric)} ↓", metric, "drift", "lower", samples))
+                for aggregator in grid.spec.metrics.aggregators:
+                    column, factor = ("drift", scale[metric]) if aggregator == "start_end" else (aggregator, 100.0)
+                    if column not in scores.columns:
+                        continue
+                    samples = scores.loc[scores["metric"] == metric, column].dropna().to_numpy() * factor
+                    records.append(_record(length.name, row, AGGREGATOR_LABELS[aggregator].format(metric_label(metric)),
+                                           metric, "drift" if aggregator == "start_end" else aggregator, "lower",
+                                           samples))
+            records += set_level_records(results.set_level, length.name, row)
             if ratings is not None and len(ratings):
                 board = ratings.set_index("model")
                 simulated = bool(board["simulated"].any()) if "simulated" in board else False
@@ -142,11 +183,13 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
                                               np.array([elo])), "simulated": simulated})
                     records.append({**_record(length.name, row, f"Rank{tag} ↓", "rank", "rating", "lower",
                                               np.array([rank])), "simulated": simulated})
+        records += set_level_floor_records(results.set_level, length.name)
     summary = pd.DataFrame(records, columns=SUMMARY_COLUMNS)
     summary["best"] = False
     references = set(grid.reference_row_names)  # they show a column's ceiling and floor; they are not ranked
     for (_, _), group in summary.groupby(["length", "column"], sort=False):
-        valid = group[~group["row"].isin(references)].dropna(subset=["mean"])
+        valid = group[(group["row"] != FLOOR_ROW) & (group["direction"] != "neutral")
+                      & ~group["row"].isin(references)].dropna(subset=["mean"])
         if len(valid) < 2:
             continue
         if np.isclose(valid["mean"].max(), valid["mean"].min(), rtol=0, atol=1e-9):
@@ -154,6 +197,35 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
         target = valid["mean"].max() if valid["direction"].iloc[0] == "higher" else valid["mean"].min()
         summary.loc[valid.index[np.isclose(valid["mean"], target, rtol=0, atol=1e-9)], "best"] = True
     return summary
+
+
+def set_level_records(set_level: pd.DataFrame | None, length: str, row: str) -> list[dict]:
+    """Summary records of the set-level metrics of one (length, row): the value at the end of the
+    video and the start–end contrast, one number over all the row's videos (kind "set")."""
+    if set_level is None or set_level.empty:
+        return []
+    records = []
+    part = set_level[(set_level["length"] == length) & (set_level["set"] == row)]
+    for metric, rows in part.groupby("metric", sort=False):
+        for kind, column in (("end", f"{metric_label(metric)} end (set) ↓"), ("contrast", f"Δ {metric_label(metric)} (set) ↓")):
+            values = rows.loc[rows["kind"] == kind, "value"].dropna().to_numpy()
+            record = _record(length, row, column, metric, "set", "lower", values[:1])
+            record["n"] = int(rows["videos"].max()) if len(values) else 0
+            records.append(record)
+    return records
+
+
+def set_level_floor_records(set_level: pd.DataFrame | None, length: str) -> list[dict]:
+    """The "real vs real (floor)" row: each set-level column's floor (the same for every row of a length)."""
+    if set_level is None or set_level.empty:
+        return []
+    records = []
+    part = set_level[(set_level["length"] == length) & set_level["kind"].isin(["end", "contrast"])]
+    for metric, rows in part.groupby("metric", sort=False):
+        for kind, column in (("end", f"{metric_label(metric)} end (set) ↓"), ("contrast", f"Δ {metric_label(metric)} (set) ↓")):
+            floors = rows.loc[rows["kind"] == kind, "floor"].dropna().to_numpy()
+            records.append({**_record(length, FLOOR_ROW, column, metric, "set", "lower", floors[:1]), "n": 0})
+    return records
 
 
 def percent_scale(scores: pd.Series) -> float:
@@ -164,7 +236,7 @@ def percent_scale(scores: pd.Series) -> float:
 
 
 def _arrow(direction: str) -> str:
-    return "↑" if direction == "higher" else "↓"
+    return {"higher": "↑", "lower": "↓"}.get(direction, "")
 
 
 def _record(length: str, row: str, column: str, metric: str, kind: str, direction: str, samples: np.ndarray) -> dict:
@@ -176,16 +248,22 @@ def _record(length: str, row: str, column: str, metric: str, kind: str, directio
             "mean": mean, "ci_low": low, "ci_high": high, "n": int(len(samples)), "best": False, "simulated": False}
 
 
-def _cell(record: pd.Series, bold: tuple[str, str], plus_minus: str) -> str:
+def cell_text(record: pd.Series, plus_minus: str = " ± ", decimals: int = 2) -> str:
+    """One cell of the table: "52.35 ± 10.96", "1026" for a rating, "–" when nothing was measured."""
     if pd.isna(record["mean"]):
         return "–"
     if record["kind"] == "rating":
-        text = f"{record['mean']:.0f}"
-    elif pd.isna(record["ci_low"]):
-        text = f"{record['mean']:.2f}"
-    else:
-        text = f"{record['mean']:.2f}{plus_minus}{(record['ci_high'] - record['ci_low']) / 2:.2f}"
-    return f"{bold[0]}{text}{bold[1]}" if record["best"] else text
+        return f"{record['mean']:.0f}"
+    if record["kind"] == "set":
+        return f"{record['mean']:.3g}"  # one number per set, no interval
+    if pd.isna(record["ci_low"]):
+        return f"{record['mean']:.{decimals}f}"
+    return f"{record['mean']:.{decimals}f}{plus_minus}{(record['ci_high'] - record['ci_low']) / 2:.{decimals}f}"
+
+
+def _cell(record: pd.Series, bold: tuple[str, str], plus_minus: str) -> str:
+    text = cell_text(record, plus_minus)
+    return f"{bold[0]}{text}{bold[1]}" if record["best"] and text != "–" else text
 
 
 def wide_table(summary: pd.DataFrame, length: str, fmt: str = "md") -> pd.DataFrame:
@@ -220,6 +298,9 @@ def render(summary: pd.DataFrame, fmt: str = "md", title: str = "",
         caption = f"{title} — {length} videos; percent, mean ± 95 % CI over {int(n.max()) if len(n) else 0} videos per row"
         if summary.loc[summary["length"] == length, "simulated"].any():
             caption += "; ELO from SIMULATED judges, not human votes"
+        if (summary.loc[summary["length"] == length, "kind"] == "set").any():
+            caption += ("; (set): set-level, one value per row over all its videos vs real video from the same start "
+                        "frames (no interval), the floor row is real vs real")
         blocks.append(_markdown(table, caption) if fmt == "md" else _latex(table, caption))
     notes = [f"{metric}: not measured in {entry['runs']} run(s) — {entry['reason']}"
              for metric, entry in (missing or {}).items()]
@@ -235,7 +316,7 @@ def _markdown(table: pd.DataFrame, caption: str) -> str:
     rule = "|---|" + "|".join("---:" for _ in table.columns) + "|"
     lines = [f"**{caption}**", "", header, rule]
     for row, cells in table.iterrows():
-        lines.append(f"| `{row}` | " + " | ".join(cells) + " |")
+        lines.append(f"| {row_label(row, ('`', '`'))} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -251,7 +332,9 @@ def _latex(table: pd.DataFrame, caption: str) -> str:
              r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
              "Variant & " + " & ".join(_latex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
     for row, cells in table.iterrows():
-        lines.append(r"\texttt{" + _latex_escape(str(row)) + "} & " + " & ".join(cells) + r" \\")
+        label = row_label(str(row), ("\x00", "\x01"))  # placeholders: \texttt{...} must not be escaped
+        lines.append(_latex_escape(label).replace("\x00", r"\texttt{").replace("\x01", "}").replace("—", "--")
+                     + " & " + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _latex_escape(caption) + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -304,10 +387,14 @@ def write_tables(grid: ResolvedGrid, store: RunStore | None = None, out_root: st
         "summary": out_dir / "summary.parquet", "scores": out_dir / "scores.parquet",
         "values": out_dir / "values.parquet",
     }
+    if results.set_level is not None:
+        paths["set_level"] = out_dir / "set_level.parquet"
     texts = {fmt: render(summary, fmt, title, results.missing) for fmt in FORMATS}
     atomic_write_text(paths["md"], texts["md"])
     atomic_write_text(paths["latex"], texts["latex"])
     atomic_write_text(paths["csv"], texts["csv"])
-    for name, frame in (("summary", summary), ("scores", results.scores), ("values", results.values)):
-        _write_parquet(paths[name], frame)
+    for name, frame in (("summary", summary), ("scores", results.scores), ("values", results.values),
+                        ("set_level", results.set_level)):
+        if name in paths:
+            _write_parquet(paths[name], frame)
     return {"summary": summary, "results": results, "paths": paths, "texts": texts}

@@ -15,7 +15,8 @@ import numpy as np
 
 Granularity = Literal["per_frame", "per_pair", "per_triplet", "per_window", "per_video"]
 Backend = Literal["paper", "classical", "lab"]
-Direction = Literal["higher", "lower"]
+# "neutral": a quantity with no better direction (e.g. mean lightness); only its drift is ranked.
+Direction = Literal["higher", "lower", "neutral"]
 
 # The lab world's nominal frame rate, used when a caller does not know a video's rate.
 DEFAULT_FPS = 16.0
@@ -79,7 +80,8 @@ class Metric:
             "anatomy", "identity", or a named variant such as "clarity_piqe").
         backend: "paper" (the paper's learned network, local weights), "classical" (no learned
             weights) or "lab" (validated on the lab world).
-        direction: "higher" or "lower" is better.
+        direction: "higher" or "lower" is better, or "neutral" (no better direction; tables
+            show the score unranked and rank only its drift).
         granularity: the unit of the stored values.
         version: bump when the numbers a metric produces change; part of the cache key.
         min_frames: fewest frames the metric accepts.

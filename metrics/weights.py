@@ -108,6 +108,19 @@ WEIGHT_FILES: tuple[WeightFile, ...] = (
     WeightFile("dlib_shape_predictor_5", "identity_dlib[paper]", "shape_predictor_5_face_landmarks.dat", "≈9 MB",
                "PyPI face-recognition-models==0.3.0 (extra `dlib`)", "package",
                "face_recognition_models/models/shape_predictor_5_face_landmarks.dat", licence="CC0"),
+    WeightFile("i3d_torchscript", "reference_distance[paper] (FVD)", "i3d_torchscript.pt", "≈50 MB (I3D, Kinetics-400)",
+               "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt (the FVD detector of StyleGAN-V / DIGAN / "
+               "DFoT); contract: f(videos (N,3,T,224,224) float [-1,1], rescale=False, resize=False, "
+               "return_features=True) -> (N,400)",
+               "torch_hub", "fpbench/i3d_torchscript.pt", licence="Apache-2.0 (Kinetics I3D)"),
+    WeightFile("dino_vitb16", "i2v_subject[paper]", "dino_vitbase16_pretrain.pth", "≈330 MB (DINO ViT-B/16)",
+               "https://dl.fbaipublicfiles.com/dino/dino_vitbase16_pretrain/dino_vitbase16_pretrain.pth "
+               "(the state_dict VBench-I2V loads through torch.hub facebookresearch/dino dino_vitb16)",
+               "torch_hub", "checkpoints/dino_vitbase16_pretrain.pth", licence="Apache-2.0"),
+    WeightFile("dreamsim_embedder", "i2v_background[paper]", "dreamsim_embed.pt", "≈400 MB (DreamSim ensemble)",
+               "TorchScript export of DreamSim's `embed` (pip dreamsim, pretrained ensemble; VBench-I2V's background "
+               "model); contract: f(images (N,3,224,224) float [0,1]) -> embeddings (N,D)",
+               "torch_hub", "fpbench/dreamsim_embed.pt", licence="MIT (DreamSim)"),
     WeightFile("niqe_params", "clarity[classical] (NIQE)", "niqe_pris_params.npz", "≈11 KB",
                "PyPI sdist basicsr==1.4.2, basicsr/metrics/niqe_pris_params.npz (installed by "
                "`python -m metrics.classical.niqe_params`, run by `make setup`)",
@@ -203,6 +216,15 @@ class WeightsResolver:
             f"never downloaded. Source: {entry.source}. Place it at {self.expected_path(key)} "
             f"(or in a folder passed as --weights-dir). Looked in: {looked}"
         )
+
+    def availability(self, *keys: str) -> tuple[bool, str]:
+        """(True, "") when every file of `keys` is on disk, else (False, the first missing file's message)."""
+        try:
+            for key in keys:
+                self.require(key)
+        except MissingWeightsError as error:
+            return False, str(error)
+        return True, ""
 
     def status(self) -> list[dict]:
         """One row per weights file: key, used_by, filename, size, source, expected, found, present."""

@@ -6,8 +6,8 @@ workers load them too).
   section; `delay` seconds per section; `fail_prompt` makes the run for that prompt raise;
   `reverse` hands sections to the sink in reverse time order (like inverted sampling);
   `log` names a file that gets "start KEY" / "end KEY" lines (KEY = prompt|seed|sections|drift).
-- metric provider "fake": "brightness" (per frame, higher is better) and "flicker" (per pair,
-  lower is better), with start–end drift and windowed curves; "needs_weights" cannot run here
+- metric provider "fake": "brightness" (per frame, higher is better), "level" (the same in
+  0–100, no better direction: "neutral") and "flicker" (per pair, lower is better), with start–end drift and windowed curves; "needs_weights" cannot run here
   (MetricUnavailable) and "explodes" raises a bug-like error.
 """
 
@@ -94,6 +94,7 @@ register_generator_kind(GeneratorKind(
 
 class FakeMetricProvider:
     METRICS = {"brightness": ("higher", "per_frame"), "flicker": ("lower", "per_pair"),
+               "level": ("neutral", "per_frame"),
                "needs_weights": ("higher", "per_frame"), "explodes": ("higher", "per_frame")}
 
     def check(self, names, backend):
@@ -116,8 +117,8 @@ class FakeMetricProvider:
         if name == "explodes":
             raise RuntimeError("the fake metric exploded")
         frames = frames.astype(np.float64)
-        if name == "brightness":
-            per = frames.mean(axis=(1, 2, 3)) / 255.0
+        if name in ("brightness", "level"):
+            per = frames.mean(axis=(1, 2, 3)) / (255.0 if name == "brightness" else 2.55)
             kind = "frame"
         else:
             per = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3)) / 255.0
@@ -143,6 +144,16 @@ class FakeMetricProvider:
             for w, chunk in enumerate(np.array_split(series, min(windows, len(series)))):
                 out.append({"metric": name, "window": w, "value": float(chunk.mean())})
         return pd.DataFrame(out, columns=["metric", "window", "value"])
+
+
+    def vde(self, values, chunks, weighting):
+        from metrics.drift import vde
+
+        out = []
+        for (video, name), group in values[values["kind"] != "video"].groupby(["video", "metric"]):
+            series = group.sort_values("index")["value"].to_numpy()
+            out.append({"video": video, "metric": name, "vde": vde(series, chunks, weighting)})
+        return pd.DataFrame(out, columns=["video", "metric", "vde"])
 
 
 register_metric_provider("fake", FakeMetricProvider)

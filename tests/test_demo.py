@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import bench.cli
-from bench.demo import row_quality, run_demo
+from bench.demo import draw_demo_figure, row_quality, run_demo
 from bench.grid import MissingCheckpointError, load_and_resolve, load_grid, metric_provider
 from bench.grid.framepack_rows import framepack_row_name, validate_framepack_row
 from bench.tables import collect_results
@@ -64,6 +64,23 @@ def test_demo_runs_rates_with_simulated_judges_and_saves_table_and_figure(tmp_pa
     pd.testing.assert_frame_equal(again.tables["summary"], result.tables["summary"])
 
 
+def test_demo_figure_keeps_its_legend_below_the_curves_and_is_written_like_other_results(tmp_path):
+    from bench.atomic_files import FILE_MODE
+    from bench.run_store import RunStore
+
+    path = fake_demo_grid(tmp_path)
+    result = run_demo(path, ["metrics.drift=[flicker]"], results_root=tmp_path / "results", progress=False,
+                      rating=False, paper_figures=False)
+    assert result.figure.stat().st_mode & 0o777 == FILE_MODE
+    figure = draw_demo_figure(result.grid, result.tables["results"], RunStore(tmp_path / "runs"))
+    assert not [axis for axis in figure.axes if axis.get_legend() is not None]  # no legend on any panel
+    (legend,) = figure.legends
+    figure.canvas.draw()
+    legend_top = legend.get_window_extent().transformed(figure.transFigure.inverted()).y1
+    curves = [axis for axis in figure.axes if axis.lines]
+    assert curves and legend_top <= min(axis.get_position().y0 for axis in curves) + 1e-6
+
+
 def test_fpbench_demo_prints_the_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(bench.cli, "SUBCOMMAND_MODULES", ["run", "status", "table", "demo"])
     path = fake_demo_grid(tmp_path)
@@ -71,7 +88,9 @@ def test_fpbench_demo_prints_the_table(tmp_path, monkeypatch, capsys):
                            "--set", "prompts.count=1"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "| `fake(drift=1.0)` |" in out and "SIMULATED" in out
+    # drawn for a terminal, not raw markdown: no `**` or backticks, box lines instead of pipes
+    assert "fake(drift=1.0)" in out and "SIMULATED" in out
+    assert "**" not in out and "`" not in out and "| " not in out and "│" in out
     assert bench.cli.main(["status", str(path), "--set", "prompts.count=1"]) == 0
     status = capsys.readouterr().out
     assert "fake(drift=12.0)" in status and "all" in status

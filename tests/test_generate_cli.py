@@ -1,36 +1,17 @@
 """`fpbench generate`: a checkpoint + sidecar in, an mp4 (and lossless frames) out."""
 
-import json
 
 import numpy as np
 import pytest
-import torch
 
 from bench.cli import main
 from bench.video_io import read_video
-from bench.world import sample_clip, test_split
-from framepack.lab.codec import LabCodec, LabCodecConfig
-from framepack.lab.model import PackedDiT, PackedDiTConfig
+from bench.world import test_split
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ckpt")
-    frames = np.concatenate([sample_clip(seed, 2).frames for seed in range(3)])
-    codec = LabCodec(LabCodecConfig(kind="linear", latent_channels=4, downsample=8))
-    codec.fit_linear(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
-    codec.save(folder / "codec.safetensors")
-    model = PackedDiT(PackedDiTConfig(latent_channels=4, dim=16, depth=1, heads=2, text_vocab=64, kernels=("k2",)))
-    model.save(folder / "fp.safetensors", dtype=torch.float16)
-    sidecar = {"schedule": "f1k1_x_g2_f1k1f2k2_td", "order": "inverted_anti_drifting",
-               "codec": str(folder / "codec.safetensors"), "codebook": None}
-    (folder / "fp.json").write_text(json.dumps(sidecar))
-    return folder / "fp.safetensors"
-
-
-def test_generate_from_a_test_item_writes_every_frame_in_time_order(tmp_path, checkpoint):
+def test_generate_from_a_test_item_writes_every_frame_in_time_order(tmp_path, lab_checkpoint):
     out, lossless = tmp_path / "v.mp4", tmp_path / "v.npz"
-    code = main(["generate", "--checkpoint", str(checkpoint), "--test-item", "3", "--sections", "3",
+    code = main(["generate", "--checkpoint", str(lab_checkpoint), "--test-item", "3", "--sections", "3",
                  "--steps", "2", "--seed", "1", "--out", str(out), "--lossless", str(lossless)])
     assert code == 0
     frames = np.load(lossless)["frames"]
@@ -41,14 +22,14 @@ def test_generate_from_a_test_item_writes_every_frame_in_time_order(tmp_path, ch
     assert np.abs(decoded.astype(int) - frames.astype(int)).mean() < 6  # H.264, visually lossless
 
 
-def test_generate_from_an_image_file_and_same_seed_is_repeatable(tmp_path, checkpoint):
+def test_generate_from_an_image_file_and_same_seed_is_repeatable(tmp_path, lab_checkpoint):
     import cv2
 
     start = test_split("i2v")[0].start_frame
     cv2.imwrite(str(tmp_path / "start.png"), cv2.cvtColor(start, cv2.COLOR_RGB2BGR))
     runs = []
     for name in ("a", "b"):
-        assert main(["generate", "--checkpoint", str(checkpoint), "--image", str(tmp_path / "start.png"),
+        assert main(["generate", "--checkpoint", str(lab_checkpoint), "--image", str(tmp_path / "start.png"),
                      "--sections", "1", "--steps", "2", "--out", str(tmp_path / f"{name}.mp4"),
                      "--lossless", str(tmp_path / f"{name}.npz")]) == 0
         runs.append(np.load(tmp_path / f"{name}.npz")["frames"])
@@ -63,20 +44,20 @@ def test_missing_checkpoint_is_reported_without_traceback(tmp_path, capsys):
     assert "none.safetensors" in capsys.readouterr().err
 
 
-def test_checkpoint_without_sidecar_needs_a_schedule(tmp_path, checkpoint, capsys):
+def test_checkpoint_without_sidecar_needs_a_schedule(tmp_path, lab_checkpoint, capsys):
     bare = tmp_path / "bare.safetensors"
-    bare.write_bytes(checkpoint.read_bytes())
+    bare.write_bytes(lab_checkpoint.read_bytes())
     assert main(["generate", "--checkpoint", str(bare), "--prompt", "x", "--out", str(tmp_path / "v.mp4")]) == 2
     assert "--schedule" in capsys.readouterr().err
 
 
-def test_sampler_settings_reach_the_generator_and_default_to_euler_with_shift_12(tmp_path, checkpoint):
+def test_sampler_settings_reach_the_generator_and_default_to_euler_with_shift_12(tmp_path, lab_checkpoint):
     from bench.generate import build_generator
 
-    default = build_generator(checkpoint)
+    default = build_generator(lab_checkpoint)
     assert (default.steps, default.solver, default.shift) == (25, "euler", 12.0)
-    chosen = build_generator(checkpoint, steps=4, solver="dpmpp_2m", shift=3.0)
+    chosen = build_generator(lab_checkpoint, steps=4, solver="dpmpp_2m", shift=3.0)
     assert (chosen.steps, chosen.solver, chosen.shift) == (4, "dpmpp_2m", 3.0)
     with pytest.raises(SystemExit):
-        main(["generate", "--checkpoint", str(checkpoint), "--prompt", "x", "--solver", "heun",
+        main(["generate", "--checkpoint", str(lab_checkpoint), "--prompt", "x", "--solver", "heun",
               "--out", str(tmp_path / "v.mp4")])

@@ -43,7 +43,7 @@ def test_metrics_command_measures_a_folder_and_reports_bad_videos(videos, tmp_pa
                   "--prompts", str(prompts), "--out", str(out), "--drift"])
     printed = capsys.readouterr().out
     assert status == 1  # one bad video
-    assert "broken.mp4" in printed and "bad video" in printed and "start-end contrast" in printed
+    assert "broken.mp4" in printed and "bad video" in printed and "Δ = |M(first 15 %)" in printed and "VDE linear" in printed
     table = pd.read_parquet(out)
     scores = table[table.kind == "video"].assign(name=lambda t: t.video.str.rsplit("/", n=1).str[-1])
     dynamic = scores[scores.metric == "dynamic"].set_index("name")["value"]
@@ -95,3 +95,19 @@ def test_weights_command_lists_files_present_or_missing(tmp_path, monkeypatch, c
                                                  "raft_large_C_T_V2-1bb1363a.pth")
     assert run(["weights"]) == 0
     assert "missing" in capsys.readouterr().out
+
+
+def test_metrics_drift_prints_start_end_contrast_and_vde_of_the_colour_curves(tmp_path, capsys):
+    from bench.world import test_split
+    from bench.world.drift_effects import darken
+
+    clip = darken(test_split("i2v")[0].reference_clip(24).frames, 0.5)
+    write_video(tmp_path / "dark.mp4", clip)
+    status = run(["metrics", str(tmp_path / "dark.mp4"), "--metrics", "colour_lightness", "--backend", "classical",
+                  "--drift", "--vde-chunks", "4"])
+    printed = capsys.readouterr().out
+    words = " ".join(printed.split())  # the table's title may wrap on a narrow terminal
+    assert status == 0 and "Δ = |M(first 15 %) − M(last 15 %)|" in words and "VDE over 4 chunks" in words
+    row = next(line for line in printed.splitlines() if "colour_lightness" in line and "dark.mp4" in line)
+    delta, vde_linear, vde_log = (float(cell) for cell in [c.strip() for c in row.split("│") if c.strip()][-3:])
+    assert delta > 10 and 0.1 < vde_log < vde_linear < 0.5  # darkening halves L* by the end; late chunks weigh more

@@ -37,7 +37,7 @@ def test_registry_lists_every_metric_with_backend_and_granularity():
     assert {("motion", "classical"), ("dynamic", "classical"), ("clarity", "classical")} <= keys
     for cls in metric_classes():
         assert cls.granularity in ("per_frame", "per_pair", "per_triplet", "per_window", "per_video")
-        assert cls.direction in ("higher", "lower")
+        assert cls.direction in ("higher", "lower", "neutral")
 
 
 def test_unknown_metric_and_missing_backend_are_named_in_the_error():

@@ -113,7 +113,10 @@ def test_human_eval_notebook_rates_and_labels_simulated_votes(results_folder, mo
     if results.simulated_ratings:
         assert "SIMULATED judges — not human votes" in shown
     assert "bt_lower" in shown and "binomial_p" in shown and "97.5%" in shown
-    assert images(notebook) == 2  # ratings with intervals, win-rate matrix
+    assert images(notebook) == 3  # ratings with intervals, win-rate matrix, metric agreement
+    assert "Kendall τ" in shown and "decisive A/B votes" in shown
+    if results.simulated_ratings:
+        assert "agree with them by construction" in shown
     votes = len(results.ratings["battles"])
     judges = results.ratings["battles"]["judge"].nunique()
     assert f"{votes} votes by {judges} annotators" in shown

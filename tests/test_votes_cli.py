@@ -48,7 +48,7 @@ def test_create_invite_simulate_export_and_rate(fpbench, video_list, tmp_path, c
 
     assert fpbench(["rate", str(study), "--permutations", "30", "--bootstrap", "30", "--seed", "1"]) == 0
     out = capsys.readouterr().out
-    assert "SIMULATED judges" in out and "| inv |" in out
+    assert "SIMULATED judges" in out and "│ inv " in out and "**" not in out  # drawn for a terminal
     ratings = pd.read_parquet(study / "ratings" / "ratings.parquet")
     assert ratings.iloc[0]["model"] == "inv" and ratings["simulated"].all()
     summary = json.loads((study / "ratings" / "summary.json").read_text())

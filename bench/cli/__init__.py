@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = [
     "demo",
     "votes",
     "rate",
+    "agreement",
     "metrics",
     "weights",
     "world",

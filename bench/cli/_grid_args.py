@@ -17,6 +17,15 @@ def add_grid_arguments(parser: argparse.ArgumentParser, grid_required: bool = Tr
                         help="leave out rows whose checkpoint is missing (listed loudly) instead of failing")
 
 
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """--executor, --jobs and --address (run, demo)."""
+    parser.add_argument("--executor", choices=["local", "process", "ray"], default="local",
+                        help="local: in this process (a process pool when --jobs > 1); process: a "
+                             "process pool; ray: Ray tasks (default: local)")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel runs for local/process (default 1)")
+    parser.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+
+
 def report_skipped(grid, console) -> None:
     """Say loudly which rows were left out by --skip-missing."""
     for name, reason in grid.skipped_rows.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_grid_arguments, report_skipped
+from bench.cli._grid_args import add_executor_arguments, add_grid_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -17,20 +17,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "drift curves. Resumable like `fpbench run`.")
     parser.add_argument("--grid", default="grids/demo.yaml", help="grid file (default grids/demo.yaml)")
     add_grid_arguments(parser, grid_required=False)
-    parser.add_argument("--executor", choices=["local", "process", "ray"], default="local")
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--address", default=None)
-    parser.add_argument("--results", default="results", metavar="DIR")
+    add_executor_arguments(parser)
+    parser.add_argument("--results", default="results", metavar="DIR",
+                        help="where the table and figures go: DIR/demo/ (default results)")
     parser.add_argument("--no-rating", action="store_true", help="skip the simulated-judge rating round")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
     from rich.console import Console
 
+    from bench.cli._table_output import print_tables
     from bench.demo import run_demo
     from bench.executors import make_executor
 
@@ -40,12 +38,13 @@ def main(args: argparse.Namespace) -> int:
                       results_root=args.results, progress=not args.no_progress, rating=not args.no_rating,
                       skip_missing=args.skip_missing)
     report_skipped(result.grid, console)
-    sys.stdout.write(result.tables["texts"]["md"])
+    print_tables(console, result.tables["summary"], result.grid.name, result.tables["results"].missing)
+    out_dir = result.tables["paths"]["md"].parent
     if result.ratings is not None:
         console.print("ELO-K32 above comes from SIMULATED judges (not human votes); details in "
-                      f"{result.tables['paths']['md'].parent / 'ratings'}/", style="yellow")
+                      f"{out_dir / 'ratings'}/", style="yellow", soft_wrap=True)
     for outcome in result.summary.failed:
-        console.print(f"[red]failed[/] {outcome.row_name} {outcome.key}: {outcome.error}")
-    console.print(f"demo finished in {result.seconds:.1f} s; table, ratings and figure in "
-                  f"{result.tables['paths']['md'].parent}/")
+        console.print(f"[red]failed[/] {outcome.row_name} {outcome.key}: {outcome.error}", soft_wrap=True)
+    console.print(f"demo finished in {result.seconds:.1f} s. Written to {out_dir}/: table.md, table.tex, "
+                  "table.csv, demo.png, figures/, ratings/", soft_wrap=True, highlight=False)
     return 1 if result.summary.failed else 0

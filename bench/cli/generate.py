@@ -1,4 +1,5 @@
-"""`fpbench generate`: make one video with a lab FramePack checkpoint.
+"""`fpbench generate`: make one video with a lab FramePack checkpoint (or, with --backend hunyuan,
+the released FramePack model).
 
     fpbench generate --checkpoint results/checkpoints/fp_inverted.safetensors \\
         (--image start.png | --prompt "a red circle drifts left" | --test-item 3) \\
@@ -7,22 +8,32 @@
 The schedule and sampling order are read from the checkpoint's sidecar `<checkpoint>.json`
 (written by the fine-tune recipe) unless given. Frames are streamed to the mp4 as each section
 is final (inverted anti-drifting produces the end of the video first; the file is assembled in
-time order).
+time order). The prompt is written beside the video (video.txt), where `fpbench metrics` finds it.
+Documentation: docs/cli.md.
 """
+
 
 from __future__ import annotations
 
 import argparse
+
+from bench.cli._arg_types import seed
+
+USAGE = """fpbench generate --checkpoint CKPT (--image PNG | --prompt TEXT | --test-item N) --out VIDEO.mp4 [options]
+       fpbench generate --backend hunyuan --weights DIR --image PNG --out VIDEO.mp4 [options]"""
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "generate",
         help="generate one video with a lab FramePack checkpoint",
+        usage=USAGE,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--checkpoint", default=None, help="PackedDiT checkpoint (.safetensors; lab backend)")
+    parser.add_argument("--checkpoint", default=None, metavar="CKPT",
+                        help="required with the lab backend: a lab checkpoint (.safetensors), e.g. "
+                             "results/checkpoints/fp_inverted.safetensors")
     parser.add_argument("--backend", choices=("lab", "hunyuan"), default="lab",
                         help="lab (a PackedDiT checkpoint) or hunyuan (the released FramePack model, --weights)")
     parser.add_argument("--weights", default=None,
@@ -40,7 +51,7 @@ def add_parser(subparsers) -> None:
     source.add_argument("--test-item", type=int, help="index of an i2v test item (start frame + prompt)")
     parser.add_argument("--image-prompt", default=None, help="prompt to use with --image (default: empty)")
     parser.add_argument("--sections", type=int, default=2, help="number of sections (default 2)")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="noise seed (default 0)")
     parser.add_argument("--out", required=True, help="output .mp4")
     parser.add_argument("--lossless", default=None, help="also write the frames losslessly to this .npz")
     parser.add_argument("--codec", default=None, help="codec checkpoint (default: the sidecar's or the lab codec)")
@@ -48,7 +59,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--order", default=None, help="sampling order (default: from the sidecar / schedule form)")
     parser.add_argument("--steps", type=int, default=None, help="sampler steps per section (default 25)")
     parser.add_argument("--solver", choices=("euler", "dpmpp_2m"), default=None,
-                        help="flow-matching solver (default: euler, README 'Sampler')")
+                        help="flow-matching solver (default: euler; see docs/method.md)")
     parser.add_argument("--shift", type=float, default=None, help="time shift of the sampling grid (default 12)")
     parser.add_argument("--fps", type=int, default=None, help="frames per second of the mp4 (default 16; hunyuan 30)")
     parser.set_defaults(func=run)
@@ -58,10 +69,11 @@ def run(args: argparse.Namespace) -> int:
     if args.backend == "hunyuan":
         return run_hunyuan(args)
     if args.checkpoint is None:
-        raise ValueError("--checkpoint is required with the lab backend")
+        raise ValueError("--checkpoint CKPT is required with the lab backend, e.g. --checkpoint "
+                         "results/checkpoints/fp_inverted.safetensors (or --backend hunyuan --weights DIR)")
     from bench.generate import generate_video
 
-    generate_video(
+    video = generate_video(
         checkpoint=args.checkpoint,
         image=args.image,
         prompt=args.prompt,
@@ -79,6 +91,12 @@ def run(args: argparse.Namespace) -> int:
         shift=args.shift,
         fps=args.fps or 16,
     )
+    lines = [f"wrote {video.path} ({video.frames} frames at {args.fps or 16} fps)"]
+    if video.prompt_file is not None:
+        lines.append(f"prompt in {video.prompt_file} (read by `fpbench metrics {video.path}`)")
+    if args.lossless:
+        lines.append(f"lossless frames in {args.lossless}")
+    print("\n".join(lines))
     return 0
 
 

@@ -28,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, help="write tidy rows to this parquet file")
     parser.add_argument("--cache", default=None, help="cache folder: unchanged (video, metric) pairs are not recomputed")
     parser.add_argument("--weights-dir", default=None, help="folder searched first for weight files")
-    parser.add_argument("--drift", action="store_true", help="also print the start-end contrast per metric")
+    parser.add_argument("--drift", action="store_true",
+                        help="also print the drift per metric: start-end contrast and VDE (linear and log weights)")
+    parser.add_argument("--vde-chunks", type=int, default=10, help="chunks N of VDE with --drift (default 10)")
     parser.add_argument("--list", action="store_true", help="list metrics, backends and availability, then exit")
     parser.set_defaults(func=main)
 
@@ -70,17 +72,69 @@ def collect_videos(paths: list[str]) -> list[Path]:
     return videos
 
 
+def error_text(metric: str, backend: str, error: str) -> str:
+    """The error without a repeated "metric[backend]: " prefix (the line already names both)."""
+    prefix = f"{metric}[{backend}]: "
+    return error[len(prefix):] if error.startswith(prefix) else error
+
+
+def score_table(scores, title: str):
+    """Video scores as a rich table: a row per video, a column per metric (backend below its name);
+    scores in [-1, 1] in percent, as the grid tables show them; unbounded ones (NIQE) as they are."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bench.tables import percent_scale
+
+    table = Table(title=title, caption="percent where a score is a fraction (as in the grid tables)")
+    table.add_column("video")
+    columns = list(dict.fromkeys(zip(scores["metric"], scores["backend"], strict=True)))
+    scale = {}
+    for metric, backend in columns:
+        part = scores[(scores["metric"] == metric) & (scores["backend"] == backend) & (scores["error"] == "")]
+        scale[metric, backend] = percent_scale(part["value"])
+        unit = " %" if scale[metric, backend] == 100.0 else ""
+        table.add_column(f"{escape(metric)}{unit}\n[dim]{backend}[/]", justify="right")
+    for video, part in scores.groupby("video", sort=False):
+        cells = {(r.metric, r.backend): ("[red]error[/]" if r.error else f"{r.value * scale[r.metric, r.backend]:.1f}"
+                                         if scale[r.metric, r.backend] == 100.0 else f"{r.value:.3g}")
+                 for r in part.itertuples()}
+        table.add_row(escape(Path(video).name), *(cells.get(c, "") for c in columns))
+    return table
+
+
+def drift_table(drift, vde_chunks: int):
+    """The start–end contrast per (video, metric), in percent where the metric's values are fractions,
+    and the video drift error (VDE, a ratio to the first chunk) with linear and logarithmic weights."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bench.tables import percent_scale
+
+    table = Table(title=f"drift: Δ = |M(first 15 %) − M(last 15 %)| and VDE over {vde_chunks} chunks "
+                        "(relative to the first chunk); lower is better")
+    for column in ("video", "metric", "start", "end", "Δ", "VDE linear", "VDE log"):
+        table.add_column(column, justify="left" if column in ("video", "metric") else "right")
+    for row in drift.itertuples():
+        scale = percent_scale(drift.loc[drift["metric"] == row.metric, ["start", "end"]].stack())
+        unit = " %" if scale == 100.0 else ""
+        cells = [f"{value * scale:.1f}" if scale == 100.0 else f"{value:.3g}" for value in (row.start, row.end, row.delta)]
+        cells += [f"{getattr(row, name, float('nan')):.3g}" for name in ("vde_linear", "vde_log")]
+        table.add_row(escape(Path(row.video).name), escape(f"{row.metric}{unit} [{row.backend}]"), *cells)
+    return table
+
+
 def list_metrics(weights_dir: str | None) -> int:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from metrics.registry import metric_classes
+    from metrics.registry import metric_classes, set_metric_classes
 
-    table = Table(title="metrics (fpbench metrics --list)")
+    table = Table(title="metrics (fpbench metrics --list; per_set: set-level, measured by grids over each row's videos)")
     for column in ("metric", "backend", "granularity", "better", "version", "available here", "what"):
         table.add_column(column)
-    for cls in metric_classes():
+    for cls in [*metric_classes(), *set_metric_classes()]:
         if cls.name.startswith("test_"):
             continue
         ok, reason = cls(weights_dir=weights_dir).available()
@@ -88,7 +142,8 @@ def list_metrics(weights_dir: str | None) -> int:
             reason = reason.split(";")[0] + " (see fpbench weights)"
         table.add_row(cls.name, cls.backend, cls.granularity, cls.direction, cls.version,
                       "[green]yes[/]" if ok else f"[red]no[/]: {escape(reason)}", escape(cls.description))
-    Console(width=200).print(table)
+    console = Console()  # a terminal's own width; a pipe or file gets long lines, not folded paths
+    (console if console.is_terminal else Console(width=200)).print(table)
     return 0
 
 
@@ -100,12 +155,13 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
-    from metrics.drift import start_end_contrast
-    from metrics.evaluate import Evaluator
+    from metrics.drift import start_end_contrast, video_drift_error
+    from metrics.evaluate import Evaluator, prompt_for
     from metrics.results import video_scores, write_results
 
+    if args.vde_chunks < 2:
+        raise ValueError(f"--vde-chunks must be >= 2, got {args.vde_chunks}")
     names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     prompts = load_prompts(args.prompts)
@@ -113,35 +169,36 @@ def main(args: argparse.Namespace) -> int:
     if not videos:
         raise FileNotFoundError(f"no .mp4 files under {args.paths}")
     evaluator = Evaluator(names, backends, cache=args.cache, weights_dir=args.weights_dir)
-    console = Console(width=200)
+    console = Console()
     with Progress(TextColumn("[bold]measuring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console) as progress:
+                  TextColumn("{task.description}"), console=console, transient=True) as progress:
         task = progress.add_task("", total=len(videos))
         results = evaluator.evaluate_files(
             videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=Path(path).name))
     if args.out:
         write_results(results, args.out)
     scores = video_scores(results)
-    table = Table(title=f"video scores ({len(videos)} videos)")
-    table.add_column("video")
-    columns = list(dict.fromkeys(f"{m}[{b}]" for m, b in zip(scores["metric"], scores["backend"], strict=True)))
-    for column in columns:
-        table.add_column(escape(column), justify="right")
-    for video, part in scores.groupby("video", sort=False):
-        cells = {f"{r.metric}[{r.backend}]": ("[red]error[/]" if r.error else f"{r.value:.4f}")
-                 for r in part.itertuples()}
-        table.add_row(Path(video).name, *(cells.get(c, "") for c in columns))
-    console.print(table)
+    console.print(score_table(scores, f"video scores ({len(videos)} videos)"))
     if args.drift and (results["kind"].isin(["frame", "pair", "triplet", "window"])).any():
-        drift = start_end_contrast(results[results["error"] == ""]) if len(results) else None
+        measured = results[results["error"] == ""]
+        drift = start_end_contrast(measured) if len(results) else None
         if drift is not None and len(drift):
-            console.print("start-end contrast (|M(first 15%) - M(last 15%)|):")
-            console.print(drift[["video", "metric", "backend", "start", "end", "delta"]].to_string(index=False),
-                          markup=False, highlight=False)
+            for weighting in ("linear", "log"):
+                vde = video_drift_error(measured, args.vde_chunks, weighting)[["video", "metric", "backend", "vde"]]
+                drift = drift.merge(vde.rename(columns={"vde": f"vde_{weighting}"}), on=["video", "metric", "backend"],
+                                    how="left")
+            console.print(drift_table(drift, args.vde_chunks))
     errors = scores[scores["error"] != ""]
     for row in errors.itertuples():
-        console.print(f"[red]error[/] {escape(f'{row.video} {row.metric}[{row.backend}]: {row.error}')}",
-                      highlight=False)
+        message = error_text(row.metric, row.backend, row.error)
+        console.print(f"[red]error[/] {escape(f'{row.video} {row.metric}[{row.backend}]: {message}')}",
+                      highlight=False, soft_wrap=True)
+    unprompted = [str(v) for v in videos if not prompt_for(str(v), prompts)]
+    if len(errors) and unprompted:
+        console.print(f"{len(unprompted)} of {len(videos)} videos have no prompt, which semantic needs: give "
+                      "--prompts FILE (JSON {\"video.mp4\": \"prompt\"} or CSV with columns video,prompt) or "
+                      "write the prompt to VIDEO.txt beside each video (`fpbench generate` does)",
+                      style="yellow", highlight=False, soft_wrap=True)
     if args.out:
         console.print(f"wrote {len(results)} rows to {args.out}")
     return 1 if len(errors) else 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.cli._arg_types import seed
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -15,11 +17,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--k", type=float, default=32.0, help="online Elo step (paper: 32)")
     parser.add_argument("--permutations", type=int, default=1000, help="shuffled vote orders for the Elo spread")
     parser.add_argument("--bootstrap", type=int, default=1000, help="Bradley–Terry bootstrap rounds")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the permutations and bootstrap (default 0)")
     parser.add_argument("--tie-band", type=float, default=16.0, help="ratings this close share a rank (paper: 16)")
     parser.add_argument("--out", default=None, help="output folder (default: STUDY/ratings or FILE_ratings/)")
-    parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--no-figures", action="store_true", help="skip ratings.png and win_rate.png")
     parser.set_defaults(func=main)
+
+
+def print_leaderboard(console, report, markdown: str) -> None:
+    """The leaderboard drawn for a terminal (ratings.md keeps the markdown), rows named in words and
+    in the notation, then the report's notes (ranks, battles, agreement)."""
+    import math
+
+    from rich.table import Table
+
+    from bench.cli._table_output import row_text
+
+    board = report.leaderboard
+    title = "ratings" + (" — SIMULATED judges, not human votes" if report.simulated else "")
+    table = Table(title=title, title_justify="left")
+    for column in ("rank", "rank (UB)", "model", f"ELO-K{report.config.k:g}", "ELO, shuffled orders [95 %]",
+                   "Bradley–Terry [95 %]", "W / T / L"):
+        table.add_column(column, justify="left" if column == "model" else "right", overflow="fold")
+
+    def interval(centre: float, low: float, high: float) -> str:
+        return "–" if math.isnan(centre) else f"{centre:.0f} [{low:.0f}, {high:.0f}]"
+
+    for row in board.itertuples():
+        table.add_row(str(row.rank), "–" if math.isnan(float(row.rank_ub)) else str(int(row.rank_ub)),
+                      row_text(str(row.model)), f"{row.elo:.0f}",
+                      interval(row.elo_perm_median, row.elo_perm_lower, row.elo_perm_upper),
+                      interval(row.bt, row.bt_lower, row.bt_upper), f"{row.wins} / {row.ties} / {row.losses}")
+    console.print(table)
+    notes = [line for line in markdown.splitlines() if line.strip() and not line.startswith(("|", "**"))]
+    console.print("\n".join(notes), markup=False, highlight=False)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -48,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
         report = compute_ratings(battles, config)
         written = write_report(report, out, figures=not args.no_figures)
     elapsed = time.perf_counter() - start
-    print(markdown_table(report))
+    print_leaderboard(console, report, markdown_table(report))
     seconds = ", ".join(f"{k} {v:.2f} s" for k, v in report.summary["seconds"].items())
     console.print(f"wrote {len(written)} files to {out} in {elapsed:.1f} s ({seconds})", markup=False)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_grid_arguments, report_skipped
+from bench.cli._grid_args import add_executor_arguments, add_grid_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -14,11 +14,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "store. A killed grid resumes where it stopped; failed runs record a traceback and "
                     "are retried on the next run.")
     add_grid_arguments(parser)
-    parser.add_argument("--executor", choices=["local", "process", "ray"], default="local",
-                        help="local: in this process (a process pool when --jobs > 1); process: a "
-                             "process pool; ray: Ray tasks (default: local)")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel runs for local/process (default 1)")
-    parser.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    add_executor_arguments(parser)
     parser.add_argument("--results", default="results", metavar="DIR",
                         help="where the table goes: DIR/<grid>/ (default results)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -27,10 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
     from rich.console import Console
 
+    from bench.cli._table_output import print_tables
     from bench.executors import make_executor, run_grid
     from bench.grid import load_and_resolve
     from bench.run_store import RunStore
@@ -52,6 +47,7 @@ def main(args: argparse.Namespace) -> int:
                       f"(traceback: {store.run_dir(outcome.key) / 'traceback.txt'})")
     if not args.no_table:
         tables = write_tables(grid, store, out_root=args.results)
-        sys.stdout.write(tables["texts"]["md"])
-        console.print(f"saved {tables['paths']['md'].parent}/")
+        print_tables(console, tables["summary"], grid.name, tables["results"].missing)
+        console.print(f"saved {tables['paths']['md'].parent}/ (table.md, table.tex, table.csv, "
+                      "summary/scores/values.parquet)", soft_wrap=True, highlight=False)
     return 1 if summary.failed else 0

@@ -51,11 +51,28 @@ def main(args: argparse.Namespace) -> int:
     console.print(f"[bold]{report['schedule']}[/]  form={report['form']}  S={report['frames_per_section']}  "
                   f"tail={report['tail_mode']}  +D={report['discrete_history']}", highlight=False)
     console.print("pieces: " + "  ".join(report["pieces"]), highlight=False)
-    table = Table(title=f"tokens for latent {latent[0]}×{latent[1]} (bound {report['bound']:.1f} at λ={args.lam:g})")
+    console.print(f"closed-form bound (S + λ/(λ−1))·L_f = {report['bound']:.1f} tokens at λ={args.lam:g}, "
+                  f"latent {latent[0]}×{latent[1]}", highlight=False)
+    table = Table()
     table.add_column("history frames", justify="right")
     table.add_column("tokens", justify="right")
     table.add_column("of bound", justify="right")
     for history, count in report["token_counts"].items():
         table.add_row(history, str(count), f"{count / report['bound']:.2f}")
     console.print(table)
+    most = max(report["token_counts"].values(), default=0)
+    if most > report["bound"]:
+        console.print(over_bound_note(schedule, most, report["bound"]), style="yellow", highlight=False)
     return 0
+
+
+def over_bound_note(schedule, tokens: int, bound: float) -> str:
+    """Why a schedule's tokens may exceed the closed-form bound (it is a bound for one layout only)."""
+    full_detail = sum(group.frames for group in schedule.groups if group.kernel.compression == 1)
+    reasons = []
+    if full_detail > 1:
+        reasons.append(f"this schedule keeps {full_detail} frames at full detail (k1), e.g. a start frame or an "
+                       "endpoint beyond a gap `x`, where the bound allows one")
+    reasons.append("kernels are rounded up to whole tokens, which costs most on small latents")
+    return (f"{tokens} tokens exceed the bound by {tokens / bound - 1:.0%}. The bound holds when the i-th most "
+            "important frame gets at most L_f/λ^i tokens; " + "; ".join(reasons) + ".")

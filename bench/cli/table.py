@@ -14,7 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "variant, metrics and drift in percent, mean ± 95 % CI over videos, best in bold, "
                     "ELO-K32 and rank when ratings exist. Saved under RESULTS/<grid>/.")
     add_grid_arguments(parser)
-    parser.add_argument("--format", choices=["md", "latex", "csv"], default="md", help="printed format (default md)")
+    parser.add_argument("--format", choices=["md", "latex", "csv"], default=None,
+                        help="print the table as markdown, LaTeX or CSV text (default: a table drawn for the "
+                             "terminal); the files always hold all three")
     parser.add_argument("--results", default="results", metavar="DIR", help="output root (default results)")
     parser.set_defaults(func=main)
 
@@ -33,9 +35,15 @@ def main(args: argparse.Namespace) -> int:
     store = RunStore(args.store or grid.spec.store)
     tables = write_tables(grid, store, out_root=args.results)
     states = tables["results"].runs["state"].value_counts()
-    sys.stdout.write(tables["texts"][args.format])
+    if args.format:
+        sys.stdout.write(tables["texts"][args.format])
+    else:
+        from bench.cli._table_output import print_tables
+
+        print_tables(Console(), tables["summary"], grid.name, tables["results"].missing)
     print(f"\n{int(states.get('done', 0))}/{len(tables['results'].runs)} runs done; saved "
-          f"{tables['paths']['md'].parent}/ (table.md, table.tex, table.csv, summary/scores/values.parquet)",
+          f"{tables['paths']['md'].parent}/ (table.md, table.tex, table.csv, summary/scores/values.parquet"
+          f"{', set_level.parquet' if 'set_level' in tables['paths'] else ''})",
           file=sys.stderr)
     for name, entry in tables["results"].missing.items():
         print(f"metric {name!r} was not measured in {entry['runs']} run(s): {entry['reason']}", file=sys.stderr)

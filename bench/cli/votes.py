@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.cli._arg_types import seed
+
 DEFAULT_STUDIES_DIR = "studies"
 
 
@@ -14,12 +16,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                    description="Blind A/B human evaluation of a grid's videos.")
     commands = parser.add_subparsers(dest="votes_command", metavar="ACTION", required=True)
 
-    create = commands.add_parser("create-study", help="build a balanced blind study from a grid's finished videos")
+    create = commands.add_parser("create-study", help="build a balanced blind study from a grid's finished videos",
+                                 description="Pairs videos of different rows on the same prompt, seed and length, until every row has --per-row assessments; adds gold items (a broken copy, a swapped repeat) for quality control. Writes STUDY/ (default studies/NAME).")
     create.add_argument("grid", metavar="GRID", help="grid YAML (its finished runs), or a video list "
                         "(.csv/.jsonl/.parquet with row, prompt_id, seed, video[, prompt])")
     create.add_argument("--name", required=True, help="study name")
     create.add_argument("--per-row", type=int, default=100, help="minimum assessments per row (paper: 100)")
-    create.add_argument("--seed", type=int, default=0, help="seed of pairs, sides and blind ids")
+    create.add_argument("--seed", type=seed, default=0, help="seed of pairs, sides and blind ids")
     create.add_argument("--out", default=None, help=f"study folder (default: {DEFAULT_STUDIES_DIR}/NAME)")
     create.add_argument("--gold-broken", type=int, default=None, help="broken-video gold items (default 5 %%)")
     create.add_argument("--gold-swap", type=int, default=None, help="swapped-repeat gold items (default 5 %%)")
@@ -28,46 +31,54 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="grid override, as for `fpbench run`")
     create.set_defaults(func=create_study)
 
-    invite = commands.add_parser("invite", help="issue an annotator token and print the invite link")
+    invite = commands.add_parser("invite", help="issue an annotator token and print the invite link",
+                                 description="Issues a secret token for one annotator and prints the link to send them. Run it before or while `fpbench votes serve` runs.")
     invite.add_argument("study", metavar="STUDY", help="study folder")
     invite.add_argument("name", metavar="NAME", help="annotator name (unique in the study)")
     invite.add_argument("--base-url", default="http://127.0.0.1:8000", help="where the server will be reached")
     invite.set_defaults(func=invite_annotator)
 
-    serve = commands.add_parser("serve", help="run the vote web app (SQLite WAL store)")
+    serve = commands.add_parser("serve", help="run the vote web app (SQLite WAL store)",
+                                 description="Serves the vote page for a study: both videos side by side, votes unlocked after both played. Every acknowledged vote is stored in STUDY/votes.sqlite. Stop with Ctrl-C; serve again to resume.")
     serve.add_argument("study", metavar="STUDY", help="study folder")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.set_defaults(func=serve_study)
 
-    status = commands.add_parser("status", help="progress per annotator and per row, gold-item scores")
+    status = commands.add_parser("status", help="progress per annotator and per row, gold-item scores",
+                                 description="Prints votes per annotator and per row and each annotator's gold-item accuracy, read from the study (the server may be running).")
     status.add_argument("study", metavar="STUDY", help="study folder")
     status.set_defaults(func=study_status)
 
-    export = commands.add_parser("export", help="write the votes as jsonl, csv or FastChat battles")
+    export = commands.add_parser("export", help="write the votes as jsonl, csv or FastChat battles",
+                                 description="Writes the study's votes to a file that `fpbench rate` and `fpbench votes import` read.")
     export.add_argument("study", metavar="STUDY", help="study folder")
-    export.add_argument("--format", choices=("jsonl", "csv", "fastchat"), default="jsonl")
+    export.add_argument("--format", choices=("jsonl", "csv", "fastchat"), default="jsonl",
+                        help="jsonl (one vote a line), csv, or fastchat (FastChat battles .json); default jsonl")
     export.add_argument("--out", default=None, help="output file (default: STUDY/votes.<ext>)")
     export.set_defaults(func=export_votes)
 
-    imp = commands.add_parser("import", help="import votes (jsonl / csv / FastChat json) into a study")
+    imp = commands.add_parser("import", help="import votes (jsonl / csv / FastChat json) into a study",
+                                 description="Adds votes from an exported file to a study; importing the same file twice adds nothing.")
     imp.add_argument("study", metavar="STUDY", help="study folder")
     imp.add_argument("file", metavar="FILE", help="votes file")
     imp.set_defaults(func=import_votes)
 
-    simulate = commands.add_parser("simulate", help="SIMULATED judges vote on a study (labelled simulated)")
+    simulate = commands.add_parser("simulate", help="SIMULATED judges vote on a study (labelled simulated)",
+                                 description="SIMULATED judges vote on a study from chosen true strengths (--strength) or metric scores (--scores); every such vote is stored and reported as simulated, never as a human vote.")
     simulate.add_argument("study", metavar="STUDY", help="study folder")
     simulate.add_argument("--strength", action="append", default=[], metavar="ROW=ELO",
                           help="true strength of a row (repeat for every row)")
     simulate.add_argument("--scores", default=None, metavar="FILE",
                           help="csv with columns row,score (e.g. a lab metric's means) instead of --strength")
     simulate.add_argument("--lower-is-better", action="store_true", help="the --scores metric improves downward")
-    simulate.add_argument("--annotators", type=int, default=5)
+    simulate.add_argument("--annotators", type=int, default=5, help="number of simulated judges (default 5)")
     simulate.add_argument("--votes-per-annotator", type=int, default=None, help="default: each judge's whole queue")
-    simulate.add_argument("--tie-rate", type=float, default=0.05)
-    simulate.add_argument("--both-bad-rate", type=float, default=0.02)
+    simulate.add_argument("--tie-rate", type=float, default=0.05, help="share of votes that are ties (default 0.05)")
+    simulate.add_argument("--both-bad-rate", type=float, default=0.02,
+                          help="share of votes that are 'both bad' (default 0.02)")
     simulate.add_argument("--judge-noise", type=float, default=30.0, help="per-judge strength noise (points)")
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--seed", type=seed, default=0, help="seed of the judges' choices (default 0)")
     simulate.set_defaults(func=simulate_votes)
 
 

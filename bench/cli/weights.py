@@ -28,7 +28,8 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    console = Console(width=220)
+    console = Console()  # a terminal's own width; a pipe or file gets long lines, not folded paths
+    console = console if console.is_terminal else Console(width=220)
     table = Table(title="metric weights (never downloaded; place files at the path shown)")
     for column in ("file", "used by", "size", "state", "path"):
         table.add_column(column, overflow="fold")

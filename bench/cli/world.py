@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
+
+from bench.atomic_files import atomic_write, atomic_write_json, atomic_write_parquet
+from bench.cli._arg_types import seed
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Render a seeded clip of the procedural lab world (and its ground truth), or "
                     "write one of the fixed 64-item test splits (prompts, seeds, start frames).",
     )
-    parser.add_argument("--seed", type=int, default=0, help="clip seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="clip seed (default 0)")
     parser.add_argument("--frames", type=int, default=32, help="clip length in frames (default 32)")
     parser.add_argument("--fps", type=float, default=16.0, help="frame rate (default 16)")
     parser.add_argument("--split", choices=("i2v", "t2v"), help="export this test split instead of a clip")
@@ -32,11 +33,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _write_png(path: Path, image) -> None:
     import cv2
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    if not cv2.imwrite(str(tmp), image[..., ::-1]):
-        raise ValueError(f"could not write image {path}")
-    os.replace(tmp, path)
+    ok, encoded = cv2.imencode(".png", image[..., ::-1])
+    if not ok:
+        raise ValueError(f"could not encode image {path}")
+    atomic_write(path, lambda stream: stream.write(encoded.tobytes()))
 
 
 def contact_sheet(frames, columns: int = 8):
@@ -76,9 +76,7 @@ def _export_split(kind: str, out: Path) -> None:
             entry["start_frame"] = f"start_{item.index:02d}.png"
             _write_png(out / entry["start_frame"], item.start_frame)
         items.append(entry)
-    tmp = out / "prompts.json.tmp"
-    tmp.write_text(json.dumps(items, indent=1))
-    os.replace(tmp, out / "prompts.json")
+    atomic_write_json(out / "prompts.json", items, indent=1)
     print(f"wrote {len(items)} {kind} items to {out}")
 
 
@@ -91,6 +89,10 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if out.suffix.lower() not in (".mp4", ".png"):
         raise ValueError(f"--out must end in .mp4 or .png for a clip, got {out}")
+    if args.frames < 1:
+        raise ValueError(f"--frames must be >= 1, got {args.frames} (default 32)")
+    if not args.fps > 0:
+        raise ValueError(f"--fps must be > 0, got {args.fps} (default 16)")
     clip = sample_clip(args.seed, args.frames, args.fps)
     if out.suffix.lower() == ".png":
         _write_png(out, contact_sheet(clip.frames))
@@ -101,11 +103,7 @@ def main(args: argparse.Namespace) -> int:
         sink.put(0, clip.frames)
         sink.close()
     if args.states:
-        states = Path(args.states)
-        states.parent.mkdir(parents=True, exist_ok=True)
-        tmp = states.with_name(states.name + ".tmp")
-        states_table(clip).to_parquet(tmp, index=False)
-        os.replace(tmp, states)
+        atomic_write_parquet(args.states, states_table(clip))
     print(clip.prompt)
     print(f"wrote {args.frames} frames to {out}")
     return 0

@@ -30,6 +30,7 @@ from bench.figures.context_length import draw_context_length
 from bench.figures.drift_curves import draw_drift_curves
 from bench.figures.order_diagram import draw_order, plan_for_order
 from bench.figures.ratings import draw_rating_intervals, draw_win_rate_matrix
+from bench.figures.reference_curves import draw_reference_curves
 from bench.figures.sample_strips import DEFAULT_TIMES, draw_sample_strip
 from bench.figures.schedule_diagram import draw_schedule
 from bench.figures.style import save_figure, slug
@@ -157,6 +158,10 @@ def grid_figures(grid_path: str | Path, out_dir: str | Path | None = None, resul
             emit(f"drift_{slug(length)}", lambda n=length: draw_drift_curves(
                 results.values, results.rows, drift_metrics, n, options.windows, title))
             emit(f"samples_{slug(length)}", lambda n=length: _sample_strip(results, n, run_store, options, title))
+            if (results_dir / "set_level.parquet").is_file():
+                set_level = pd.read_parquet(results_dir / "set_level.parquet")
+                emit(f"reference_{slug(length)}", lambda n=length, s=set_level: draw_reference_curves(
+                    s, results.rows, n, title))
         if results.has_ratings:
             board = results.ratings["ratings"]
             k = float(results.rating_summary.get("config", {}).get("k", 32.0))

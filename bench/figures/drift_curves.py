@@ -13,7 +13,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bench.analysis import row_window_curves
-from bench.figures.style import figure_style, row_colours
+from bench.figures.style import cap_percent_axis, figure_style, row_colours
+from bench.row_labels import row_label
+from bench.tables import percent_scale
 
 
 def draw_drift_curves(values: pd.DataFrame, rows: list[str], metrics: list[str], length: str,
@@ -43,24 +45,27 @@ def draw_drift_curves(values: pd.DataFrame, rows: list[str], metrics: list[str],
         figure = Figure(figsize=(3.4 * columns, 2.5 * lines + 0.6))
         axes = np.atleast_1d(figure.subplots(lines, columns, squeeze=False)).ravel()
         for axis, metric in zip(axes, metrics, strict=False):
-            scale = 100.0 if curves.loc[curves["metric"] == metric, "mean"].between(-1e-9, 1 + 1e-9).all() else 1.0
+            # fractions and cosines (identity) in percent, as in every table
+            scale = percent_scale(curves.loc[curves["metric"] == metric, "mean"].dropna())
             for row in rows:
                 curve = curves[(curves["metric"] == metric) & (curves["row"] == row)].sort_values("window")
                 if curve.empty:
                     continue
                 axis.plot(curve["position"], curve["mean"] * scale, color=colours[row], lw=1.3, marker=".", ms=3,
-                          label=f"{row} (n={int(curve['n'].max())})")
+                          label=f"{row_label(row)} (n={int(curve['n'].max())})")
                 axis.fill_between(curve["position"], curve["ci_low"] * scale, curve["ci_high"] * scale,
                                   color=colours[row], alpha=0.18, lw=0)
             axis.set_title(metric + (" (%)" if scale == 100.0 else ""))
             axis.set_xlabel("position in video (start → end)")
             axis.set_xlim(0, 1)
             axis.grid(axis="y")
+            if scale == 100.0:
+                cap_percent_axis(axis)
         for axis in axes[len(metrics):]:
             axis.set_visible(False)
         handles, labels = axes[0].get_legend_handles_labels()
-        figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 2), frameon=False,
-                      bbox_to_anchor=(0.5, -0.02 - 0.035 * math.ceil(len(labels) / 2)))
+        figure.legend(handles, labels, loc="upper center", ncol=min(len(labels), 2), frameon=False,
+                      bbox_to_anchor=(0.5, 0.0))
         figure.suptitle(f"{title}{': ' if title else ''}per-window metrics, {length} videos "
                         f"(mean over videos, 95 % band)")
         figure.tight_layout()

@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from bench.figures.style import SIMULATED_NOTE, figure_style
+from bench.row_labels import plain_name, row_label
 
 
 def _source(board: pd.DataFrame) -> str:
@@ -38,7 +39,7 @@ def draw_rating_intervals(board: pd.DataFrame, k: float = 32.0, title: str = "")
             axis.errorbar(board["elo_perm_median"], y - 0.15, xerr=np.nan_to_num(perm_error), fmt="s",
                           color="#E69F00", capsize=3, ms=4, label="ELO over permuted vote orders: median, 95 %")
         axis.plot(board["elo"], y - 0.15, "x", color="black", label=f"ELO-K{k:g}, logged order")
-        axis.set_yticks(y, board["model"])
+        axis.set_yticks(y, [row_label(str(model)) for model in board["model"]])
         axis.set_xlabel("rating (Elo scale)")
         axis.grid(axis="x")
         axis_height = figure.get_figheight() * axis.get_position().height  # inches
@@ -63,8 +64,8 @@ def draw_win_rate_matrix(pairs: pd.DataFrame, order: list[str], title: str = "",
                 value = rate.iat[r, c]
                 if not np.isnan(value):
                     axis.text(c, r, f"{value:.2f}\n({int(count.iat[r, c])})", ha="center", va="center", fontsize=6)
-        axis.set_xticks(range(n), order, rotation=40, ha="right")
-        axis.set_yticks(range(n), order)
+        axis.set_xticks(range(n), [plain_name(str(model)) for model in order], rotation=40, ha="right")
+        axis.set_yticks(range(n), [row_label(str(model)) for model in order])
         axis.spines[:].set_visible(False)
         figure.colorbar(image, ax=axis, label="row's win rate (ties 0.5)", shrink=0.8)
         source = SIMULATED_NOTE if simulated else "human votes"

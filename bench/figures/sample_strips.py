@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bench.figures.style import figure_style
+from bench.row_labels import row_label
 
 DEFAULT_TIMES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -50,7 +51,7 @@ def draw_sample_strip(rows: Sequence[tuple[str, str]], read_frames: Callable[[st
                 if line == 0:
                     axis.set_title(f"t = {times[column]:.0%}\n(frame {index})", fontsize=7)
                 if column == 0:
-                    axis.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
+                    axis.set_ylabel(row_label(name).replace(" — ", "\n"), rotation=0, ha="right", va="center", fontsize=7)
         figure.suptitle(title, fontsize=8)
         figure.subplots_adjust(wspace=0.05, hspace=0.08)
     return figure

@@ -1,15 +1,13 @@
 """One look for every figure of the suite: matplotlib (Agg) settings, colours, and saving.
 
-Every figure is written as PNG and PDF, each atomically (a temporary file in the same folder, then
-os.replace), by `save_figure`. Rows keep one colour across figures (`row_colours`, in table order);
+Every figure is written as PNG and PDF, each atomically and with the permissions of every other
+result file (`bench.atomic_files.atomic_write`), by `save_figure`. Rows keep one colour across figures (`row_colours`, in table order);
 kernels keep one colour across schedule and order diagrams (`kernel_colour`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -19,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from bench.atomic_files import atomic_write  # noqa: E402
 from bench.ratings.report import SIMULATED_TITLE  # noqa: E402
 
 FORMATS = ("png", "pdf")
@@ -94,15 +93,8 @@ def save_figure(figure: Figure, stem: str | Path, formats: Sequence[str] = FORMA
     try:
         for fmt in formats:
             target = stem.with_name(f"{stem.name}.{fmt}")
-            handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp.{fmt}", dir=target.parent)
-            os.close(handle)
-            try:
-                figure.savefig(temporary, format=fmt, metadata=_metadata(fmt), dpi=DPI, bbox_inches="tight")
-                os.replace(temporary, target)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temporary)
-                raise
+            atomic_write(target, lambda stream, fmt=fmt: figure.savefig(
+                stream, format=fmt, metadata=_metadata(fmt), dpi=DPI, bbox_inches="tight"))
             written.append(target)
     finally:
         plt.close(figure)
@@ -116,6 +108,13 @@ def _metadata(fmt: str) -> dict[str, object]:
     if fmt == "png":
         return {"Software": "framepack-bench"}
     return {}
+
+
+def cap_percent_axis(axis) -> None:
+    """Stop a percent axis at 100 % (confidence bands may reach past it; scores cannot)."""
+    bottom, top = axis.get_ylim()
+    if top > 100.0:
+        axis.set_ylim(bottom, 100.0 + 0.02 * (100.0 - bottom))
 
 
 def slug(text: str) -> str:

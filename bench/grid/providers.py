@@ -63,6 +63,10 @@ class MetricProvider(Protocol):
     def curves(self, values: pd.DataFrame, windows: int) -> pd.DataFrame:
         """Per-window curves from one video's stored values: columns metric, window, value."""
 
+    def vde(self, values: pd.DataFrame, chunks: int, weighting: str) -> pd.DataFrame:
+        """VDE (see metrics.drift) from stored values of any number of videos: columns video, metric,
+        vde (NaN where undefined; one row per video and metric with >= 2 units)."""
+
 
 def check_value_frame(values: pd.DataFrame, name: str) -> pd.DataFrame:
     """Normalise a provider's result for metric `name` to VALUE_COLUMNS, refusing NaN values."""
@@ -168,6 +172,16 @@ class PackageMetricProvider:
             return pd.DataFrame(columns=["metric", "window", "value"])
         curves = window_curves(units, windows)
         return curves.groupby(["metric", "window"], as_index=False)["value"].mean()
+
+
+    def vde(self, values: pd.DataFrame, chunks: int, weighting: str) -> pd.DataFrame:
+        from metrics.drift import video_drift_error
+
+        units = values[values["kind"].isin(("frame", "pair", "triplet", "window"))]
+        if units.empty:
+            return pd.DataFrame(columns=["video", "metric", "vde"])
+        table = video_drift_error(units, chunks, weighting)
+        return table.groupby(["video", "metric"], as_index=False)["vde"].mean()
 
 
 register_metric_provider("metrics", PackageMetricProvider)

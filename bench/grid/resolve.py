@@ -21,6 +21,7 @@ from bench.grid.errors import GridError, MissingCheckpointError
 from bench.grid.overrides import apply_overrides
 from bench.grid.prompts import PromptItem, load_prompt_set
 from bench.grid.registry import generator_kind, load_plugins, metric_provider
+from bench.grid.set_level import check_set_level
 from bench.grid.spec import GridSpec, LengthSpec, MetricsSpec, RowSpec, parse_grid, read_grid_file
 
 KEY_LENGTH = 16
@@ -252,6 +253,7 @@ def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
 
     provider = metric_provider(spec.metrics.provider, spec.source)
     provider.check(spec.metrics.names, spec.metrics.backend)
+    check_set_level(spec.metrics, spec.source)
     unavailable = provider.unavailable(spec.metrics.names, spec.metrics.backend)
 
     prompts = load_prompt_set(spec.prompts, spec.base_dir)

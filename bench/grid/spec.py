@@ -34,6 +34,8 @@ NAMED_LENGTHS = {"short": 2, "long": 12}
 PROMPT_SOURCES = ("lab", "file")
 LAB_SPLITS = ("i2v", "t2v")
 JUDGES = ("simulated", "human")
+# Drift aggregators a table can show per drift metric: the paper's start–end contrast and VDE.
+DRIFT_AGGREGATORS = ("start_end", "vde_linear", "vde_log")
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,22 @@ class LengthSpec:
 
 @dataclass(frozen=True)
 class MetricsSpec:
-    """Which metrics to measure, on which backend, and which get a drift (Δ) column."""
+    """Which metrics to measure, on which backend, and which get a drift (Δ) column.
+
+    `aggregators` chooses the drift columns per drift metric (start_end: the paper's Δ; vde_linear /
+    vde_log: VDE over `vde_chunks` chunks). `set_level` names set-level metrics (e.g.
+    reference_distance), measured per row over all its videos against real video in `set_windows`
+    windows, each shown beside its real-vs-real floor.
+    """
 
     names: tuple[str, ...]
     backend: str = "lab"
     drift: tuple[str, ...] = ()
     provider: str = "metrics"
+    aggregators: tuple[str, ...] = ("start_end",)
+    vde_chunks: int = 10
+    set_level: tuple[str, ...] = ()
+    set_windows: int = 6
 
 
 @dataclass(frozen=True)
@@ -219,7 +231,7 @@ GRID_KEYS = ("name", "description", "rows", "prompts", "seeds", "lengths", "metr
              "resources", "plugins", "store", "keep_frames")
 ROW_KEYS = ("name", "schedule", "order", "baseline", "generator", "checkpoint", "recipe", "params")
 PROMPT_KEYS = ("source", "split", "count", "offset", "path")
-METRIC_KEYS = ("names", "backend", "drift", "provider")
+METRIC_KEYS = ("names", "backend", "drift", "provider", "aggregators", "vde_chunks", "set_level", "set_windows")
 RATING_KEYS = ("enabled", "judges", "per_row", "k", "seed", "votes")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")
 
@@ -387,19 +399,49 @@ def _parse_metrics(raw: Any, source: str | None) -> MetricsSpec:
     if len(set(names)) != len(names):
         raise reader.error("names", f"metric names repeat: {list(names)}")
     drift = reader.str_list("drift", names)
+    provider = reader.get("provider", str, "metrics")
     for i, name in enumerate(drift):
         if name not in names:
+            if provider == "metrics":
+                _check_known_metrics(names, source)  # a typo in names is the likelier mistake: say so
             raise GridError(
                 f"metrics.drift[{i}]",
                 f"{name!r} is not among metrics.names ({', '.join(names)}); drift is computed from a measured metric",
                 source,
             )
+    aggregators = reader.str_list("aggregators", ("start_end",))
+    for i, aggregator in enumerate(aggregators):
+        if aggregator not in DRIFT_AGGREGATORS:
+            raise GridError(f"metrics.aggregators[{i}]",
+                            f"unknown drift aggregator {aggregator!r}; expected one of {', '.join(DRIFT_AGGREGATORS)}",
+                            source)
+    if len(set(aggregators)) != len(aggregators):
+        raise reader.error("aggregators", f"aggregators repeat: {list(aggregators)}")
     return MetricsSpec(
         names=names,
         backend=reader.get("backend", str, "lab"),
         drift=drift,
-        provider=reader.get("provider", str, "metrics"),
+        provider=provider,
+        aggregators=aggregators,
+        vde_chunks=reader.positive_int("vde_chunks", 10, minimum=2),
+        set_level=reader.str_list("set_level"),
+        set_windows=reader.positive_int("set_windows", 6, minimum=1),
     )
+
+
+def _check_known_metrics(names: tuple[str, ...], source: str | None) -> None:
+    """Raise the first name the `metrics` package does not know, with the known ones."""
+    import difflib
+
+    from metrics.registry import metric_names
+
+    known = [name for name in metric_names() if not name.startswith("test_")]
+    for i, name in enumerate(names):
+        if name not in metric_names():
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise GridError(f"metrics.names[{i}]", f"unknown metric {name!r}; {hint}known metrics: {', '.join(known)}",
+                            source)
 
 
 def _parse_rating(raw: Any, source: str | None) -> RatingSpec:
