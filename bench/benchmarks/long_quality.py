@@ -12,12 +12,16 @@ split) with the lab sampler's defaults, and the lab perceptor reads each section
   the start frame's (the quality bar's "kept", per section);
 - degradation: mean perceived degradation (0 = clean render);
 - subject motion: the subject's net perceived displacement over the section, per frame (px/frame),
-  from the last frame before the section to its last frame; plus presence.
+  from the last frame before the section to its last frame; plus presence;
+- smoothness: the lab motion smoothness (metrics/lab/motion_smoothness.py) of the section's frames;
+  and per video the lab Motion and Dynamic scores.
 
 The world's own continuation of each item (the real clip) is read the same way, so every curve has
 its real counterpart. Each row also records its sampling order and, per section, the iteration at
 which the sampler generated it (the inverted order generates the sections next to the start frame
-last, bridging the start frame and an already generated future).
+last, bridging the start frame and an already generated future). Curves are averaged per sampling
+order over the g9 rows; the baselines (time order, their own mechanisms) form a group of their own.
+The start frame repeated (the static video) is scored as a floor beside the real clips.
 
 Generated videos are kept under runs/long_quality/ (one .npz per row, reused when present: the run
 is resumable); the report goes to results/bench/long_quality.json and the figure to
@@ -157,6 +161,7 @@ def onset(curve: list[float], level: float) -> int | None:
 
 def long_quality_report(generated: dict[str, dict], items, sections: int) -> dict:
     """Curves per row and per real clip length, per-order means, and per-row summaries."""
+    from bench.generate import checkpoint_sidecar
     from metrics.lab.perceptor import LabPerceptor
 
     perceptor = LabPerceptor.load()
@@ -178,6 +183,9 @@ def long_quality_report(generated: dict[str, dict], items, sections: int) -> dic
                                            "generation_order", "seconds") if key in row}
         entry["curves"] = curves
         entry["video_scores"] = mean_scores(per_video)
+        # baselines sample in time order with their own mechanism: a group of their own, not "vanilla"
+        baseline = bool(row.get("checkpoint")) and checkpoint_sidecar(row["checkpoint"]).get("baseline")
+        entry["group"] = "baselines" if baseline else entry["order"]
         entry["identity_kept_first_last"] = [curves["identity_kept"][0], curves["identity_kept"][-1]]
         entry["degradation_first_last"] = [curves["degradation"][0], curves["degradation"][-1]]
         entry["identity_below_half_from_section"] = onset(curves["identity_kept"], 0.5)
@@ -192,7 +200,7 @@ def long_quality_report(generated: dict[str, dict], items, sections: int) -> dic
     orders: dict[str, list[str]] = {}
     for name, entry in report["rows"].items():
         if entry["frames_per_section"] == 9:  # g1/g4 rows have other section lengths: not averaged in
-            orders.setdefault(entry["order"], []).append(name)
+            orders.setdefault(entry["group"], []).append(name)
     report["by_order"] = {order: {"rows": names, "curves": {key: [float(v) for v in np.mean(
         [report["rows"][n]["curves"][key] for n in names], axis=0)] for key in report["curves"]}}
         for order, names in orders.items()}
@@ -215,7 +223,7 @@ def long_quality_figure(report: dict, path: Path) -> Path:
     for axis, key in zip(axes, names, strict=True):
         for entry in report["rows"].values():
             if entry["frames_per_section"] == 9:
-                axis.plot(sections, entry["curves"][key], color=colours[entry["order"]], lw=0.6, alpha=0.45)
+                axis.plot(sections, entry["curves"][key], color=colours[entry["group"]], lw=0.6, alpha=0.45)
         for order, group in report["by_order"].items():
             axis.plot(sections, group["curves"][key], color=colours[order], lw=2.2, label=f"{order} (mean)")
         if real is not None:
