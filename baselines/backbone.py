@@ -17,6 +17,7 @@ from torch import nn
 
 from baselines.history_noise import noise_history
 from framepack.attention import ATTENTION_MODES
+from framepack.framepack_generator import SectionMotionModel
 from framepack.packed_group import PackedGroup
 
 HistoryLevel = Callable[[torch.Tensor, "torch.Generator | None"], torch.Tensor]
@@ -56,9 +57,8 @@ class BaselineBackbone(nn.Module):
         return self.model.text_encoder()
 
     def draw_motion(self, *args: Any, **kwargs: Any) -> Any:
-        """The wrapped model's section motion draw (None when it has no motion prior)."""
-        draw = getattr(self.model, "draw_motion", None)
-        return draw(*args, **kwargs) if draw is not None else None
+        """The wrapped model's `SectionMotionModel` hook (None when it has no motion to draw)."""
+        return self.model.draw_motion(*args, **kwargs) if isinstance(self.model, SectionMotionModel) else None
 
     def history_context(self, context: Sequence[PackedGroup], timesteps: torch.Tensor) -> list[PackedGroup]:
         """The context the model receives for noisy-section times `timesteps` (B, F)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,8 +19,28 @@ import torch
 from baselines.repeated_i2v import RepeatedImageToVideo
 from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
 from framepack.hunyuan.generator import PromptEncoder
+from framepack.hunyuan.weights import DIFFUSERS_WEIGHTS, MODEL_WEIGHTS, ComponentSpec, check_components
 
 NAME = "repeated_i2v (HunyuanVideo-I2V)"
+I2V_REPOSITORY = "hunyuanvideo-community/HunyuanVideo-I2V"
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.json+merges.txt")
+
+
+def i2v_component_specs() -> tuple[ComponentSpec, ...]:
+    """What a diffusers HunyuanVideo-I2V folder holds, each file's source named for error messages."""
+    source = I2V_REPOSITORY
+    return (
+        ComponentSpec(".", ("model_index.json",), (), f"{source} (repository root)"),
+        ComponentSpec("transformer", ("config.json",), DIFFUSERS_WEIGHTS, f"{source}, subfolder transformer/"),
+        ComponentSpec("vae", ("config.json",), DIFFUSERS_WEIGHTS, f"{source}, subfolder vae/"),
+        ComponentSpec("scheduler", ("scheduler_config.json",), (), f"{source}, subfolder scheduler/"),
+        ComponentSpec("text_encoder", ("config.json",), MODEL_WEIGHTS, f"{source}, subfolder text_encoder/"),
+        ComponentSpec("text_encoder_2", ("config.json",), MODEL_WEIGHTS, f"{source}, subfolder text_encoder_2/"),
+        ComponentSpec("tokenizer", ("tokenizer_config.json",), _TOKENIZER_FILES, f"{source}, subfolder tokenizer/"),
+        ComponentSpec("tokenizer_2", ("tokenizer_config.json",), _TOKENIZER_FILES,
+                      f"{source}, subfolder tokenizer_2/"),
+        ComponentSpec("image_processor", ("preprocessor_config.json",), (), f"{source}, subfolder image_processor/"),
+    )
 
 
 @dataclass(frozen=True)
@@ -146,20 +165,16 @@ def load_repeated_i2v_diffusers(
 
     Args:
         folder: a diffusers folder of `HunyuanVideoImageToVideoPipeline` (model_index.json, transformer/,
-            vae/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, image_processor/).
+            vae/, scheduler/, text_encoder/, tokenizer/, text_encoder_2/, tokenizer_2/, image_processor/).
         options: sampling options.
         device: "cuda", "cpu", ...; None picks cuda when available.
         dtype: None means bfloat16 on a GPU, float32 on the CPU.
 
     Raises:
-        FileNotFoundError: the folder or its model_index.json is missing (says where the weights go).
+        framepack.hunyuan.weights.MissingWeightsError (a FileNotFoundError): names every missing file
+            and the repository it comes from; nothing is downloaded.
     """
-    folder = Path(folder)
-    if not (folder / "model_index.json").is_file():
-        raise FileNotFoundError(
-            f"no diffusers HunyuanVideo-I2V folder at {folder} (model_index.json missing). Place the "
-            "hunyuanvideo-community/HunyuanVideo-I2V diffusers weights there; nothing is downloaded."
-        )
+    folder = check_components(folder, i2v_component_specs(), "HunyuanVideo-I2V weights")
     from diffusers import HunyuanVideoImageToVideoPipeline
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -8,21 +8,25 @@ A run folder holds::
     metrics.parquet    tidy metric values (per frame / pair / window, and the video score)
     provenance.json    git revision, package versions, seed, machine, timings
     traceback.txt      only for a failed run
-    status.json        written LAST, by atomic rename: {"state": "done" | "failed", ...}
+    status.json        written LAST, by atomic rename: {"state": "done" | "failed", "files": {...}, ...}
 
-A folder without status.json is an unfinished run (e.g. killed half-way): it counts as
-pending and is wiped and redone from scratch. The grid index is derived from the folders,
-never kept separately, so it cannot disagree with them.
+A done status lists every other file of the run with its SHA-256 (`files`). A run counts as
+done only while that holds: a folder without status.json (e.g. killed half-way), a status that
+cannot be read (bad UTF-8, not JSON, not an object) or a listed file that is missing, unreadable
+or changed makes the run pending, and it is wiped and redone from scratch — never read. The
+grid index is derived from the folders, never kept separately, so it cannot disagree with them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import io
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +37,7 @@ import pandas as pd
 import yaml
 
 from bench.atomic_files import atomic_write, atomic_write_text
+from bench.video_io import read_video, write_video
 
 STATUS_FILE = "status.json"
 CONFIG_FILE = "config.yaml"
@@ -70,6 +75,9 @@ class RunStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"the run store {str(self.root)!r} is a file, not a folder; "
+                             "pass --store a folder (it is created if missing)")
 
     def run_dir(self, key: str) -> Path:
         """The folder of run `key` (not necessarily existing)."""
@@ -83,20 +91,43 @@ class RunStore:
     # ------------------------------------------------------------------ reading
 
     def status(self, key: str) -> RunStatus:
-        """done / failed from status.json; pending when there is none (or it is unreadable)."""
-        path = self.path(key, STATUS_FILE)
+        """done / failed from status.json. Pending when there is none, when it cannot be read,
+        or when it says done but a file it lists is missing, unreadable or changed (the
+        reason is in `info["damaged"]`)."""
         try:
-            info = json.loads(path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            info = json.loads(self.path(key, STATUS_FILE).read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return RunStatus(key, PENDING)
-        return RunStatus(key, info.get("state", PENDING), info)
+        if not isinstance(info, dict) or info.get("state") not in (DONE, FAILED):
+            return RunStatus(key, PENDING)
+        if info["state"] == DONE:
+            damage = self.damage(key, info.get("files"))
+            if damage:
+                return RunStatus(key, PENDING, {"damaged": damage})
+        return RunStatus(key, info["state"], info)
+
+    def damage(self, key: str, files: Any) -> str:
+        """Why the files listed in a done status do not match the folder ("" when they do)."""
+        if not isinstance(files, dict) or not {CONFIG_FILE, METRICS_FILE} <= set(files):
+            return "the status lists no checksums of the run's files"
+        for name, expected in files.items():
+            if not isinstance(name, str) or "/" in name or name in (STATUS_FILE, LOCK_FILE):
+                return f"the status lists an invalid file name {name!r}"
+            try:
+                actual = sha256_of(self.path(key, name))
+            except OSError as error:
+                return f"{name} cannot be read ({type(error).__name__})"
+            if actual != expected:
+                return f"{name} does not match its checksum"
+        return ""
 
     def statuses(self, keys: Iterable[str]) -> pd.DataFrame:
         """The index of `keys`: one row per key with its state (derived from the folders)."""
         rows = []
         for key in keys:
             status = self.status(key)
-            rows.append({"key": key, "state": status.state, "error": status.info.get("error")})
+            rows.append({"key": key, "state": status.state,
+                         "error": status.info.get("error") or status.info.get("damaged")})
         return pd.DataFrame(rows, columns=["key", "state", "error"])
 
     def keys(self) -> list[str]:
@@ -112,12 +143,16 @@ class RunStore:
         """The run's tidy metric values (only meaningful once the run is done)."""
         return pd.read_parquet(self.path(key, METRICS_FILE))
 
+    def read_exact_frames(self, key: str) -> np.ndarray:
+        """The run's exact frames from frames.npz (FileNotFoundError when the run kept none)."""
+        with np.load(self.path(key, FRAMES_FILE)) as data:
+            return data["frames"]
+
     def read_frames(self, key: str) -> np.ndarray:
-        """The run's exact frames from frames.npz, or decoded from video.mp4 if there is none."""
-        frames_path = self.path(key, FRAMES_FILE)
-        if frames_path.is_file():
-            with np.load(frames_path) as data:
-                return data["frames"]
+        """Frames to look at (figures): the exact ones, else decoded from the lossy video.mp4.
+        Never for measuring: rescoring uses `read_exact_frames`."""
+        if self.path(key, FRAMES_FILE).is_file():
+            return self.read_exact_frames(key)
         return read_video(self.path(key, VIDEO_FILE))
 
     # ------------------------------------------------------------------ writing
@@ -157,9 +192,10 @@ class RunStore:
         atomic_write(self.path(key, FRAMES_FILE), lambda stream: np.savez_compressed(stream, frames=frames))
 
     def write_video(self, key: str, frames: np.ndarray, fps: int) -> None:
+        """video.mp4 at CRF 12 (a pure function of the frames; see bench.video_io)."""
         target = self.path(key, VIDEO_FILE)
         temporary = target.with_name(f".{target.name}.tmp.mp4")
-        write_video(temporary, frames, fps)
+        write_video(temporary, frames, fps, crf=12)
         os.replace(temporary, target)
 
     def write_metrics(self, key: str, values: pd.DataFrame) -> None:
@@ -168,8 +204,11 @@ class RunStore:
         atomic_write(self.path(key, METRICS_FILE), lambda stream: stream.write(buffer.getvalue()))
 
     def mark_done(self, key: str, info: dict[str, Any]) -> None:
-        """Record success. Call LAST: everything else of the run must already be written."""
-        self.write_json(key, STATUS_FILE, {**info, "state": DONE, "key": key})
+        """Record success with the SHA-256 of every file of the run. Call LAST: everything
+        else of the run must already be written."""
+        files = {entry.name: sha256_of(entry) for entry in sorted(self.run_dir(key).iterdir())
+                 if entry.is_file() and not entry.name.startswith(".") and entry.name != STATUS_FILE}
+        self.write_json(key, STATUS_FILE, {**info, "state": DONE, "key": key, "files": files})
 
     def mark_failed(self, key: str, error: str, traceback_text: str, info: dict[str, Any] | None = None) -> None:
         """Record a failure with its traceback (the grid goes on with other runs)."""
@@ -178,38 +217,21 @@ class RunStore:
                                            "traceback": TRACEBACK_FILE})
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int) -> None:
-    """Encode uint8 frames (T, H, W, 3) as H.264 mp4 (yuv420p, CRF 12; PyAV).
-
-    Odd heights or widths are padded by one pixel (H.264 in yuv420p needs even sizes).
-    """
-    import av
-
-    frames = np.asarray(frames, dtype=np.uint8)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
-        raise ValueError(f"expected uint8 frames (T, H, W, 3) with T >= 1, got {frames.shape}")
-    height, width = frames.shape[1:3]
-    pad_h, pad_w = height % 2, width % 2
-    if pad_h or pad_w:
-        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=int(fps))
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "12", "preset": "medium"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+_DIGESTS: dict[tuple, str] = {}
 
 
-def read_video(path: str | Path) -> np.ndarray:
-    """Decode an mp4 into uint8 frames (T, H, W, 3)."""
-    import av
-
-    with av.open(str(path)) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    if not frames:
-        raise ValueError(f"{str(path)!r} holds no video frames")
-    return np.stack(frames)
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes. Memoised per process by the file's identity and change time
+    (every write sets it to now and no user call can set it back), but only for files unchanged
+    for over a second, so a write within the clock's granularity is never missed."""
+    stat = os.stat(path)
+    version = (str(Path(path).resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if version in _DIGESTS:
+        return _DIGESTS[version]
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if time.time_ns() - stat.st_ctime_ns > 1_000_000_000:
+        _DIGESTS[version] = digest.hexdigest()
+    return digest.hexdigest()

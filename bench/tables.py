@@ -28,12 +28,14 @@ import pandas as pd
 from scipy import stats
 
 from bench.atomic_files import atomic_write, atomic_write_text
+from bench.executors.run_task import stale_metrics
 from bench.grid.registry import metric_provider
 from bench.grid.resolve import ResolvedGrid
 from bench.row_labels import row_label
 from bench.run_store import DONE, RunStore
 
 FORMATS = ("md", "latex", "csv")
+STALE_REASON = "stored values were measured with another backend or metric version; `fpbench run` rescores them"
 SUMMARY_COLUMNS = ["length", "row", "column", "metric", "kind", "direction", "mean", "ci_low", "ci_high",
                    "n", "best", "simulated"]
 
@@ -79,12 +81,15 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
                          "length": run.length.name, "key": run.key, "state": status.state})
         if status.state != DONE or run.key in stored:
             continue
+        stale = stale_metrics(run, status)
+        for metric in stale:
+            entry = missing.setdefault(metric, {"runs": 0, "reason": STALE_REASON})
+            entry["runs"] += 1
         for metric, reason in status.info.get("missing_metrics", {}).items():
-            if metric in grid.spec.metrics.names:
+            if metric in grid.spec.metrics.names and metric not in stale:
                 entry = missing.setdefault(metric, {"runs": 0, "reason": reason})
                 entry["runs"] += 1
-        values = store.read_metrics(run.key)
-        stored[run.key] = values[values["metric"].isin(grid.spec.metrics.names)].assign(video=run.key)
+        stored[run.key] = measured_as_asked(store.read_metrics(run.key), run, stale).assign(video=run.key)
     runs = pd.DataFrame(run_rows, columns=["row", "prompt", "seed", "length", "key", "state"])
     done = runs[runs["state"] == DONE].drop(columns="state")
     score_columns = ["row", "prompt", "seed", "length", "key", "metric", "score", "drift"]
@@ -125,6 +130,17 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
             missing[f"{metric} (set)"] = {"runs": len(errors), "reason": errors["error"].iloc[0]}
     return GridResults(runs=runs, values=values, scores=scores.reset_index(drop=True),
                        directions=directions, missing=missing, set_level=set_level)
+
+
+def measured_as_asked(values: pd.DataFrame, run: Any, stale: tuple[str, ...]) -> pd.DataFrame:
+    """A run's stored values of the grid's metrics that were made as the grid asks (the backend
+    and version its measurements name); a value made otherwise never reaches a table."""
+    keep = values["metric"].isin([m for m in run.metrics.names if m not in stale])
+    for metric, measurement in run.measurements.items():
+        rows = values["metric"] == metric
+        made_so = (values["backend"] == measurement["backend"]) & (values["version"] == measurement["version"])
+        keep &= ~rows | made_so
+    return values[keep]
 
 
 def mean_ci(samples: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:

@@ -5,6 +5,10 @@ video first). `Mp4Sink` encodes every chunk that continues the time order at onc
 others in small .npy files beside the output until the gap before them is filled, so memory stays
 bounded by one chunk whatever the video length. The mp4 is written to a temporary name and renamed
 into place at `close()`, so a crash never leaves a truncated video under the final name.
+
+Every mp4 is a pure function of its frames, frame rate and CRF: x264 runs single-threaded
+(its output otherwise depends on how many CPUs the process may use) and the container carries
+no creation time. `write_video` encodes a whole array at once with the same settings.
 """
 
 from __future__ import annotations
@@ -16,6 +20,40 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+
+def h264_options(crf: int) -> dict[str, str]:
+    """x264 settings that make the encoded bytes depend on the frames only (not on the machine)."""
+    return {"crf": str(int(crf)), "preset": "medium", "threads": "1"}
+
+
+def open_h264(path: str | os.PathLike, width: int, height: int, fps: int, crf: int):
+    """(container, stream) of a new H.264 (yuv420p) mp4 at `path` with `h264_options`."""
+    container = av.open(str(path), mode="w", format="mp4")
+    stream = container.add_stream("libx264", rate=int(fps))
+    stream.width, stream.height = width, height
+    stream.pix_fmt = "yuv420p"
+    stream.options = h264_options(crf)
+    return container, stream
+
+
+def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int, crf: int = 12) -> None:
+    """Encode uint8 frames (T, H, W, 3) as H.264 mp4 at `path` (not atomic: write to a temporary
+    name and rename). Odd heights or widths are padded by one edge pixel (yuv420p needs even sizes).
+    """
+    frames = np.asarray(frames, dtype=np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise ValueError(f"expected uint8 frames (T, H, W, 3) with T >= 1, got {frames.shape}")
+    height, width = frames.shape[1:3]
+    if height % 2 or width % 2:
+        frames = np.pad(frames, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    container, stream = open_h264(path, frames.shape[2], frames.shape[1], fps, crf)
+    with container:
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 class FrameOrderError(ValueError):
@@ -123,11 +161,7 @@ class Mp4Sink:
             height, width = frames.shape[1:3]
             if height % 2 or width % 2:
                 raise ValueError(f"H.264 (yuv420p) needs even frame sizes, got {width}x{height}")
-            self._container = av.open(str(self._tmp_video), mode="w", format="mp4")
-            self._stream = self._container.add_stream("libx264", rate=self.fps)
-            self._stream.width, self._stream.height = width, height
-            self._stream.pix_fmt = "yuv420p"
-            self._stream.options = {"crf": str(self.crf), "preset": "medium"}
+            self._container, self._stream = open_h264(self._tmp_video, width, height, self.fps, self.crf)
         for frame in frames:
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             for packet in self._stream.encode(video_frame):
@@ -154,4 +188,7 @@ def read_video(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"video not found: {path}")
     with av.open(str(path)) as container:
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    if not frames:
+        raise ValueError(f"{str(path)!r} holds no video frames")
+    return np.stack(frames)

@@ -7,9 +7,9 @@ Masks are boolean (True = may attend), built from each token's latest covered fr
 - "block_causal": frames are cut into blocks of `block_frames` starting at the first noisy frame;
   a token sees its own block and earlier ones.
 
-With `context_sees_noisy=False` context tokens never attend to noisy tokens, in every mode. Whenever
-context cannot see noisy tokens, the context's keys and values do not depend on the noisy input, so
-they can be cached and reused across denoising steps (`KVCache`).
+Whenever context cannot see noisy tokens (causal / block-causal masks with context before the
+section), the context's keys and values do not depend on the noisy input, so they can be cached and
+reused across denoising steps (`KVCache`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ memory is bounded whatever the video length (with a `td` tail; `ta` / `tc` tails
 frame by definition).
 
 The model is anything with the `VelocityModel` call signature — `PackedDiT`, or an adapter over
-diffusers' transformer — and the codec anything with `LatentCodec`'s encode/decode.
+diffusers' transformer — optionally a `SectionMotionModel` (one motion drawn per section), and the
+codec anything with `LatentCodec`'s encode/decode.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -44,6 +45,19 @@ class VelocityModel(Protocol):
     def __call__(
         self, noisy: torch.Tensor, noisy_indices: torch.Tensor, timesteps: torch.Tensor, context: list[PackedGroup], cond: Any
     ) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class SectionMotionModel(Protocol):
+    """A model that commits to one motion per section before denoising (a lab model with a motion
+    prior): `draw_motion(noisy_shape, noisy_indices, context, cond, generator)` returns the motion,
+    or None when it has none to draw, and every denoising step of the section receives it as
+    `model(..., motion=motion)`. The draw uses the section's generator, before the steps do."""
+
+    def draw_motion(
+        self, noisy_shape: tuple[int, ...], noisy_indices: torch.Tensor, context: list[PackedGroup], cond: Any,
+        generator: torch.Generator | None,
+    ) -> Any | None: ...
 
 
 class LatentCodec(Protocol):
@@ -257,9 +271,9 @@ class FramePackGenerator:
             frames = len(plan.generated)
             noise = torch.randn((1, latent_shape[0], frames, *latent_shape[1:]), generator=generator).to(device)
             positions = torch.tensor(plan.generated_positions, dtype=torch.long, device=device)
-            # a model with a motion prior commits to one drawn motion for every step of the section
-            draw_motion = getattr(self.model, "draw_motion", None)
-            motion = draw_motion(noise.shape, positions, context, inputs.cond, generator) if draw_motion else None
+            motion = None
+            if isinstance(self.model, SectionMotionModel):
+                motion = self.model.draw_motion(noise.shape, positions, context, inputs.cond, generator)
             cond_fn = self._velocity_fn(inputs, positions, motion)
             uncond_fn = None
             if self.guidance is not None and self.guidance.uses_unconditional:

@@ -61,6 +61,8 @@ class Evaluator:
         cache: a `MetricCache`, a folder path for one, or None for no cache.
         weights_dir: folder searched first for weight files (paper backends, NIQE).
         options: per-metric constructor options, {"aesthetic": {"head": "mlp"}, ...}.
+        inference: `device`, `dtype` and `batch_size` for every backend that runs a torch network
+            (`metrics.paper.inference.NetworkMetric`), e.g. {"device": "cuda", "dtype": "bfloat16"}.
         on_error: "record" (an error row per failing (video, metric); the default, for grids)
             or "raise".
     """
@@ -73,7 +75,10 @@ class Evaluator:
         weights_dir: str | os.PathLike | None = None,
         options: Mapping[str, Mapping] | None = None,
         on_error: str = "record",
+        inference: Mapping | None = None,
     ) -> None:
+        from metrics.paper.inference import NetworkMetric
+
         if on_error not in ("record", "raise"):
             raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
         self.on_error = on_error
@@ -82,6 +87,8 @@ class Evaluator:
         for name, backend in resolve_backends(names, backends):
             cls = get_metric_class(name, backend)
             kwargs = dict((options or {}).get(name, {}))
+            if inference and issubclass(cls, NetworkMetric):
+                kwargs = {**inference, **kwargs}
             self.metrics.append(cls(weights_dir=None if weights_dir is None else str(weights_dir), **kwargs))
         self.computed = 0  # metric calls actually run (cache misses), for tests and progress
 
@@ -97,11 +104,13 @@ class Evaluator:
         video: str = "video",
         reference: np.ndarray | None = None,
         fps: float | None = None,
+        metrics: Sequence[Metric] | None = None,
     ) -> pd.DataFrame:
-        """Measure one video with every metric; returns tidy rows (see `metrics.results`)."""
+        """Measure one video with every metric (or `metrics`, a subset); returns tidy rows (see
+        `metrics.results`)."""
         video_hash = content_hash(frames, prompt, reference, fps) if self.cache is not None else ""
         tables = []
-        for metric in self.metrics:
+        for metric in self.metrics if metrics is None else metrics:
             version = metric.cache_version
             result = self.cache.get(video_hash, metric.name, metric.backend, version) if self.cache else None
             if result is None:
@@ -121,6 +130,7 @@ class Evaluator:
         paths: Iterable[str | os.PathLike],
         prompts: Mapping[str, str] | None = None,
         on_video: Callable[[str], None] | None = None,
+        chunk_frames: int | None = None,
     ) -> pd.DataFrame:
         """Measure video files; a bad file gives error rows for it and the others are still measured.
 
@@ -128,22 +138,52 @@ class Evaluator:
             paths: video files.
             prompts: prompt per path (str(path)); missing entries use a sidecar .txt, else "".
             on_video: called with each path after it is measured (progress).
+            chunk_frames: decode and measure `streamable` metrics this many frames at a time
+                (`metrics.streaming`), so a long video never sits whole in memory; the others still
+                read the whole video. Streamed measurements bypass the cache. None: whole videos.
         """
         tables = []
         for path in paths:
             path = str(path)
+            prompt = prompt_for(path, prompts)
+            streamed = [m for m in self.metrics if chunk_frames and m.streamable]
+            whole = [m for m in self.metrics if m not in streamed]
+            if streamed:
+                tables.append(self._evaluate_streamed(path, prompt, streamed, chunk_frames))
+            if whole:
+                try:
+                    video = read_video(path)
+                except VideoReadError as error:
+                    if self.on_error == "raise":
+                        raise
+                    tables += [error_row(path, m.name, m.backend, m.cache_version, f"bad video: {error}")
+                               for m in whole]
+                else:
+                    tables.append(self.evaluate(video.frames, prompt, video=path, fps=video.fps or None,
+                                                metrics=whole))
+            if on_video is not None:
+                on_video(path)
+        return concat_results(tables)
+
+    def _evaluate_streamed(self, path: str, prompt: str, metrics: list[Metric], chunk_frames: int) -> pd.DataFrame:
+        from metrics.metric import DEFAULT_FPS
+        from metrics.streaming import chunk_length, read_video_chunks, video_fps
+
+        tables = []
+        for metric in metrics:
             try:
-                video = read_video(path)
+                fps = video_fps(path) or DEFAULT_FPS
+                result = metric.stream(read_video_chunks(path, chunk_length(chunk_frames, fps)), prompt, None, fps)
             except VideoReadError as error:
                 if self.on_error == "raise":
                     raise
-                tables += [error_row(path, m.name, m.backend, m.cache_version, f"bad video: {error}")
-                           for m in self.metrics]
-            else:
-                prompt = prompt_for(path, prompts)
-                tables.append(self.evaluate(video.frames, prompt, video=path, fps=video.fps or None))
-            if on_video is not None:
-                on_video(path)
+                tables.append(error_row(path, metric.name, metric.backend, metric.cache_version, f"bad video: {error}"))
+                continue
+            except RECORDED_ERRORS as error:
+                tables.append(self._error(path, metric, error))
+                continue
+            self.computed += 1
+            tables.append(result_rows(path, metric.name, metric.backend, metric.cache_version, result))
         return concat_results(tables)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics.metric import MetricResult
+from metrics.metric import MetricResult, check_frames
 
 
 def identity_result(embeddings: list[np.ndarray | None], similarity, who: str, **details) -> MetricResult:
@@ -32,3 +32,26 @@ def identity_result(embeddings: list[np.ndarray | None], similarity, who: str, *
     return MetricResult(values, index, "frame", float(values.mean()),
                         {"reference_frame": found[0][0], "frames_without_face": len(embeddings) - len(found),
                          **details})
+
+
+class FaceEmbeddingIdentity:
+    """Mixin of the identity backends that embed each frame's face (`embeddings`) and score the list
+    (`score_embeddings`): `measure` on a whole video, `stream` chunk by chunk keeping only the
+    embeddings (`metrics.streaming`), so a long video never sits whole in memory."""
+
+    streamable = True
+
+    def embeddings(self, frames: np.ndarray) -> list[np.ndarray | None]:
+        raise NotImplementedError
+
+    def score_embeddings(self, embeddings: list[np.ndarray | None]) -> MetricResult:
+        raise NotImplementedError
+
+    def measure(self, frames, prompt, reference, fps) -> MetricResult:
+        return self.score_embeddings(self.embeddings(frames))
+
+    def stream(self, chunks, prompt="", reference=None, fps=None) -> MetricResult:
+        embeddings: list[np.ndarray | None] = []
+        for _, frames, last in chunks:  # consecutive chunks share a frame: embed it once
+            embeddings += self.embeddings(check_frames(frames if last else frames[:-1], 1, f"{self.name}[{self.backend}]"))
+        return self.score_embeddings(embeddings)

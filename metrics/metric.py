@@ -20,6 +20,10 @@ Direction = Literal["higher", "lower", "neutral"]
 
 # The lab world's nominal frame rate, used when a caller does not know a video's rate.
 DEFAULT_FPS = 16.0
+# The lab world's frame size. Lab backends analyse every video at this size (resized once, at
+# `Metric.__call__`), as the paper backends resize to their networks' inputs: their cost per
+# frame is bounded whatever the input size, and lab-world videos are measured as they are.
+LAB_ANALYSIS_SIZE = 64
 
 # Which index a stored value carries, by granularity.
 INDEX_KIND: dict[str, str] = {
@@ -95,6 +99,10 @@ class Metric:
     version: ClassVar[str] = "1"
     min_frames: ClassVar[int] = 1
     description: ClassVar[str] = ""
+    # Whether a long video can be measured chunk by chunk (`metrics.streaming`), and which `details`
+    # are counts to add up over the chunks.
+    streamable: ClassVar[bool] = False
+    summed_details: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, weights_dir: str | None = None) -> None:
         """Args:
@@ -136,7 +144,41 @@ class Metric:
         frames = check_frames(frames, self.min_frames, f"{self.name}[{self.backend}]")
         if fps is not None and not fps > 0:
             raise ValueError(f"{self.name}[{self.backend}]: fps must be > 0, got {fps}")
+        if self.backend == "lab":
+            frames, reference = at_analysis_size(frames, reference, LAB_ANALYSIS_SIZE)
         return self.measure(frames, prompt, reference, float(fps or DEFAULT_FPS))
+
+    def stream(self, chunks, prompt: str = "", reference: np.ndarray | None = None,
+               fps: float | None = None) -> MetricResult:
+        """Measure a video given as overlapping chunks (`metrics.streaming`); equals `__call__` on the
+        whole video for a `streamable` metric."""
+        from metrics.streaming import merge_chunk_results
+
+        return merge_chunk_results(self, chunks, prompt, reference, float(fps or DEFAULT_FPS))
+
+    def streamed_score(self, values: np.ndarray, height: int, width: int, fps: float) -> tuple[float, dict]:
+        """The video score (and details) from all per-unit values of a streamed video: their mean."""
+        return float(values.mean()), {}
+
+
+def at_analysis_size(frames: np.ndarray, reference: np.ndarray | None, size: int
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Frames (and the reference image) resized to size×size (area averaging when shrinking);
+    unchanged when they already are that size."""
+    import cv2
+
+    def resize(image: np.ndarray) -> np.ndarray:
+        if image.shape[:2] == (size, size):
+            return image
+        shrink = image.shape[0] >= size and image.shape[1] >= size
+        return cv2.resize(np.ascontiguousarray(image), (size, size),
+                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+    if frames.shape[1:3] != (size, size):
+        frames = np.stack([resize(frame) for frame in frames])
+    if reference is not None:
+        reference = resize(np.asarray(reference, dtype=np.uint8))
+    return frames, reference
 
 
 def check_frames(frames: np.ndarray, min_frames: int, who: str) -> np.ndarray:

@@ -37,3 +37,42 @@ def lab_checkpoint(tmp_path_factory):
                "codec": str(folder / "codec.safetensors"), "codebook": None}
     (folder / "fp_inverted.json").write_text(json.dumps(sidecar))
     return folder / "fp_inverted.safetensors"
+
+
+TINY_CLIP = {
+    "embed_dim": 768, "quick_gelu": True,
+    "vision_cfg": {"image_size": 224, "layers": 1, "width": 64, "head_width": 32, "patch_size": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture
+def tiny_clip(tmp_path):
+    """A randomly initialised open_clip model (ViT-L-14's embed width 768, tiny towers) saved as the CLIP
+    file where the resolver expects it (tests point TORCH_HOME / HF_HOME at temporary folders first)."""
+    import json
+
+    import open_clip
+
+    from metrics.weights import WeightsResolver
+
+    config = tmp_path / "fpbench-tiny-clip.json"
+    config.write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(config)
+    path = WeightsResolver().expected_path("clip_vit_l14")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(open_clip.create_model("fpbench-tiny-clip").state_dict(), path)
+    return "fpbench-tiny-clip"
+
+
+@pytest.fixture
+def isolated_weight_roots(tmp_path, monkeypatch):
+    """Point every weights root at an empty temporary folder, so a stray cache cannot hide a missing file;
+    one thread and a fixed seed while the test runs."""
+    for variable, folder in [("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("INSIGHTFACE_ROOT", "insightface")]:
+        monkeypatch.setenv(variable, str(tmp_path / folder))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield tmp_path
+    torch.set_num_threads(threads)

@@ -5,7 +5,9 @@ workers load them too).
   section is a block of `section_frames` frames whose brightness drifts by `drift` per
   section; `delay` seconds per section; `fail_prompt` makes the run for that prompt raise;
   `reverse` hands sections to the sink in reverse time order (like inverted sampling);
-  `log` names a file that gets "start KEY" / "end KEY" lines (KEY = prompt|seed|sections|drift).
+  `log` names a file that gets "start KEY" / "end KEY" lines (KEY = prompt|seed|sections|drift);
+  `die_once` names a marker file: the first run to find it absent creates it and SIGKILLs its
+  own process (a worker lost to the OOM killer); `die` does so every time.
 - metric provider "fake": "brightness" (per frame, higher is better), "level" (the same in
   0–100, no better direction: "neutral") and "flicker" (per pair, lower is better), with start–end drift and windowed curves; "needs_weights" cannot run here
   (MetricUnavailable) and "explodes" raises a bug-like error.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from dataclasses import dataclass
 
@@ -39,6 +42,8 @@ class FakeVideoGenerator:
     log: str | None = None
     size: int = 16
     fps: int = 8
+    die_once: str | None = None
+    die: bool = False
 
     def _log(self, word: str, request) -> None:
         if self.log:
@@ -50,6 +55,10 @@ class FakeVideoGenerator:
 
     def generate(self, request, sink) -> None:
         self._log("start", request)
+        if self.die or (self.die_once is not None and not os.path.exists(self.die_once)):
+            if self.die_once is not None:
+                open(self.die_once, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
         if self.fail_prompt is not None and request.prompt == self.fail_prompt:
             raise RuntimeError(f"fake failure for prompt {request.prompt!r}")
         digest = hashlib.sha256(f"{request.prompt}|{request.seed}".encode()).digest()
@@ -93,6 +102,7 @@ register_generator_kind(GeneratorKind(
 
 
 class FakeMetricProvider:
+    VERSION = "1"  # stored with every value; a test bumps it to see a rescore
     METRICS = {"brightness": ("higher", "per_frame"), "flicker": ("lower", "per_pair"),
                "level": ("neutral", "per_frame"),
                "needs_weights": ("higher", "per_frame"), "explodes": ("higher", "per_frame")}
@@ -106,7 +116,7 @@ class FakeMetricProvider:
 
     def info(self, name, backend):
         direction, granularity = self.METRICS[name]
-        return MetricInfo(name, direction, granularity, backend, "1")
+        return MetricInfo(name, direction, granularity, backend, self.VERSION)
 
     def unavailable(self, names, backend):
         return {n: "fake weights file missing" for n in names if n == "needs_weights"}
@@ -123,9 +133,9 @@ class FakeMetricProvider:
         else:
             per = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3)) / 255.0
             kind = "pair"
-        rows = [{"metric": name, "backend": backend, "version": "1", "kind": kind, "index": i, "value": v}
+        rows = [{"metric": name, "backend": backend, "version": self.VERSION, "kind": kind, "index": i, "value": v}
                 for i, v in enumerate(per)]
-        rows.append({"metric": name, "backend": backend, "version": "1", "kind": "video", "index": -1,
+        rows.append({"metric": name, "backend": backend, "version": self.VERSION, "kind": "video", "index": -1,
                      "value": float(per.mean())})
         return pd.DataFrame(rows)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -143,3 +144,85 @@ def test_per_run_bars_count_sections_and_show_steps():
         assert "5/12" in stream.getvalue() and "step 3/8" in stream.getvalue()
         bars.event("k1", "end", 1, 1)
         assert not bars.active
+
+
+def test_a_runs_frames_do_not_depend_on_the_thread_count_of_the_process_running_it(tmp_path):
+    """Every executor computes a run with `resources.num_cpus` threads (RunConfig.threads), so the
+    process default (2 threads here, 1 in a pool worker) cannot change a single byte."""
+    import torch
+
+    document = {
+        "name": "threads", "store": str(tmp_path / "runs"),
+        "rows": [{"schedule": "td_f16k4f4k2f1k1_g9", "params": {"steps": 2},
+                  "checkpoint": str(Path(__file__).resolve().parents[1] / "results/checkpoints/fp_vanilla.safetensors")}],
+        "prompts": {"source": "lab", "split": "i2v", "count": 2}, "seeds": [0], "lengths": {"long": 2},
+        "metrics": {"names": ["brightness"], "backend": "fake", "provider": "fake"}, "plugins": [PLUGIN],
+        "resources": {"num_cpus": 1},
+    }
+    path = tmp_path / "threads.yaml"
+    path.write_text(yaml.safe_dump(document))
+    grid = load_and_resolve(path)
+    before = torch.get_num_threads()
+    frames = []
+    try:
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            store = RunStore(tmp_path / f"runs{threads}")
+            run_grid(grid, store_root=str(store.root), executor=make_executor("local"), progress=False)
+            frames.append([store.read_exact_frames(run.key) for run in grid.runs])
+            assert torch.get_num_threads() == threads  # restored after the run
+    finally:
+        torch.set_num_threads(before)
+    for at_two, at_one in zip(*frames, strict=True):  # uncontrolled, a few pixels differ here
+        np.testing.assert_array_equal(at_two, at_one)
+
+
+@pytest.mark.slow
+def test_a_killed_pool_worker_loses_only_its_runs_and_the_grid_goes_on(tmp_path):
+    grid = make_grid(tmp_path, "killed")
+    marker = tmp_path / "died"
+    grid = load_and_resolve(tmp_path / "killed.yaml", [f"rows.0.params.die_once={marker}",
+                                                       f"rows.1.params.die_once={marker}"])
+    clean = make_grid(tmp_path, "clean")
+    run_grid(clean, executor=make_executor("local"), progress=False)
+    summary = run_grid(grid, executor=make_executor("process", jobs=2), progress=False)
+    assert marker.exists()  # one worker was killed mid-run
+    assert summary.counts == {"generated": 4, "already done": 0}
+    store = RunStore(grid.spec.store)
+    assert all(store.status(run.key).done for run in grid.runs)
+    assert run_grid(grid, executor=make_executor("process", jobs=2), progress=False).counts == {"already done": 4}
+    # Same values as a clean grid, run by run (keys differ: die_once is a row parameter).
+    order = ["metric", "kind", "index"]
+    for killed_run, clean_run in zip(grid.runs, clean.runs, strict=True):
+        killed_values = store.read_metrics(killed_run.key).drop(columns="video").sort_values(order)
+        clean_values = RunStore(clean.spec.store).read_metrics(clean_run.key).drop(columns="video").sort_values(order)
+        pd.testing.assert_frame_equal(killed_values.reset_index(drop=True), clean_values.reset_index(drop=True))
+
+
+@pytest.mark.slow
+def test_a_run_that_kills_every_worker_is_recorded_as_failed_not_retried_forever(tmp_path, monkeypatch):
+    import bench.executors.pool as pool
+
+    monkeypatch.setattr(pool, "MAX_WORKER_DEATHS", 2)
+    make_grid(tmp_path, "killer", prompts=1)
+    grid = load_and_resolve(tmp_path / "killer.yaml", ["rows.0.params.die=true"])
+    summary = run_grid(grid, executor=make_executor("process", jobs=1), progress=False)
+    failed = [o for o in summary.outcomes if not o.ok]
+    assert len(failed) == 1 and "died 2 times" in failed[0].error
+    assert summary.counts.get("generated") == 1
+
+
+@pytest.mark.slow
+def test_a_killed_ray_worker_is_retried_and_the_grid_goes_on(tmp_path):
+    ray = pytest.importorskip("ray", reason="the `ray` extra is not installed")
+    make_grid(tmp_path, "ray_killed", prompts=1)
+    marker = tmp_path / "died"
+    grid = load_and_resolve(tmp_path / "ray_killed.yaml", [f"rows.0.params.die_once={marker}"])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = run_grid(grid, executor=RayExecutor(num_cpus=1, progress_queue=False), progress=False)
+    finally:
+        ray.shutdown()
+    assert marker.exists()
+    assert summary.counts == {"generated": 2, "already done": 0}
+    assert all(RunStore(grid.spec.store).status(run.key).done for run in grid.runs)

@@ -247,11 +247,12 @@ def test_kv_cache_reuses_the_context_and_changes_nothing(monkeypatch):
             caches.append(self)
 
     monkeypatch.setattr(framepack.attention, "KVCache", RecordedCache)
-    config = PackedDiTConfig(latent_channels=3, dim=32, depth=1, heads=2, text_layers=0, context_sees_noisy=False)
+    config = PackedDiTConfig(latent_channels=3, dim=32, depth=1, heads=2, text_layers=0)
     model = PackedDiT(config).eval()
     videos = []
-    for cached in (False, True):
-        generator = FramePackGenerator(model, PoolCodec(), "td_f4k2f2k1_g2", steps=3, kv_cache=cached)
+    for cached in (False, True):  # block-causal: the context (before the section) does not see the noisy tokens
+        generator = FramePackGenerator(model, PoolCodec(), "td_f4k2f2k1_g2", steps=3, attention="block_causal",
+                                       kv_cache=cached)
         videos.append(run(generator, start_image=image(9), num_sections=2).frames())
     assert np.abs(videos[0].astype(int) - videos[1].astype(int)).max() <= 1
     assert len(caches) == 2  # one per section (no CFG branch)

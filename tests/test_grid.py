@@ -23,6 +23,14 @@ from bench.grid.spec import PromptSetSpec
 PLUGIN = str(Path(__file__).with_name("fake_harness_plugin.py"))
 
 
+def write_safetensors(path: Path, tag: str) -> Path:
+    """A small real safetensors file whose content differs by `tag`."""
+    from safetensors.numpy import save_file
+
+    save_file({tag: np.zeros(1, np.float32)}, str(path))
+    return path
+
+
 def grid_document(**changes) -> dict:
     document = {
         "name": "g",
@@ -179,10 +187,8 @@ def test_missing_checkpoint_names_the_row_the_path_and_the_recipe(tmp_path):
 
 
 def test_framepack_rows_default_the_order_to_the_schedule_form_and_use_its_notation(tmp_path):
-    checkpoint = tmp_path / "fp.safetensors"
-    checkpoint.write_bytes(b"x")
-    codec = tmp_path / "codec.safetensors"
-    codec.write_bytes(b"c")
+    checkpoint = write_safetensors(tmp_path / "fp.safetensors", "x")
+    codec = write_safetensors(tmp_path / "codec.safetensors", "c")
     rows = [
         {"schedule": "f1k1_x_g9_f1k1f2k2f16k4_td", "checkpoint": str(checkpoint), "params": {"codec": str(codec)}},
         {"schedule": "td_f16k4f4k2f1k1_g9", "checkpoint": str(checkpoint), "params": {"codec": str(codec)}},
@@ -241,10 +247,9 @@ def test_cli_prints_grid_errors_without_traceback(tmp_path, monkeypatch, capsys)
 
 
 def test_discrete_history_rows_take_the_codebook_from_params_or_the_checkpoint_sidecar(tmp_path):
-    checkpoint = tmp_path / "fp_d.safetensors"
-    checkpoint.write_bytes(b"x")
-    (tmp_path / "codec.safetensors").write_bytes(b"c")
-    (tmp_path / "book.safetensors").write_bytes(b"k")
+    checkpoint = write_safetensors(tmp_path / "fp_d.safetensors", "x")
+    write_safetensors(tmp_path / "codec.safetensors", "c")
+    write_safetensors(tmp_path / "book.safetensors", "k")
     row = {"schedule": "td_f16k4f4k2f1k1_g9+D", "checkpoint": str(checkpoint),
            "params": {"codec": str(tmp_path / "codec.safetensors")}}
     with pytest.raises(GridError) as caught:

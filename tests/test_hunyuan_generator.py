@@ -195,7 +195,7 @@ def test_bad_options_are_rejected_with_the_value(tiny_folder):
 
 def test_grid_rows_of_kind_hunyuan_validate_name_and_build(tiny_folder, tmp_path):
     from bench.grid.errors import GridError
-    from bench.grid.hunyuan_rows import HUNYUAN
+    from bench.grid.full_scale_rows import HUNYUAN
     from bench.grid.spec import RowSpec
 
     params = {"weights": str(tiny_folder), "order": "vanilla", "height": SIZE, "width": SIZE, "device": "cpu"}

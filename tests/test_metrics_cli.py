@@ -97,6 +97,13 @@ def test_weights_command_lists_files_present_or_missing(tmp_path, monkeypatch, c
     assert "missing" in capsys.readouterr().out
 
 
+def test_metrics_command_prints_file_names_as_text_not_markup(videos, capsys):
+    odd = videos / "good[b]0.mp4"
+    (videos / "pan.mp4").rename(odd)
+    assert run(["metrics", str(odd), "--metrics", "dynamic", "--backend", "classical"]) == 0
+    assert "good[b]0.mp4" in capsys.readouterr().out
+
+
 def test_metrics_drift_prints_start_end_contrast_and_vde_of_the_colour_curves(tmp_path, capsys):
     from bench.world import test_split
     from bench.world.drift_effects import darken

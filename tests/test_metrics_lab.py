@@ -132,3 +132,34 @@ def test_lab_metrics_on_one_video_share_one_perceptor_pass(random_perceptor, mon
     assert len(calls) == 2  # one changed byte is a new video
     with pytest.raises(ValueError):
         clarity.perceive(video).degradation[0] = 0.0  # shared readings are read-only
+
+
+def test_lab_metrics_analyse_any_video_at_the_lab_worlds_frame_size(random_perceptor, monkeypatch):
+    """The cost of a lab metric per frame is bounded: every lab backend sees 64×64 frames (and
+    reference), however large the input."""
+    from metrics.lab.perceptor_metrics import PerceptorMetric
+    from metrics.metric import per_frame_result
+    from metrics.registry import metric_classes
+
+    seen = []
+
+    def spy(self, frames, prompt, reference, fps):
+        seen.append((self.name, frames.shape, None if reference is None else reference.shape))
+        return per_frame_result(np.zeros(len(frames)))
+
+    lab = [cls for cls in metric_classes() if cls.backend == "lab"]
+    huge = np.zeros((3, 1200, 2000, 3), np.uint8)
+    for cls in lab:
+        monkeypatch.setattr(cls, "measure", spy)
+        metric = cls(checkpoint=str(random_perceptor)) if issubclass(cls, PerceptorMetric) else cls()
+        metric(huge, "a red circle", huge[0])
+    assert len(seen) == len(lab) >= 5
+    assert all((frames, reference) == ((3, 64, 64, 3), (64, 64, 3)) for _, frames, reference in seen)
+
+
+def test_a_lab_score_of_an_enlarged_video_equals_the_score_of_the_original(random_perceptor):
+    video = np.random.default_rng(1).integers(0, 255, (4, 64, 64, 3), dtype=np.uint8)
+    enlarged = np.kron(video, np.ones((1, 8, 8, 1), np.uint8))  # 512×512, each pixel an 8×8 block
+    for name in ("clarity", "aesthetic", "anatomy"):
+        metric = get_metric(name, "lab", checkpoint=str(random_perceptor))
+        assert metric(enlarged, "a red circle", None).score == metric(video, "a red circle", None).score

@@ -2,7 +2,6 @@
 at the paths the resolver expects (TORCH_HOME / HF_HOME / insightface root point at tmp folders),
 and missing-weights errors that name the file, its source and where it goes."""
 
-import json
 
 import numpy as np
 import pytest
@@ -13,17 +12,7 @@ from metrics.registry import get_metric
 from metrics.tensors import resize_longer_side
 from metrics.weights import MissingWeightsError, WeightsResolver
 
-
-@pytest.fixture(autouse=True)
-def isolated_weight_roots(tmp_path, monkeypatch):
-    """Point every weights root at an empty temporary folder, so a stray cache cannot hide a missing file."""
-    for variable, folder in [("TORCH_HOME", "torch"), ("HF_HOME", "hf"), ("INSIGHTFACE_ROOT", "insightface")]:
-        monkeypatch.setenv(variable, str(tmp_path / folder))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield tmp_path
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("isolated_weight_roots")
 
 
 def save_at_expected(key, obj):
@@ -92,26 +81,6 @@ def test_vbench_resizing_caps_the_longer_side_at_512():
     frames = np.zeros((1, 300, 1024, 3), np.uint8)
     assert resize_longer_side(frames, 512).shape == (1, 150, 512, 3)
     assert resize_longer_side(frames[:, :64, :64], 512).shape == (1, 64, 64, 3)
-
-
-TINY_CLIP = {
-    "embed_dim": 768, "quick_gelu": True,
-    "vision_cfg": {"image_size": 224, "layers": 1, "width": 64, "head_width": 32, "patch_size": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1},
-}
-
-
-@pytest.fixture
-def tiny_clip(tmp_path):
-    """A randomly initialised open_clip model (ViT-L-14's embed width 768, tiny towers) saved as the CLIP file."""
-    import open_clip
-
-    config = tmp_path / "fpbench-tiny-clip.json"
-    config.write_text(json.dumps(TINY_CLIP))
-    open_clip.add_model_config(config)
-    model = open_clip.create_model("fpbench-tiny-clip")
-    save_at_expected("clip_vit_l14", model.state_dict())
-    return "fpbench-tiny-clip"
 
 
 def test_laion_aesthetic_linear_and_mlp_heads_load_and_follow_the_vbench_formula(tiny_clip):

@@ -10,8 +10,8 @@ from test_model import make_model
 
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, random_batch
-from bench.train.flow_target import MOTION_COLUMNS, section_velocity, subject_coverage
 from bench.train.objective import flow_matching_loss_at, motion_prior_loss, true_section_motion
+from bench.train.true_motion import MOTION_COLUMNS, section_velocity, subject_coverage
 from bench.world import sample_clip
 from framepack.framepack_generator import FramePackGenerator
 from framepack.generator import GenerationRequest, MemorySink
@@ -35,7 +35,7 @@ def codec(world_linear_codec) -> LabCodec:
 
 
 def prior_model(codec: LabCodec, seed: int = 0) -> PackedDiT:
-    model = make_model(seed, latent_channels=CHANNELS, prediction="anchored", anchor_warp=True, warp_flow="prior")
+    model = make_model(seed, latent_channels=CHANNELS, motion_prior=True)
     model.pixel_view.copy_from_codec(codec)
     return model
 
@@ -95,7 +95,7 @@ def test_draws_come_from_the_distribution_and_repeat_under_a_seed(codec):
 def test_a_still_motion_is_the_plain_anchored_model_and_a_drawn_one_moves_the_anchor(codec):
     model = prior_model(codec)
     noisy, indices, context, cond = i2v_section(codec)
-    plain = PackedDiT(type(model.config).from_dict({**model.config.to_dict(), "anchor_warp": False})).eval()
+    plain = PackedDiT(type(model.config).from_dict({**model.config.to_dict(), "motion_prior": False})).eval()
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith(("motion_prior", "pixel_view"))})
     t = torch.full((2, indices.numel()), 0.7)
     still = SectionMotion(torch.zeros(2, 2))
@@ -106,7 +106,7 @@ def test_a_still_motion_is_the_plain_anchored_model_and_a_drawn_one_moves_the_an
     # from the left edge, which the moved membership no longer covers)
     flow = torch.zeros(2, 2, indices.numel(), 8, 8)
     flow[:, 0] = indices.float().view(1, -1, 1, 1)
-    expected = model.pixel_view.warp(anchors.context, flow, model.config.warp_resample)
+    expected = model.pixel_view.warp(anchors.context, flow)
     torch.testing.assert_close(anchors.moved[..., 1:], expected[..., 1:], atol=1e-4, rtol=1e-4)
     assert (anchors.moved - anchors.context).abs().max() > 0.1
     assert anchors.velocity_logits.shape == (2, velocity_bins().shape[0])
@@ -139,7 +139,7 @@ def test_the_generator_commits_each_section_to_one_drawn_motion(codec, monkeypat
     assert torch.equal(seen[0].velocity, velocity)
     other = [run(seed)[1:] for seed in (1, 2, 3)]
     assert any(not np.array_equal(v, video[1:]) for v in other)
-    plain = make_model(0, latent_channels=CHANNELS, prediction="anchored")
+    plain = make_model(0, latent_channels=CHANNELS)
     assert plain.draw_motion((1, CHANNELS, 3, 8, 8), torch.arange(1, 4), [], None) is None
 
 

@@ -87,7 +87,7 @@ def test_ablation_notebook_rebuilds_the_table_and_tests_rows(results_folder, mon
     notebook = execute("01_ablation_tables", results_folder, monkeypatch)
     shown = texts(notebook)
     for row in results.rows:
-        assert f"| `{row}` |" in shown  # the rebuilt markdown table names every row
+        assert f"`{row}` |" in shown  # the rebuilt markdown table names every row (plain name — notation)
     assert "p_holm" in shown and "significant at 5 % after Holm" in shown
     assert images(notebook) >= len(results.lengths)  # one table figure per length
 

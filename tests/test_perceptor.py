@@ -132,43 +132,6 @@ def test_trained_identity_embedding_is_closer_for_the_same_face():
     assert cosine[same].mean() - cosine[different].mean() > 0.3
 
 
-def _tiny_config(tmp_path, name, steps):
-    from bench.train.perceptor import PerceptorTrainConfig
-
-    return PerceptorTrainConfig(
-        out=str(tmp_path / name / "perceptor.safetensors"), work_dir=str(tmp_path / name / "work"),
-        steps=steps, batch_size=6, warmup_steps=2, checkpoint_every=2, eval_frames=150, eval_clips=2,
-    )
-
-
-@pytest.mark.slow
-def test_training_writes_checkpoint_log_and_report_and_resumes_to_the_same_weights(tmp_path):
-    import json
-
-    import pandas as pd
-    from safetensors.torch import load_file
-
-    from bench.train.perceptor import train_perceptor
-
-    straight = train_perceptor(_tiny_config(tmp_path, "straight", 4))
-    report = json.loads((straight.parent / "perceptor_report.json").read_text())
-    for key in ("presence_accuracy", "position_error_px_mean", "shape_accuracy", "colour_accuracy",
-                "identity_verification_auc_mild", "structure_auc", "degradation_spearman"):
-        assert np.isfinite(report[key]), key
-    log = pd.read_parquet(straight.parent / "perceptor_log.parquet")
-    assert list(log["step"]) == [1, 2, 3, 4] and np.isfinite(log["loss"]).all()
-
-    # Stop after 2 steps, then continue the same run to 4: identical weights to the straight run.
-    first_half = _tiny_config(tmp_path, "resumed", 4)
-    first_half.stop_at_step = 2
-    train_perceptor(first_half)
-    halfway = pd.read_parquet(tmp_path / "resumed" / "perceptor_log.parquet")
-    assert list(halfway["step"]) == [1, 2]
-    resumed = train_perceptor(_tiny_config(tmp_path, "resumed", 4))
-    a, b = load_file(str(straight)), load_file(str(resumed))
-    assert all(torch.equal(a[k], b[k]) for k in a)
-
-
 @needs_checkpoint
 def test_trained_perceptor_sees_no_subject_in_frames_of_no_world():
     from bench.world import JUNK_KINDS, junk_frame

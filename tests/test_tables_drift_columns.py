@@ -46,6 +46,13 @@ def _grid(tmp_path, metrics):
     return load_and_resolve(path)
 
 
+def _changed(grid, **changes):
+    """The grid with top-level keys of its file replaced."""
+    document = {**yaml.safe_load(Path(grid.spec.source).read_text()), **changes}
+    Path(grid.spec.source).write_text(yaml.safe_dump(document))
+    return load_and_resolve(grid.spec.source)
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("drift_columns")
@@ -104,11 +111,8 @@ def test_set_level_columns_are_one_value_per_row_with_a_floor_row(finished):
 def test_set_level_metrics_need_lab_prompts_and_say_so(tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red circle\na blue square\n")
-    grid = _grid(tmp_path, {"set_level": ["test_mean_colour_distance"], "set_windows": 2})
-    document = yaml.safe_load(Path(grid.spec.source).read_text())
-    document["prompts"] = {"source": "file", "path": str(prompts)}
-    Path(grid.spec.source).write_text(yaml.safe_dump(document))
-    grid = load_and_resolve(grid.spec.source)
+    grid = _changed(_grid(tmp_path, {"set_level": ["test_mean_colour_distance"], "set_windows": 2}),
+                    prompts={"source": "file", "path": str(prompts)})
     run_grid(grid, executor=make_executor("local"), progress=False)
     set_level = collect_results(grid).set_level
     assert (set_level["kind"] == "error").all() and set_level["value"].isna().all()
@@ -134,3 +138,11 @@ def test_a_neutral_metric_is_shown_unranked_and_only_its_drift_is_ranked(tmp_pat
     # (more drifting) row is better, the level drift says the opposite; the neutral score adds nothing.
     quality = row_quality(results, grid)
     assert quality["fake(drift=9.0)"] == pytest.approx(0.0, abs=1e-9)  # +1 (brightness) and -1 (Δ level) cancel
+
+
+def test_set_level_metrics_never_measure_the_lossy_mp4_of_a_run_without_exact_frames(tmp_path):
+    grid = _changed(_grid(tmp_path, {"set_level": ["test_mean_colour_distance"], "set_windows": 2}), keep_frames=False)
+    run_grid(grid, executor=make_executor("local"), progress=False)
+    set_level = collect_results(grid).set_level
+    assert (set_level["kind"] == "error").all() and set_level["value"].isna().all()
+    assert set_level["error"].str.contains("kept no exact frames").all()

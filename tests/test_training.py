@@ -184,26 +184,23 @@ def test_preconditioned_loss_is_the_networks_unit_variance_target_loss():
     pool = LatentClipPool(latents, ["a", "b", "c"], [0, 1, 2])
     plan = plan_sections("td_f2k2f1k1_g2", 3, "vanilla", has_start=True)[2]
     batch = build_batch(pool, plan, video_frames=7, clip_ids=[2, 0], offsets=[1, 3], has_start=True)
-    for prediction in ("preconditioned", "anchored"):
-        model = PackedDiT(PackedDiTConfig(latent_channels=4, prediction=prediction, seed=1, **TINY_MODEL)).eval()
-        cond = model.text_encoder().condition(batch.prompts, batch.start_latent)
-        t, noise = torch.tensor([0.2, 0.9]), torch.randn(batch.target.shape)
-        loss = flow_matching_loss_at(model, batch, cond, t, noise, "preconditioned")
-        # the same loss written out in the network's own output F
-        tt = t.view(-1, 1, 1, 1, 1)
-        x0 = batch.target
-        anchor = torch.zeros_like(x0)
-        if prediction == "anchored":
-            from framepack.lab.context_anchor import nearest_context_frames
+    from framepack.lab.context_anchor import nearest_context
 
-            anchor = nearest_context_frames(x0.shape, batch.noisy_indices, batch.context, cond.image_latent)
-        x_t = (1 - tt) * x0 + tt * noise
-        residual = x_t - (1 - tt) * anchor
-        native = model.predict_native(residual, batch.noisy_indices, t[:, None].expand(-1, x0.shape[2]), batch.context, cond)
-        norm = ((1 - tt) ** 2 + tt**2).sqrt()
-        c_skip, c_out = (1 - tt) / norm**2, tt / norm
-        target = (x0 - anchor - c_skip * residual) / c_out
-        torch.testing.assert_close(loss, torch.nn.functional.mse_loss(native, target), rtol=1e-4, atol=1e-5)
+    model = PackedDiT(PackedDiTConfig(latent_channels=4, seed=1, **TINY_MODEL)).eval()
+    cond = model.text_encoder().condition(batch.prompts, batch.start_latent)
+    t, noise = torch.tensor([0.2, 0.9]), torch.randn(batch.target.shape)
+    loss = flow_matching_loss_at(model, batch, cond, t, noise, "preconditioned")
+    # the same loss written out in the network's own output F
+    tt = t.view(-1, 1, 1, 1, 1)
+    x0 = batch.target
+    anchor = nearest_context(x0.shape, batch.noisy_indices, batch.context, cond.image_latent)[0]
+    x_t = (1 - tt) * x0 + tt * noise
+    residual = x_t - (1 - tt) * anchor
+    native = model.backbone(residual, batch.noisy_indices, t[:, None].expand(-1, x0.shape[2]), batch.context, cond)
+    norm = ((1 - tt) ** 2 + tt**2).sqrt()
+    c_skip, c_out = (1 - tt) / norm**2, tt / norm
+    target = (x0 - anchor - c_skip * residual) / c_out
+    torch.testing.assert_close(loss, torch.nn.functional.mse_loss(native, target), rtol=1e-4, atol=1e-5)
 
 
 def test_held_out_batches_of_a_tail_schedule_always_contain_the_tail(tmp_path, codec_path):
@@ -243,71 +240,10 @@ def test_discrete_history_keeps_missing_frames_zero():
     assert any(float(g.latents.abs().min()) > 0 for g in batch.context)
 
 
-def test_motion_weight_counts_positions_that_change_from_copy_last_more():
-    from bench.train.objective import flow_matching_loss_at
-
-    latents = torch.zeros(2, 4, 12, 2, 2).half()
-    latents[:, :, 6:, 0, 0] = 1.0  # one latent position changes after frame 5: the "subject" moves
-    pool = LatentClipPool(latents, ["a", "b"], [0, 1])
-    plan = plan_sections("td_f2k2f1k1_g2", 3, "vanilla", has_start=True)[2]
-    batch = build_batch(pool, plan, video_frames=7, clip_ids=[0, 1], offsets=[0, 0], has_start=True)
-    assert batch.last_context is not None and (batch.target - batch.last_context).abs().sum() > 0
-
-    class ConstantVelocity(torch.nn.Module):  # errors chosen by hand: 1 at the moving position, 0 elsewhere
-        def forward(self, x_t, indices, timesteps, context, cond):
-            velocity = noise - batch.target
-            velocity[:, :, :, 0, 0] += 1.0
-            return velocity
-
-    model = PackedDiT(PackedDiTConfig(latent_channels=4, seed=0, **TINY_MODEL))
-    cond = model.text_encoder().condition(batch.prompts, batch.start_latent)
-    t, noise = torch.tensor([0.5, 0.5]), torch.randn(batch.target.shape)
-    plain = flow_matching_loss_at(ConstantVelocity(), batch, cond, t, noise, "velocity")
-    assert plain.item() == pytest.approx(0.25)  # one of four positions is wrong by 1
-    weighted = flow_matching_loss_at(ConstantVelocity(), batch, cond, t, noise, "velocity", motion_weight=3.0)
-    assert weighted.item() > 0.5  # the moving position now carries most of the weight
-    with pytest.raises(ValueError, match="motion_weight"):
-        flow_matching_loss_at(ConstantVelocity(), batch, cond, t, noise, "velocity", motion_weight=-1.0)
-
-
-def test_base_text_lr_scale_moves_only_the_prompt_pathway_at_its_own_rate(tmp_path, codec_path):
-    from bench.train.base import BaseTrainConfig, train_base
-
-    def run(name: str, scale: float) -> dict[str, torch.Tensor]:
-        config = BaseTrainConfig(
-            out=str(tmp_path / name / "base.safetensors"), run_dir=str(tmp_path / name / "run"),
-            cache_dir=str(tmp_path / "cache"), codec=codec_path, plans=[{"schedule": "td_f2k2f1k1_g2", "order": "vanilla"}],
-            max_sections=2, train_clips=3, clip_frames=6, heldout_clips=2, model=TINY_MODEL, batch_size=4,
-            max_steps=3, warmup_steps=1, eval_batches=0, threads=1, text_lr_scale=scale, lr=1e-3,
-        )
-        train_base(config, show_progress=False)
-        return final_weights(config)
-
-    start = PackedDiT(PackedDiTConfig(latent_channels=4, seed=0, **TINY_MODEL)).state_dict()
-    frozen, normal = run("frozen", 0.0), run("normal", 1.0)
-    text = [n for n in start if n.startswith(("text.", "text_pool.")) or ".cross." in n]
-    assert text and all(torch.equal(frozen[n], start[n]) for n in text)
-    assert any(not torch.equal(normal[n], start[n]) for n in text)
-    assert not torch.equal(frozen["final_proj.weight"], start["final_proj.weight"])  # the rest still learns
-
-
-def test_finetune_flow_weight_trains_the_flow_head_on_true_motion(tmp_path, codec_path):
-    warp_model = {**TINY_MODEL, "prediction": "anchored", "anchor_warp": True, "warp_flow": "velocity"}
-    runs = {weight: tiny_config(tmp_path / f"w{weight}", codec_path, model=warp_model, loss_target="preconditioned",
-                                flow_weight=weight, max_steps=2) for weight in (0.0, 1.0)}
-    for config in runs.values():
-        train_finetune(config, show_progress=False)
-    plain, supervised = final_weights(runs[0.0]), final_weights(runs[1.0])
-    assert (plain["flow_proj.weight"] - supervised["flow_proj.weight"]).abs().max() > 1e-6
-    with pytest.raises(ValueError, match="anchor_warp"):
-        train_finetune(tiny_config(tmp_path / "no_warp", codec_path, flow_weight=1.0, max_steps=1), show_progress=False)
-
-
 def test_finetune_model_overrides_add_a_motion_prior_to_a_base_and_train_it_at_its_own_rate(tmp_path, codec_path):
-    base_model = {**TINY_MODEL, "prediction": "anchored"}
-    base = tiny_config(tmp_path / "base", codec_path, model=base_model, loss_target="preconditioned", max_steps=1)
+    base = tiny_config(tmp_path / "base", codec_path, model=TINY_MODEL, loss_target="preconditioned", max_steps=1)
     train_finetune(base, show_progress=False)
-    overrides = {"anchor_warp": True, "warp_flow": "prior"}
+    overrides = {"motion_prior": True}
     runs = {scale: tiny_config(tmp_path / f"s{scale}", codec_path, base=base.out, model=None, model_overrides=overrides,
                                loss_target="preconditioned", max_steps=1, prior_lr_scale=scale) for scale in (1.0, 10.0)}
     for config in runs.values():
@@ -315,7 +251,7 @@ def test_finetune_model_overrides_add_a_motion_prior_to_a_base_and_train_it_at_i
     start = PackedDiT.load(base.out).state_dict()
     slow, fast = final_weights(runs[1.0]), final_weights(runs[10.0])
     model = PackedDiT.load(runs[1.0].out)
-    assert model.config.warp_flow == "prior" and hasattr(model, "motion_prior")
+    assert model.config.motion_prior and hasattr(model, "motion_prior")
     # the codec's basis came with the warp, so a move is a real move
     assert model.pixel_view.components.abs().sum() > 0
     # one Adam step moves each parameter by about lr × its group's scale
@@ -334,7 +270,7 @@ def test_prior_stage_retrains_only_the_prior_of_a_finished_fine_tune(tmp_path, c
 
     from bench.train.prior_stage import reset_prior, restage
 
-    prior_model = {**TINY_MODEL, "prediction": "anchored", "anchor_warp": True, "warp_flow": "prior"}
+    prior_model = {**TINY_MODEL, "motion_prior": True}
     config = tiny_config(tmp_path, codec_path, model=prior_model, loss_target="preconditioned", max_steps=1,
                          prior_steps=2, prior_batch_size=2)
     report = train_finetune(config, show_progress=False)  # the fine-tune ends with the stage
@@ -342,7 +278,7 @@ def test_prior_stage_retrains_only_the_prior_of_a_finished_fine_tune(tmp_path, c
     before = load_file(config.out)
     # an earlier prior design (other shapes) is replaced, every other weight is kept
     save_file({k: (torch.zeros(3) if k == "motion_prior.velocity_head.0.weight" else v) for k, v in before.items()},
-              config.out, metadata={"format": "framepack-bench/PackedDiT/1",
+              config.out, metadata={"format": "framepack-bench/PackedDiT/2",
                                     "config": json.dumps(PackedDiT.load_config(config.out).config.to_dict())})
     summary = restage(config, show_progress=False)
     after = load_file(config.out)

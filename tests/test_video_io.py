@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -44,3 +46,27 @@ def test_overlapping_chunks_are_rejected(tmp_path):
 def test_non_mp4_path_is_rejected(tmp_path):
     with pytest.raises(ValueError, match=".mp4"):
         Mp4Sink(tmp_path / "v.avi")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs a process that may use at least 2 CPUs")
+def test_video_mp4_is_a_pure_function_of_the_frames_whatever_cpus_the_process_may_use(tmp_path):
+    from bench.run_store import RunStore
+
+    rng = np.random.default_rng(0)
+    frames = (rng.integers(0, 64, (16, 256, 256, 3)) + np.arange(16)[:, None, None, None] * 8).astype(np.uint8)
+    store = RunStore(tmp_path)
+    store.run_dir("run").mkdir()
+    everything = os.sched_getaffinity(0)
+    encoded = []
+    try:
+        for cpus in (everything, {min(everything)}):  # x264 picks its thread count from these
+            os.sched_setaffinity(0, cpus)
+            store.write_video("run", frames, fps=16)
+            sink = Mp4Sink(tmp_path / "sink.mp4", fps=16)
+            sink.put(0, frames)
+            sink.close()
+            encoded.append(((tmp_path / "run" / "video.mp4").read_bytes(), (tmp_path / "sink.mp4").read_bytes()))
+    finally:
+        os.sched_setaffinity(0, everything)
+    assert encoded[0] == encoded[1]

@@ -46,13 +46,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture()
-def server(tmp_path):
+@pytest.fixture(params=["round-robin", "adaptive"])
+def server(tmp_path, request):
     _require_browser()
     records = make_demo_videos(tmp_path / "videos", ["red", "green", "blue"], prompts=2, frames=8)
     records = [r.__class__(r.row, r.prompt_id, r.seed, r.video, PROMPT) for r in records]
     study_dir = tmp_path / "study"
-    create_study_from_videos(records, "browser", per_row=4, seed=3, directory=study_dir, gold_broken=1, gold_swap=1)
+    create_study_from_videos(records, "browser", per_row=4, seed=3, directory=study_dir, gold_broken=1, gold_swap=1,
+                             pairing=request.param)
     store = VoteStore(study_dir / DB_FILE)
     _, token = store.add_annotator("alice")
     store.close()

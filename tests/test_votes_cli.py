@@ -167,3 +167,14 @@ def test_status_shows_progress_per_annotator_and_row(fpbench, video_list, tmp_pa
     assert per_annotator.set_index("annotator").loc["dave", "answered"] == 0
     assert per_annotator.set_index("annotator").loc["simulated-judge-01", "answered"] == 5
     assert per_row["assessments"].sum() <= 2 * 2 * 5 and set(per_row["target"]) == {4}
+
+
+def test_status_shows_annotator_names_as_plain_text(fpbench, video_list, tmp_path, capsys):
+    study = tmp_path / "study"
+    fpbench(["votes", "create-study", str(video_list), "--name", "mk", "--per-row", "4", "--out", str(study)])
+    for name in ("[/bold]eve", "[red]mallory"):
+        assert fpbench(["votes", "invite", str(study), name]) == 0
+    capsys.readouterr()
+    assert fpbench(["votes", "status", str(study)]) == 0
+    out = capsys.readouterr().out
+    assert "[/bold]eve" in out and "[red]mallory" in out

@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 
 from bench.run_store import RunStore
 from bench.votes.grid_videos import grid_video_records
@@ -22,7 +23,9 @@ def test_finished_runs_of_ranked_rows_become_video_records_and_a_study(tmp_path)
     frames = np.zeros((4, 16, 16, 3), dtype=np.uint8)
     for run in runs[:6]:
         store.run_dir(run.key).mkdir(parents=True)
+        store.write_config(run.key, {"key": run.key})
         store.write_video(run.key, frames + 40 * len(run.key), fps=8)
+        store.write_metrics(run.key, pd.DataFrame({"metric": ["m"], "value": [0.5]}))
         store.mark_done(run.key, {})
     store.run_dir("failed").mkdir(parents=True)
     store.mark_failed("failed", "boom", "traceback")

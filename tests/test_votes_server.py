@@ -1,5 +1,6 @@
 """The vote server in-process: auth, validation, media registry, idempotency, resume, escaping."""
 
+import json
 import uuid
 
 import pytest
@@ -204,3 +205,76 @@ def test_server_binds_loopback_by_default():
     assert inspect.signature(app.serve).parameters["host"].default == "127.0.0.1"
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+def _count_token_lookups(client, monkeypatch) -> list:
+    store = client.app.state.server.store
+    lookups = []
+    real = store.annotator_for_token
+    monkeypatch.setattr(store, "annotator_for_token", lambda token: lookups.append(token) or real(token))
+    return lookups
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read_or_any_token_is_looked_up(served, monkeypatch):
+    from bench.votes.app import MAX_BODY_BYTES
+
+    client, token, _, study_dir = served
+    lookups = _count_token_lookups(client, monkeypatch)
+    big = b'{"vote_id": "' + b"x" * (50 * 1024 * 1024) + b'"}'
+    response = client.post("/api/votes", content=big, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and str(MAX_BODY_BYTES) in response.json()["detail"]
+    response = client.post("/api/votes", content=big, headers={**_auth(token), "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert lookups == [] and len(_rows(study_dir)) == 0
+
+
+def test_a_streamed_body_without_a_length_is_cut_off_at_the_limit(served, monkeypatch):
+    """Driven as raw ASGI, so we see how much of a chunked body the server pulls in."""
+    import asyncio
+
+    client, token, _, _ = served
+    lookups = _count_token_lookups(client, monkeypatch)
+    pulled, sent = [], []
+
+    async def receive():
+        pulled.append(1)
+        return {"type": "http.request", "body": b" " * 65536, "more_body": len(pulled) < 1000}  # 64 MB in all
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/api/votes", "raw_path": b"/api/votes", "query_string": b"", "root_path": "",
+             "headers": [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"application/json"),
+                         (b"transfer-encoding", b"chunked")],
+             "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert len(pulled) <= 2 and lookups == []
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_non_finite_number_in_a_vote_is_a_422_naming_the_field_never_a_500(served, number):
+    client, token, _, study_dir = served
+    item_id = client.get("/api/state", headers=_auth(token)).json()["item"]["item_id"]
+    fields = json.dumps({"vote_id": str(uuid.uuid4()), "item_id": item_id, "choice": "left", "watched": True})
+    body = fields[:-1] + f', "watch_ms": {number}}}'  # JSON has no NaN: written by hand
+    response = client.post("/api/votes", content=body, headers={**_auth(token), "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert any("watch_ms" in error["loc"] for error in response.json()["detail"])
+    assert len(_rows(study_dir)) == 0
+
+
+def test_tokens_are_per_study_any_media_of_the_study_and_none_of_another(served, tmp_path):
+    client, token, other, study_dir = served
+    media_urls = [client.get("/api/state", headers=_auth(token)).json()["item"][side] for side in ("left", "right")]
+    for url in media_urls:
+        media_id = url.split("/")[2].split("?")[0]
+        assert client.get(f"/media/{media_id}?token={other}").status_code == 200  # bob opens alice's item
+    records = make_demo_videos(tmp_path / "videos2", ["red", "green"], prompts=1, frames=4)
+    second = tmp_path / "study2"
+    create_study_from_videos(records, "u", per_row=1, seed=1, directory=second)
+    _, stranger = VoteStore(second / DB_FILE).add_annotator("carol")
+    media_id = media_urls[0].split("/")[2].split("?")[0]
+    assert client.get(f"/media/{media_id}?token={stranger}").status_code == 401
+    assert client.get("/api/state", headers=_auth(stranger)).status_code == 401

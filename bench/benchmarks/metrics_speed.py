@@ -1,7 +1,9 @@
-"""How fast each metric backend measures frames, at 64×64 (lab) and 480p (full scale), on 2 cores.
+"""How fast each metric backend measures frames, at 64×64 (lab) and 480p (full scale), on 2 cores,
+and for the paper backends at each batch size (frames per network call).
 
     python -m bench.benchmarks.metrics_speed [--threads 2] [--frames-64 16] [--frames-480 5]
-        [--backends classical,lab,paper] [--out results/bench/metrics_speed.json]
+        [--backends classical,lab,paper] [--batch-sizes 1,4] [--device cpu]
+        [--out results/bench/metrics_speed.json]
 
 Frames are a lab-world clip (a subject with a face moving over a textured background), resized
 for 480p; the dlib backend gets a real face photo. Paper backends run on
@@ -96,36 +98,44 @@ def time_metric(metric, frames: np.ndarray, prompt: str) -> float:
 
 
 def measure(backends=("classical", "lab", "paper"), threads: int = 2, frames_64: int = 16,
-            frames_480: int = 5) -> dict:
-    """Frames per second of every timed (metric, backend) at 64×64 and 480p; returns a JSON-able dict."""
+            frames_480: int = 5, batch_sizes=(1, 4), device: str = "cpu") -> dict:
+    """Frames per second of every timed (metric, backend) at 64×64 and 480p — for backends that run a
+    network (`NetworkMetric`), at every batch size — as a JSON-able dict."""
     import torch
 
-    from metrics.registry import get_metric
+    from metrics.paper.inference import NetworkMetric
+    from metrics.registry import get_metric, get_metric_class
 
     torch.set_num_threads(threads)
     rows = []
     for backend in backends:
         for name in TIMED[backend]:
-            metric = get_metric(name, backend, **OPTIONS.get((name, backend), {}))
-            ok, reason = metric.available()
-            for size, (height, width) in SIZES.items():
-                count = frames_64 if size == "64x64" else frames_480
-                row = {"metric": name, "backend": backend, "size": size, "frames": count}
-                if not ok:
-                    rows.append({**row, "skipped": reason})
-                    continue
-                try:
-                    make = face_frames if name == "identity_dlib" else lab_frames
-                    seconds = time_metric(metric, make(count, height, width), PROMPT)
-                except ValueError as error:  # e.g. no face found
-                    rows.append({**row, "skipped": str(error)})
-                    continue
-                rows.append({**row, "seconds": seconds, "frames_per_s": count / seconds,
-                             "weights": "random (real architecture)" if backend == "paper" and name != "identity_dlib"
-                             else "real"})
-                print(f"{backend:9s} {name:13s} {size:6s} {count / seconds:9.2f} frames/s", flush=True)
+            batched = issubclass(get_metric_class(name, backend), NetworkMetric)
+            for batch_size in batch_sizes if batched else (None,):
+                inference = {"device": device, "batch_size": batch_size} if batched else {}
+                metric = get_metric(name, backend, **OPTIONS.get((name, backend), {}), **inference)
+                ok, reason = metric.available()
+                for size, (height, width) in SIZES.items():
+                    count = frames_64 if size == "64x64" else frames_480
+                    row = {"metric": name, "backend": backend, "size": size, "frames": count,
+                           "batch_size": batch_size, "device": device if batched else "cpu"}
+                    if not ok:
+                        rows.append({**row, "skipped": reason})
+                        continue
+                    try:
+                        make = face_frames if name == "identity_dlib" else lab_frames
+                        seconds = time_metric(metric, make(count, height, width), PROMPT)
+                    except ValueError as error:  # e.g. no face found
+                        rows.append({**row, "skipped": str(error)})
+                        continue
+                    random_weights = backend == "paper" and name != "identity_dlib"
+                    rows.append({**row, "seconds": seconds, "frames_per_s": count / seconds,
+                                 "weights": "random (real architecture)" if random_weights else "real"})
+                    shown = f"batch {batch_size:3d}" if batched else "         "
+                    print(f"{backend:9s} {name:13s} {size:6s} {shown} {count / seconds:9.2f} frames/s", flush=True)
     return {"rows": rows, "threads": threads, "load_average": os.getloadavg(), "machine": platform.platform(),
-            "cpu_count": os.cpu_count(), "torch": torch.__version__}
+            "cpu_count": os.cpu_count(), "torch": torch.__version__,
+            "note": "shared machine: compare rows within this run only"}
 
 
 def main() -> int:
@@ -134,15 +144,18 @@ def main() -> int:
     parser.add_argument("--frames-64", type=int, default=16)
     parser.add_argument("--frames-480", type=int, default=5)
     parser.add_argument("--backends", default="classical,lab,paper")
+    parser.add_argument("--batch-sizes", default="1,4", help="frames per network call to time (paper backends)")
+    parser.add_argument("--device", default="cpu", help="where the paper backends run (cpu, cuda)")
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     with tempfile.TemporaryDirectory() as scratch:
         if "paper" in backends:
             os.environ["TORCH_HOME"] = str(Path(scratch) / "torch")
             os.environ["HF_HOME"] = str(Path(scratch) / "hf")
             install_random_paper_weights()
-        report = measure(backends, args.threads, args.frames_64, args.frames_480)
+        report = measure(backends, args.threads, args.frames_64, args.frames_480, batch_sizes, args.device)
     print(f"wrote {atomic_write_json(args.out, report)}")
     return 0
 

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                                                       "fp_anti_drifting_endpoint"])
     parser.add_argument("--items", type=int, default=8)
     parser.add_argument("--split", choices=ITEM_SPLITS, default="test",
-                        help="start frames from the test items or from validation seeds (for trial checkpoints)")
+                        help="start frames from the test items or from validation seeds (for candidate checkpoints)")
     parser.add_argument("--schedule", default=None, help="sampling schedule when a checkpoint has no sidecar (a base)")
     parser.add_argument("--out", default="results/bench/motion_words.json")
     args = parser.parse_args(argv)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import time
 
 
@@ -43,7 +44,9 @@ def measure(votes: int = 100_000, models: int = 10, bootstrap: int = 1000, permu
         start = time.perf_counter()
         elo_over_permutations(battles, permutations=permutations, seed=seed)
         seconds[f"elo_over_{permutations}_permutations"] = time.perf_counter() - start
-    return {"simulated": True, "votes": votes, "models": models, "seconds": seconds,
+    # Peak resident memory of the whole process (simulated votes included), for the permutation chunks' bound.
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"simulated": True, "votes": votes, "models": models, "seconds": seconds, "peak_memory_mb": peak_mb,
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip()}
 
 
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.votes} SIMULATED votes, {args.models} models:")
         for stage, value in result["seconds"].items():
             print(f"  {stage:<40} {value:8.2f} s")
+        print(f"  {'peak memory of the process':<40} {result['peak_memory_mb']:8.0f} MB")
     return 0
 
 

@@ -27,6 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from bench.cli._table_output import print_tables
     from bench.demo import run_demo
@@ -44,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
         console.print("ELO-K32 above comes from SIMULATED judges (not human votes); details in "
                       f"{out_dir / 'ratings'}/", style="yellow", soft_wrap=True)
     for outcome in result.summary.failed:
-        console.print(f"[red]failed[/] {outcome.row_name} {outcome.key}: {outcome.error}", soft_wrap=True)
+        console.print(f"[red]failed[/] {escape(outcome.row_name)} {outcome.key}: {escape(str(outcome.error))}", soft_wrap=True)
     console.print(f"demo finished in {result.seconds:.1f} s. Written to {out_dir}/: table.md, table.tex, "
                   "table.csv, demo.png, figures/, ratings/", soft_wrap=True, highlight=False)
     return 1 if result.summary.failed else 0

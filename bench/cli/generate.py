@@ -34,10 +34,24 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--checkpoint", default=None, metavar="CKPT",
                         help="required with the lab backend: a lab checkpoint (.safetensors), e.g. "
                              "results/checkpoints/fp_inverted.safetensors")
-    parser.add_argument("--backend", choices=("lab", "hunyuan"), default="lab",
-                        help="lab (a PackedDiT checkpoint) or hunyuan (the released FramePack model, --weights)")
+    parser.add_argument("--backend", choices=("lab", "hunyuan", "skyreels-df"), default="lab",
+                        help="lab (a PackedDiT checkpoint), hunyuan (the released FramePack model, --weights) or "
+                             "skyreels-df (SkyReels-V2 diffusion forcing, --weights)")
     parser.add_argument("--weights", default=None,
-                        help="hunyuan: local weights folder in diffusers' layout (missing files are listed)")
+                        help="hunyuan / skyreels-df: local weights folder in diffusers' layout (missing files "
+                             "are listed with where they come from)")
+    parser.add_argument("--cache", default=None, metavar="KIND[:KEY=VALUE,...]",
+                        help="hunyuan / skyreels-df: a step cache on the transformer, e.g. first_block:threshold=0.05 "
+                             "(kinds: first_block, mag, taylorseer, faster; skyreels-df: faster only)")
+    parser.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default=None,
+                        help="hunyuan / skyreels-df: transformer dtype (default bfloat16 on a GPU, float32 on the CPU)")
+    parser.add_argument("--addnoise-condition", type=float, default=None,
+                        help="skyreels-df: noise on the history latents, timestep scale 0..1000 (sigma_test x 1000; "
+                             "default 20)")
+    parser.add_argument("--ar-step", type=int, default=None,
+                        help="skyreels-df: timestep lag between causal blocks (0 synchronous, default; 5 asynchronous)")
+    parser.add_argument("--causal-block-size", type=int, default=None,
+                        help="skyreels-df: latent frames per causal block (5 with --ar-step 5)")
     parser.add_argument("--end-image", default=None, help="hunyuan: end image (inverted order only)")
     parser.add_argument("--offload", choices=("none", "model", "sequential"), default=None,
                         help="hunyuan: CPU offloading (model ~16 GB GPU, sequential ~6 GB)")
@@ -66,8 +80,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.backend == "hunyuan":
-        return run_hunyuan(args)
+    if args.backend in ("hunyuan", "skyreels-df"):
+        return run_full_scale(args)
     if args.checkpoint is None:
         raise ValueError("--checkpoint CKPT is required with the lab backend, e.g. --checkpoint "
                          "results/checkpoints/fp_inverted.safetensors (or --backend hunyuan --weights DIR)")
@@ -100,18 +114,41 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_hunyuan(args: argparse.Namespace) -> int:
-    from bench.generate_hunyuan import generate_hunyuan_video
+def run_full_scale(args: argparse.Namespace) -> int:
+    from bench.generate_hunyuan import generate_full_scale_video
 
     if args.weights is None:
-        raise ValueError("--backend hunyuan needs --weights DIR (the local FramePack weights folder)")
-    if args.image is None:
-        raise ValueError("--backend hunyuan is image-to-video: give --image (and the text with --image-prompt)")
+        raise ValueError(f"--backend {args.backend} needs --weights DIR (the local weights folder)")
+    if args.test_item is not None:
+        raise ValueError(f"--backend {args.backend} takes --image (with --image-prompt) or --prompt, not --test-item")
     height, width = args.size if args.size else (None, None)
-    generate_hunyuan_video(
-        weights=args.weights, out=args.out, image=args.image, prompt=args.image_prompt or "",
+    common = {"steps": args.steps, "offload": args.offload, "height": height, "width": width, "device": args.device,
+              "dtype": args.dtype, "cache": parse_cache(args.cache)}
+    if args.backend == "hunyuan":
+        specific = {"order": args.order, "vae_tiling": args.vae_tiling or None}
+    else:
+        specific = {"addnoise_condition": args.addnoise_condition, "ar_step": args.ar_step,
+                    "causal_block_size": args.causal_block_size}
+    generate_full_scale_video(
+        args.backend, weights=args.weights, out=args.out, image=args.image,
+        prompt=(args.image_prompt or "") if args.image is not None else args.prompt,
         end_image=args.end_image, sections=args.sections, seed=args.seed, lossless=args.lossless, fps=args.fps,
-        order=args.order, steps=args.steps, offload=args.offload, vae_tiling=args.vae_tiling or None,
-        height=height, width=width, device=args.device,
+        **common, **specific,
     )
     return 0
+
+
+def parse_cache(text: str | None) -> dict | None:
+    """`KIND[:KEY=VALUE,...]` -> the `cache:` param mapping (values read as YAML scalars)."""
+    if text is None:
+        return None
+    import yaml
+
+    kind, _, rest = text.partition(":")
+    cache: dict = {"kind": kind.strip()}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, equals, value = item.partition("=")
+        if not equals:
+            raise ValueError(f"--cache {text!r}: expected KIND:KEY=VALUE,..., got {item!r} without '='")
+        cache[key.strip()] = yaml.safe_load(value)
+    return cache

@@ -31,6 +31,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--drift", action="store_true",
                         help="also print the drift per metric: start-end contrast and VDE (linear and log weights)")
     parser.add_argument("--vde-chunks", type=int, default=10, help="chunks N of VDE with --drift (default 10)")
+    parser.add_argument("--device", default=None,
+                        help="paper backends: where their networks run, cpu / cuda / cuda:1 (default: cuda if available)")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                        help="paper backends: float16 / bfloat16 autocast on CUDA (default float32)")
+    parser.add_argument("--batch-size", type=int, default=16,
+                        help="paper backends: frames (or frame pairs) per network call (default 16)")
+    parser.add_argument("--stream-frames", type=int, default=None, metavar="N",
+                        help="decode and measure N frames at a time (metrics that allow it), so a long video "
+                             "never sits whole in memory; streamed results bypass --cache (default: whole videos)")
     parser.add_argument("--list", action="store_true", help="list metrics, backends and availability, then exit")
     parser.set_defaults(func=main)
 
@@ -168,13 +177,20 @@ def main(args: argparse.Namespace) -> int:
     videos = collect_videos(args.paths)
     if not videos:
         raise FileNotFoundError(f"no .mp4 files under {args.paths}")
-    evaluator = Evaluator(names, backends, cache=args.cache, weights_dir=args.weights_dir)
+    from metrics.paper.inference import InferenceSettings
+
+    InferenceSettings(args.device, args.dtype, args.batch_size)  # a bad value is named before any video is read
+    if args.stream_frames is not None and args.stream_frames < 2:
+        raise ValueError(f"--stream-frames must be at least 2, got {args.stream_frames}")
+    evaluator = Evaluator(names, backends, cache=args.cache, weights_dir=args.weights_dir,
+                          inference={"device": args.device, "dtype": args.dtype, "batch_size": args.batch_size})
     console = Console()
     with Progress(TextColumn("[bold]measuring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=True) as progress:
         task = progress.add_task("", total=len(videos))
         results = evaluator.evaluate_files(
-            videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=Path(path).name))
+            videos, prompts, on_video=lambda path: progress.update(task, advance=1, description=escape(Path(path).name)),
+            chunk_frames=args.stream_frames)
     if args.out:
         write_results(results, args.out)
     scores = video_scores(results)
@@ -200,5 +216,5 @@ def main(args: argparse.Namespace) -> int:
                       "write the prompt to VIDEO.txt beside each video (`fpbench generate` does)",
                       style="yellow", highlight=False, soft_wrap=True)
     if args.out:
-        console.print(f"wrote {len(results)} rows to {args.out}")
+        console.print(f"wrote {len(results)} rows to {args.out}", markup=False)
     return 1 if len(errors) else 0

@@ -19,6 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000, help="Bradley–Terry bootstrap rounds")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the permutations and bootstrap (default 0)")
     parser.add_argument("--tie-band", type=float, default=16.0, help="ratings this close share a rank (paper: 16)")
+    parser.add_argument("--min-votes", type=int, default=10, metavar="N",
+                        help="fewest votes a row needs for a Bradley–Terry interval; rows with fewer (or whose "
+                             "votes all went one way) get no interval and a note saying why (default 10)")
     parser.add_argument("--out", default=None, help="output folder (default: STUDY/ratings or FILE_ratings/)")
     parser.add_argument("--no-figures", action="store_true", help="skip ratings.png and win_rate.png")
     parser.set_defaults(func=main)
@@ -29,22 +32,30 @@ def print_leaderboard(console, report, markdown: str) -> None:
     in the notation, then the report's notes (ranks, battles, agreement)."""
     import math
 
+    import pandas as pd
     from rich.table import Table
+    from rich.text import Text
 
     from bench.cli._table_output import row_text
 
     board = report.leaderboard
+    split = board["component"].nunique() > 1  # rows never compared across groups: say which group
     title = "ratings" + (" — SIMULATED judges, not human votes" if report.simulated else "")
     table = Table(title=title, title_justify="left")
-    for column in ("rank", "rank (UB)", "model", f"ELO-K{report.config.k:g}", "ELO, shuffled orders [95 %]",
-                   "Bradley–Terry [95 %]", "W / T / L"):
+    for column in (("component",) if split else ()) + ("rank", "rank (UB)", "model", f"ELO-K{report.config.k:g}",
+                                                       "ELO, shuffled orders [95 %]", "Bradley–Terry [95 %]",
+                                                       "W / T / L"):
         table.add_column(column, justify="left" if column == "model" else "right", overflow="fold")
 
-    def interval(centre: float, low: float, high: float) -> str:
-        return "–" if math.isnan(centre) else f"{centre:.0f} [{low:.0f}, {high:.0f}]"
+    def interval(centre: float, low: float, high: float) -> Text:  # Text: brackets are not rich markup
+        if math.isnan(centre):
+            return Text("–")
+        return Text(f"{centre:.0f} [no interval†]" if math.isnan(low) or math.isnan(high) else
+                    f"{centre:.0f} [{low:.0f}, {high:.0f}]")
 
     for row in board.itertuples():
-        table.add_row(str(row.rank), "–" if math.isnan(float(row.rank_ub)) else str(int(row.rank_ub)),
+        table.add_row(*((str(row.component),) if split else ()), str(row.rank),
+                      "–" if pd.isna(row.rank_ub) else str(int(row.rank_ub)),
                       row_text(str(row.model)), f"{row.elo:.0f}",
                       interval(row.elo_perm_median, row.elo_perm_lower, row.elo_perm_upper),
                       interval(row.bt, row.bt_lower, row.bt_upper), f"{row.wins} / {row.ties} / {row.losses}")
@@ -72,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
         battles = read_battles(source)
         out = Path(args.out) if args.out else source.with_name(source.stem + "_ratings")
     config = RatingConfig(k=args.k, permutations=args.permutations, bootstrap=args.bootstrap, seed=args.seed,
-                          tie_band=args.tie_band)
+                          tie_band=args.tie_band, min_battles=args.min_votes)
     console = Console()
     start = time.perf_counter()
     with console.status(f"rating {len(battles)} votes ({args.permutations} orders, {args.bootstrap} bootstrap)"):

@@ -28,6 +28,7 @@ def grid_status(grid, store):
 
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from bench.grid import load_and_resolve
@@ -38,13 +39,13 @@ def main(args: argparse.Namespace) -> int:
     states = grid_status(grid, store)
     console = Console()
     report_skipped(grid, console)
-    table = Table(title=f"grid {grid.name} — store {store.root}")
+    table = Table(title=escape(f"grid {grid.name} — store {store.root}"))
     for column in ("row", "done", "pending", "failed", "total"):
         table.add_column(column, justify="left" if column == "row" else "right")
     for row in grid.row_names:
         part = states[states["row"] == row]
         counts = part["state"].value_counts()
-        table.add_row(row, *(str(int(counts.get(s, 0))) for s in ("done", "pending", "failed")), str(len(part)))
+        table.add_row(escape(row), *(str(int(counts.get(s, 0))) for s in ("done", "pending", "failed")), str(len(part)))
     totals = states["state"].value_counts()
     table.add_row("all", *(str(int(totals.get(s, 0))) for s in ("done", "pending", "failed")), str(len(states)),
                   style="bold")
@@ -53,6 +54,10 @@ def main(args: argparse.Namespace) -> int:
         console.print(states.to_string(index=False), markup=False, highlight=False)
     else:
         for _, failed in states[states["state"] == "failed"].iterrows():
-            console.print(f"[red]failed[/] {failed['row']} {failed['prompt']} seed {failed['seed']} "
-                          f"{failed['key']}: {failed['error']}")
+            console.print("[red]failed[/] " + escape(f"{failed['row']} {failed['prompt']} seed {failed['seed']} "
+                                                     f"{failed['key']}: {failed['error']}"))
+        damaged = states[(states["state"] == "pending") & states["error"].notna()]
+        for _, run in damaged.iterrows():  # a done run whose files no longer match its status
+            console.print("[yellow]damaged[/] " + escape(f"{run['row']} {run['prompt']} seed {run['seed']} "
+                                                         f"{run['key']}: {run['error']}; the next run redoes it"))
     return 0

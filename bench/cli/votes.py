@@ -17,15 +17,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="votes_command", metavar="ACTION", required=True)
 
     create = commands.add_parser("create-study", help="build a balanced blind study from a grid's finished videos",
-                                 description="Pairs videos of different rows on the same prompt, seed and length, until every row has --per-row assessments; adds gold items (a broken copy, a swapped repeat) for quality control. Writes STUDY/ (default studies/NAME).")
+                                 description="Pairs videos of different rows on the same prompt, seed and length, until every row has --per-row assessments (or, with --pairing adaptive, picks each next pair from the votes so far); adds gold items (a broken copy, a swapped repeat) for quality control. Writes STUDY/ (default studies/NAME).")
     create.add_argument("grid", metavar="GRID", help="grid YAML (its finished runs), or a video list "
                         "(.csv/.jsonl/.parquet with row, prompt_id, seed, video[, prompt])")
     create.add_argument("--name", required=True, help="study name")
-    create.add_argument("--per-row", type=int, default=100, help="minimum assessments per row (paper: 100)")
+    create.add_argument("--per-row", type=int, default=100, help="minimum assessments per row (paper: 100); with "
+                        "--pairing adaptive, each annotator answers as many items as a round-robin study of this "
+                        "size holds")
     create.add_argument("--seed", type=seed, default=0, help="seed of pairs, sides and blind ids")
     create.add_argument("--out", default=None, help=f"study folder (default: {DEFAULT_STUDIES_DIR}/NAME)")
     create.add_argument("--gold-broken", type=int, default=None, help="broken-video gold items (default 5 %%)")
     create.add_argument("--gold-swap", type=int, default=None, help="swapped-repeat gold items (default 5 %%)")
+    create.add_argument("--pairing", choices=("round-robin", "adaptive"), default="round-robin",
+                        help="round-robin: balanced rounds of every row pair (the paper's protocol, default); "
+                             "adaptive: each next pair is the one whose vote most reduces the ranking's "
+                             "uncertainty, chosen from the votes so far")
+    create.add_argument("--floor", type=int, default=None, metavar="N",
+                        help="adaptive pairing: votes every row gets before adaptive choice starts "
+                             "(default 10, or --per-row if smaller)")
     create.add_argument("--store", default=None, metavar="DIR", help="run store of the grid (default: the grid's)")
     create.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="grid override, as for `fpbench run`")
@@ -110,9 +119,18 @@ def create_study(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(DEFAULT_STUDIES_DIR) / args.name
     if (out / "study.json").exists():
         raise ValueError(f"a study already exists at {out}; choose another --name or --out")
+    if args.floor is not None and args.pairing != "adaptive":
+        raise ValueError(f"--floor {args.floor} applies to --pairing adaptive only; drop it or add --pairing adaptive")
     study = create_study_from_videos(records, args.name, per_row=args.per_row, seed=args.seed, directory=out,
-                                     gold_broken=args.gold_broken, gold_swap=args.gold_swap)
+                                     gold_broken=args.gold_broken, gold_swap=args.gold_swap,
+                                     pairing=args.pairing, floor=args.floor)
     kinds = {k: sum(1 for i in study.items if i.kind == k) for k in ("regular", "gold_broken", "gold_swap")}
+    if study.pairing == "adaptive":
+        print(f"study {study.name} at {out} (adaptive pairing): {len(study.rows)} rows, {kinds['regular']} "
+              f"pairs to choose from; each annotator answers {study.regular_per_annotator} chosen from the votes "
+              f"so far (every row at least {study.floor} votes first), {kinds['gold_broken']} broken-video gold "
+              f"and {study.swap_slots} swapped gold")
+        return 0
     print(f"study {study.name} at {out}: {len(study.rows)} rows, {kinds['regular']} pairs, "
           f"{kinds['gold_broken']} broken-video gold, {kinds['gold_swap']} swapped gold")
     print("assessments per row: " + ", ".join(f"{r}={n}" for r, n in study.assessments_per_row().items()))
@@ -148,6 +166,7 @@ def study_progress(study_dir: Path) -> tuple:
     import pandas as pd
 
     from bench.ratings import gold_accuracy, normalize_battles
+    from bench.votes.adaptive_queue import annotator_plan
     from bench.votes.store import VoteStore, votes_to_battles
     from bench.votes.study import DB_FILE, annotator_queue, load_study
 
@@ -163,7 +182,8 @@ def study_progress(study_dir: Path) -> tuple:
     rows = []
     for ann in annotators.itertuples():
         mine = votes[votes["annotator_id"] == ann.annotator_id]
-        queue = len(annotator_queue(study, ann.annotator_id))
+        queue = len(annotator_plan(study, ann.annotator_id) if study.pairing == "adaptive"
+                    else annotator_queue(study, ann.annotator_id))
         entry = {"annotator": ann.name, "simulated": bool(ann.simulated), "answered": len(mine),
                  "queue": queue, "skipped": int((mine["choice"] == "skip").sum()),
                  "broken_accuracy": float("nan"), "swap_consistency": float("nan")}
@@ -177,25 +197,26 @@ def study_progress(study_dir: Path) -> tuple:
     counts = pd.concat([regular["model_a"], regular["model_b"]]).value_counts() if len(regular) else pd.Series()
     per_row = pd.DataFrame({"row": study.rows,
                             "assessments": [int(counts.get(row, 0)) for row in study.rows],
-                            "target": study.per_row})
+                            "target": study.per_row if study.pairing == "round-robin" else study.floor})
     return per_annotator, per_row
 
 
 def study_status(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape  # annotator and row names are plain text, never markup
     from rich.table import Table
 
     directory = _study_dir(args.study)
     per_annotator, per_row = study_progress(directory)
     console = Console()
-    table = Table(title=f"study {directory}: annotators")
+    table = Table(title=escape(f"study {directory}: annotators"))
     table.add_column("annotator", no_wrap=True)
     table.add_column("judge", no_wrap=True)
     for column in ("answered", "skipped", "broken ok", "swap same"):
         table.add_column(column, justify="right")
     fmt = lambda v: "–" if v != v else f"{v:.0%}"  # noqa: E731 (NaN check)
     for r in per_annotator.itertuples():
-        table.add_row(r.annotator, "SIMULATED" if r.simulated else "human", f"{r.answered} / {r.queue}", str(r.skipped), fmt(r.broken_accuracy),
+        table.add_row(escape(r.annotator), "SIMULATED" if r.simulated else "human", f"{r.answered} / {r.queue}", str(r.skipped), fmt(r.broken_accuracy),
                       fmt(r.swap_consistency))
     console.print(table)
     rows = Table(title="assessments per row (non-skip regular votes)")
@@ -203,7 +224,7 @@ def study_status(args: argparse.Namespace) -> int:
         rows.add_column(column, justify="left" if column == "row" else "right")
     for r in per_row.itertuples():
         style = "green" if r.assessments >= r.target else None
-        rows.add_row(r.row, str(r.assessments), str(r.target), style=style)
+        rows.add_row(escape(r.row), str(r.assessments), str(r.target), style=style)
     console.print(rows)
     return 0
 

@@ -13,7 +13,7 @@ from bench.executors.local import SequentialExecutor
 from bench.executors.pool import LocalPoolExecutor
 from bench.executors.progress import GridProgress
 from bench.executors.ray_executor import RayExecutor
-from bench.executors.run_task import RunOutcome, RunTask
+from bench.executors.run_task import RunOutcome, RunTask, stale_metrics
 from bench.grid.resolve import ResolvedGrid
 from bench.run_store import DONE, RunStore
 
@@ -53,10 +53,7 @@ def run_label(run: Any) -> str:
 
 def _finished(store: RunStore, run: Any) -> bool:
     status = store.status(run.key)
-    if status.state != DONE:
-        return False
-    measured = set(status.info.get("metrics", [])) | set(status.info.get("missing_metrics", {}))
-    return set(run.metrics.names) <= measured
+    return status.state == DONE and not stale_metrics(run, status)
 
 
 def pending_tasks(grid: ResolvedGrid, store: RunStore, executor: str = "local") -> tuple[list[RunTask], int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 
@@ -51,7 +52,9 @@ class GridProgress:
         if not self.enabled:
             return
         if kind == "start":
-            self.active[key] = self.progress.add_task(f"  {self.labels.get(key, key)}", total=total, detail="")
+            if key in self.active:  # a run redone after its worker died
+                self.progress.remove_task(self.active.pop(key))
+            self.active[key] = self.progress.add_task(f"  {escape(self.labels.get(key, key))}", total=total, detail="")
             return
         task = self.active.get(key)
         if task is None:
@@ -74,6 +77,6 @@ class GridProgress:
         if self.enabled:
             label = self.labels.get(outcome.key, outcome.key)
             if outcome.ok:
-                self.console.print(f"[green]{outcome.action}[/] {label}  ({outcome.seconds:.1f} s)")
+                self.console.print(f"[green]{outcome.action}[/] {escape(label)}  ({outcome.seconds:.1f} s)")
             else:
-                self.console.print(f"[red]failed[/] {label}: {outcome.error}")
+                self.console.print(f"[red]failed[/] {escape(label)}: {escape(str(outcome.error))}")

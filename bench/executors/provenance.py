@@ -49,8 +49,9 @@ def machine() -> dict[str, Any]:
             "cpu_count": os.cpu_count(), "pid": os.getpid()}
 
 
-def provenance(config: Any, executor: str, started: float) -> dict[str, Any]:
-    """The provenance record written to a run's provenance.json."""
+def provenance(config: Any, executor: str, started: float, compute: dict | None = None) -> dict[str, Any]:
+    """The provenance record written to a run's provenance.json; `compute` is what the generator
+    reports of its work (network evaluations, transformer blocks computed / skipped by a cache)."""
     return {
         "key": config.key,
         "seed": config.seed,
@@ -61,4 +62,5 @@ def provenance(config: Any, executor: str, started: float) -> dict[str, Any]:
         "started": datetime.fromtimestamp(started, UTC).isoformat(),
         "finished": datetime.now(UTC).isoformat(),
         "seconds": round(time.time() - started, 3),
+        "compute": compute,
     }

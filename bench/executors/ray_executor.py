@@ -3,6 +3,8 @@
 Each run is one task with the grid's resource hints (`resources: {num_cpus, num_gpus}`).
 Workers write into the same run store, so the store must be on a filesystem every node
 sees (a shared disk at cluster scale); a finished run is never redone, whichever node ran it.
+A run whose worker dies is retried by Ray (up to `MAX_WORKER_DEATHS` attempts in all, as in
+the process pool), then recorded as failed; the grid goes on.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.executors.pool import MAX_WORKER_DEATHS
 from bench.executors.run_task import ProgressFn, RunOutcome, RunTask, execute_run
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
@@ -65,17 +68,23 @@ class RayExecutor:
 
             events = Queue(actor_options={"num_cpus": 0})
         remote = ray.remote(_ray_execute).options(
-            num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0,
+            num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=MAX_WORKER_DEATHS - 1,
             runtime_env={"env_vars": {"PYTHONPATH": _pythonpath()}},
         )
-        pending = [remote.remote(task, events) for task in tasks]
+        task_of = {remote.remote(task, events): task for task in tasks}
+        pending = list(task_of)
         outcomes: list[RunOutcome] = []
         try:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1, timeout=0.5)
                 self._drain(events, on_progress)
                 for ref in ready:
-                    outcome = ray.get(ref)
+                    try:
+                        outcome = ray.get(ref)
+                    except ray.exceptions.RayError as error:  # its worker died on every attempt
+                        task = task_of[ref].config
+                        outcome = RunOutcome(task.key, task.row_name, "failed", 0.0,
+                                             f"the Ray worker running it died ({type(error).__name__})")
                     outcomes.append(outcome)
                     if on_finished is not None:
                         on_finished(outcome)

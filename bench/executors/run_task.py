@@ -1,18 +1,24 @@
 """One run, start to finish, in whatever process an executor chose.
 
 `execute_run` is the only thing an executor calls. It is safe to call again for the same
-run at any time: a finished run is skipped; a run whose folder holds an unfinished attempt
-is wiped and redone; a finished run whose metrics lack one the grid now asks for is
-rescored from its stored frames without regenerating (a failed rescore leaves the finished
-run as it was); a failed generation records its traceback.
+run at any time: a finished run is skipped; a run whose folder holds an unfinished or damaged
+attempt (see `bench.run_store`) is wiped and redone; a finished run with a metric the grid asks
+for that is missing or was measured otherwise (another provider, backend or metric version) is
+rescored from its EXACT frames (frames.npz) without regenerating — or regenerated when it kept
+none, never rescored from the lossy video.mp4 (a failed rescore leaves the finished run as it
+was); a failed generation records its traceback.
+
+Every run computes with `config.threads` torch / OpenCV threads, whatever the executor, so
+the same run gives the same bytes in every executor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +29,7 @@ from bench.executors.provenance import provenance
 from bench.grid.providers import VALUE_COLUMNS, MetricUnavailable, check_value_frame
 from bench.grid.registry import generator_kind, load_plugins, metric_provider
 from bench.grid.resolve import RunConfig
-from bench.run_store import DONE, RunStore
+from bench.run_store import DONE, FRAMES_FILE, RunStatus, RunStore
 
 # Progress callback: (run key, kind, done, total). Kinds: "start" (total sections),
 # "section", "step", "metric", "end" (done=1 success, 0 failure).
@@ -56,6 +62,38 @@ class RunOutcome:
     @property
     def ok(self) -> bool:
         return self.action != "failed"
+
+
+def stale_metrics(config: RunConfig, status: RunStatus) -> tuple[str, ...]:
+    """The grid's metrics a finished run has not measured as the grid asks: absent, or stored
+    under another provider / backend / version than `config.measurements` names. A metric that
+    could not run (recorded as missing) under the same measurement is not stale."""
+    stored = status.info.get("measurements") if status.state == DONE else None
+    stored = stored if isinstance(stored, dict) else {}
+    return tuple(name for name in config.metrics.names
+                 if name not in stored or stored[name] != config.measurements.get(name, stored[name]))
+
+
+@contextlib.contextmanager
+def computing_threads(threads: int) -> Iterator[None]:
+    """Run with exactly `threads` torch and OpenCV threads (restored afterwards): float sums
+    in another order differ in the last bits, so results are bit-identical only at one count."""
+    import torch
+
+    try:
+        import cv2
+    except ImportError:  # OpenCV is only needed by some metrics
+        cv2 = None
+    before = torch.get_num_threads(), cv2.getNumThreads() if cv2 is not None else None
+    torch.set_num_threads(threads)
+    if cv2 is not None:
+        cv2.setNumThreads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        if cv2 is not None:
+            cv2.setNumThreads(before[1])
 
 
 # Building a generator loads checkpoints; keep the last few per worker process.
@@ -162,44 +200,53 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
     wanted = tuple(config.metrics.names)
     with store.lock(config.key):
         status = store.status(config.key)
-        if status.state == DONE:
-            measured = set(status.info.get("metrics", [])) | set(status.info.get("missing_metrics", {}))
-            if set(wanted) <= measured:
-                return RunOutcome(config.key, config.row_name, SKIPPED, 0.0)
+        todo = stale_metrics(config, status)
+        if status.state == DONE and not todo:
+            return RunOutcome(config.key, config.row_name, SKIPPED, 0.0)
         if on_progress is not None:
             on_progress(config.key, "start", 0, config.length.sections)
-        action = RESCORED if status.state == DONE else GENERATED
+        exact_frames = status.state == DONE and FRAMES_FILE in status.info.get("files", {})
+        action = RESCORED if exact_frames else GENERATED
         try:
-            if action == RESCORED:
-                frames = store.read_frames(config.key)
-                fps = int(status.info.get("fps", 16))
-                old = store.read_metrics(config.key)
-                todo = tuple(n for n in wanted if n not in set(old["metric"]))
-                values, missing = score_frames(config, frames, todo, fps, on_progress)
-                values = pd.concat([old, values], ignore_index=True) if len(values) else old
-                missing = {**status.info.get("missing_metrics", {}), **missing}
-                generation_seconds = status.info.get("generation_seconds")
-            else:
-                store.reset(config.key)
-                store.write_config(config.key, config.to_record())
-                generation_started = time.time()
-                frames, fps = generate_frames(config, on_progress)
-                generation_seconds = round(time.time() - generation_started, 3)
-                if config.keep_frames:
-                    store.write_frames(config.key, frames)
-                store.write_video(config.key, frames, fps)
-                values, missing = score_frames(config, frames, wanted, fps, on_progress)
+            with computing_threads(config.threads):
+                if action == RESCORED:
+                    frames = store.read_exact_frames(config.key)
+                    fps = int(status.info.get("fps", 16))
+                    old = store.read_metrics(config.key)
+                    values, missing = score_frames(config, frames, todo, fps, on_progress)
+                    old = old[~old["metric"].isin(todo)]
+                    values = pd.concat([old, values], ignore_index=True) if len(values) else old
+                    missing = {**{k: v for k, v in status.info.get("missing_metrics", {}).items() if k not in todo},
+                               **missing}
+                    generation_seconds = status.info.get("generation_seconds")
+                    compute = status.info.get("compute")
+                else:
+                    store.reset(config.key)
+                    store.write_config(config.key, config.to_record())
+                    generation_started = time.time()
+                    frames, fps = generate_frames(config, on_progress)
+                    generation_seconds = round(time.time() - generation_started, 3)
+                    # Full-scale generators count network evaluations and blocks a step cache skipped.
+                    compute = getattr(_generator_for(config), "last_compute", None) or None
+                    if config.keep_frames:
+                        store.write_frames(config.key, frames)
+                    store.write_video(config.key, frames, fps)
+                    values, missing = score_frames(config, frames, wanted, fps, on_progress)
+            measured = sorted(set(values["metric"])) if len(values) else []
             store.write_metrics(config.key, values)
             if action == RESCORED:
                 store.write_config(config.key, config.to_record())
-            store.write_json(config.key, "provenance.json", provenance(config, task.executor, started))
+            store.write_json(config.key, "provenance.json", provenance(config, task.executor, started, compute))
             store.mark_done(config.key, {
                 "row_name": config.row_name,
-                "metrics": sorted(set(values["metric"])) if len(values) else [],
+                "metrics": measured,
                 "missing_metrics": missing,
+                "measurements": {name: config.measurements[name] for name in [*measured, *missing]
+                                 if name in config.measurements},
                 "frames": int(len(frames)),
                 "fps": fps,
                 "generation_seconds": generation_seconds,
+                "compute": compute,
                 "seconds": round(time.time() - started, 3),
             })
         except Exception as error:  # the grid goes on; the folder says what happened

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.figures.style import SIMULATED_NOTE, figure_style
+from bench.figures.style import figure_style
+from bench.ratings.labels import SIMULATED_TITLE
 from bench.row_labels import plain_name, row_label
 
 
 def _source(board: pd.DataFrame) -> str:
     simulated = "simulated" in board and bool(board["simulated"].any())
-    return SIMULATED_NOTE if simulated else "human votes"
+    return SIMULATED_TITLE if simulated else "human votes"
 
 
 def draw_rating_intervals(board: pd.DataFrame, k: float = 32.0, title: str = "") -> Figure:
@@ -68,6 +69,6 @@ def draw_win_rate_matrix(pairs: pd.DataFrame, order: list[str], title: str = "",
         axis.set_yticks(range(n), [row_label(str(model)) for model in order])
         axis.spines[:].set_visible(False)
         figure.colorbar(image, ax=axis, label="row's win rate (ties 0.5)", shrink=0.8)
-        source = SIMULATED_NOTE if simulated else "human votes"
+        source = SIMULATED_TITLE if simulated else "human votes"
         axis.set_title(f"{title}{': ' if title else ''}win rate (battles) — {source}")
     return figure

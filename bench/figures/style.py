@@ -18,7 +18,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from bench.atomic_files import atomic_write  # noqa: E402
-from bench.ratings.report import SIMULATED_TITLE  # noqa: E402
 
 FORMATS = ("png", "pdf")
 DPI = 150
@@ -51,7 +50,6 @@ KERNEL_CMAP = "viridis"
 MAX_LOG2_COMPRESSION = 9.0  # k8 = 512 × k1
 TAIL_COLOUR = "#BBBBBB"
 ZERO_COLOUR = "#EEEEEE"
-SIMULATED_NOTE = SIMULATED_TITLE  # one wording for simulated votes everywhere
 
 
 @contextlib.contextmanager

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.figures.style import SIMULATED_NOTE, figure_style
+from bench.figures.style import figure_style
+from bench.ratings.labels import SIMULATED_TITLE
 from bench.row_labels import row_label
 from bench.tables import wide_table
 
@@ -49,7 +50,7 @@ def draw_table(summary: pd.DataFrame, length: str, title: str = "") -> Figure:
         n = part.loc[part["kind"] != "rating", "n"]
         note = f"percent, mean ± 95 % CI over {int(n.max()) if len(n) else 0} videos per row; best in bold"
         if part["simulated"].any():
-            note += f"; ELO: {SIMULATED_NOTE}"
+            note += f"; ELO: {SIMULATED_TITLE}"
         axes[0].set_title(f"{title}{' — ' if title else ''}{length} videos\n{note}\n\n{blocks[0][0]}",
                           fontsize=FONT_SIZE)
         for axis, (heading, _) in zip(axes[1:], blocks[1:], strict=True):

@@ -21,7 +21,13 @@ import importlib
 from typing import Any
 
 from bench.grid.errors import GridError
-from bench.grid.framepack_rows import DEFAULT_CODEC
+from bench.grid.framepack_rows import (
+    DEFAULT_CODEC,
+    GENERATION_VERSION,
+    check_sampler_values,
+    keyword_defaults,
+    resolved_settings,
+)
 from bench.grid.registry import GeneratorKind, register_generator_kind
 from bench.grid.spec import RowSpec
 
@@ -38,6 +44,16 @@ def _factories() -> tuple[dict[str, Any], dict[str, set[str]]]:
     return dict(getattr(module, "BASELINE_FACTORIES", {})), dict(getattr(module, "BASELINE_PARAMETERS", {}))
 
 
+def _defaults(factory: Any, parameters: set[str] | None) -> dict[str, Any]:
+    """The baseline's effective defaults: its own function's (reached through the factory's
+    `__wrapped__`), then FramePackGenerator's for the sampler options it passes through."""
+    from framepack.framepack_generator import FramePackGenerator
+
+    functions = [f for f in (getattr(factory, "__wrapped__", None), FramePackGenerator.__init__) if f is not None]
+    defaults = keyword_defaults(*functions)
+    return {k: v for k, v in defaults.items() if parameters is None or k in parameters}
+
+
 def _kind(name: str, factory: Any, parameters: set[str] | None) -> GeneratorKind:
     def validate(row: RowSpec) -> None:
         for label in ("codec",):
@@ -50,6 +66,7 @@ def _kind(name: str, factory: Any, parameters: set[str] | None) -> GeneratorKind
                     raise GridError(f"{row.key}.params.{key}",
                                     f"unknown parameter {key!r} of baseline {name!r}; expected one of "
                                     f"{', '.join(sorted(parameters)) or 'none'}")
+        check_sampler_values(row, _defaults(factory, parameters))
 
     def build(row: RowSpec) -> Any:
         params = dict(row.params)
@@ -66,6 +83,9 @@ def _kind(name: str, factory: Any, parameters: set[str] | None) -> GeneratorKind
         name=name, build=build, validate=validate, display_name=display_name, needs_checkpoint=True,
         extra_files=lambda row: {"codec": str(row.params.get("codec", DEFAULT_CODEC))},
         description=f"baseline {name} (baselines/)",
+        settings=lambda row: resolved_settings(row, _defaults(factory, parameters)),
+        version=GENERATION_VERSION,
+        checkpoint_format="safetensors",
     )
 
 

@@ -2,7 +2,7 @@
 
 The harness never computes a metric itself. A provider wraps a metric registry; the
 default, "metrics", wraps the `metrics` package (its registry, backends and drift
-functions). Tests and plugins may register their own provider.
+functions; `bench.grid.registry` registers it). Tests and plugins may register their own provider.
 
 Values travel in the `metrics` package's tidy result shape (`VALUE_COLUMNS`, the same as
 `metrics.RESULT_COLUMNS`): one row per measured unit, `kind` "frame" | "pair" | "triplet" |
@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from bench.grid.errors import GridError
-from bench.grid.registry import register_metric_provider
 
 VALUE_COLUMNS = ("video", "metric", "backend", "version", "kind", "index", "value", "error")
 
@@ -45,7 +44,7 @@ class MetricProvider(Protocol):
         """Raise GridError naming `metrics.names[i]` / `metrics.backend` for unknown ones."""
 
     def info(self, name: str, backend: str) -> MetricInfo:
-        """Direction, granularity and version of one metric."""
+        """Direction, granularity, the backend chosen and the version stored with its values."""
 
     def unavailable(self, names: Sequence[str], backend: str) -> dict[str, str]:
         """Metrics that cannot run here, with the reason (e.g. the missing weights file)."""
@@ -123,11 +122,11 @@ class PackageMetricProvider:
                 raise GridError(f"metrics.names[{i}]", str(error)) from None
 
     def info(self, name: str, backend: str) -> MetricInfo:
-        from metrics.registry import get_metric_class
-
+        """`version` is the one stored with the values (`Metric.cache_version`: the metric's
+        version with its options, e.g. the lab perceptor checkpoint's hash)."""
         name, chosen = self._resolve(name, backend)
-        cls = get_metric_class(name, chosen)
-        return MetricInfo(name, cls.direction, cls.granularity, chosen, str(cls.version))
+        metric = self._evaluator(name, backend).metrics[0]
+        return MetricInfo(name, metric.direction, metric.granularity, chosen, str(metric.cache_version))
 
     def _evaluator(self, name: str, backend: str):
         from metrics.evaluate import Evaluator
@@ -173,7 +172,6 @@ class PackageMetricProvider:
         curves = window_curves(units, windows)
         return curves.groupby(["metric", "window"], as_index=False)["value"].mean()
 
-
     def vde(self, values: pd.DataFrame, chunks: int, weighting: str) -> pd.DataFrame:
         from metrics.drift import video_drift_error
 
@@ -182,6 +180,3 @@ class PackageMetricProvider:
             return pd.DataFrame(columns=["video", "metric", "vde"])
         table = video_drift_error(units, chunks, weighting)
         return table.groupby(["video", "metric"], as_index=False)["vde"].mean()
-
-
-register_metric_provider("metrics", PackageMetricProvider)

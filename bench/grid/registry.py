@@ -10,7 +10,7 @@ can register more, e.g. a researcher's own generator or a test's fake one::
     register_generator_kind(GeneratorKind(name="my_model", build=lambda row: MyGenerator(**row.params)))
 
 A metric provider measures frames and computes drift; the default "metrics" provider wraps
-the `metrics` package. See `bench.grid.providers`.
+the `metrics` package and is registered here. See `bench.grid.providers`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.grid.errors import GridError
+from bench.grid.providers import MetricProvider, PackageMetricProvider
 
 if TYPE_CHECKING:
-    from bench.grid.providers import MetricProvider
     from bench.grid.spec import RowSpec
     from framepack.generator import Generator
 
@@ -35,10 +35,18 @@ if TYPE_CHECKING:
 BUILTIN_PLUGINS = (
     "bench.grid.framepack_rows",
     "bench.grid.baseline_rows",
-    "bench.grid.hunyuan_rows",
+    "bench.grid.full_scale_rows",
     "bench.grid.reference_rows",
-    "bench.grid.providers",
 )
+
+
+@dataclass(frozen=True)
+class RequiredFile:
+    """A file a grid needs before it can run: where it goes, whether it is there, where it comes from."""
+
+    path: str
+    present: bool
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,15 @@ class GeneratorKind:
         reference: a reference row (real clips, static video): measured like every row, but
             not ranked in tables and left out of votes and ratings.
         description: one line for listings.
+        settings: row -> the generator's resolved settings, every default filled in (hashed
+            into the run key, so changing a default regenerates the runs it affects). None:
+            the row's params as written.
+        version: the generation code path's version; bump it when the same settings make
+            other frames, and every run of the kind is regenerated.
+        checkpoint_format: "safetensors" checks the checkpoint and extra files by content
+            before any work; None accepts any file.
+        weight_files: row -> every weight file the row needs (`RequiredFile`s), listed by
+            `fpbench run --dry-run` before any work; None: only the checkpoint and extra files.
     """
 
     name: str
@@ -68,10 +85,14 @@ class GeneratorKind:
     extra_files: Callable[[RowSpec], dict[str, str]] | None = None
     reference: bool = False
     description: str = ""
+    settings: Callable[[RowSpec], dict[str, Any]] | None = None
+    version: str = "1"
+    checkpoint_format: str | None = None
+    weight_files: Callable[[RowSpec], list[RequiredFile]] | None = None
 
 
 _GENERATOR_KINDS: dict[str, GeneratorKind] = {}
-_METRIC_PROVIDERS: dict[str, Callable[[], MetricProvider]] = {}
+_METRIC_PROVIDERS: dict[str, Callable[[], MetricProvider]] = {"metrics": PackageMetricProvider}
 _loaded_builtins = False
 
 

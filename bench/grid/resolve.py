@@ -4,6 +4,9 @@
 everything the grid names (plugins, generator kinds, schedules, checkpoints, metrics,
 prompts) BEFORE any work starts, then expands rows × lengths × seeds × prompts into
 `RunConfig`s, each keyed by a hash of what determines its output.
+
+Relative file paths in a grid (checkpoints, codecs, codebooks) are read against the grid
+file's folder, then against the repository; never against the working directory.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +26,25 @@ from bench.grid.prompts import PromptItem, load_prompt_set
 from bench.grid.registry import generator_kind, load_plugins, metric_provider
 from bench.grid.set_level import check_set_level
 from bench.grid.spec import GridSpec, LengthSpec, MetricsSpec, RowSpec, parse_grid, read_grid_file
+from bench.run_store import sha256_of
 
 KEY_LENGTH = 16
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """One run of a grid: a row on one prompt, seed and length.
 
-    `key` hashes `identity()` — the generator kind, schedule/order/params, the CONTENT of the
-    checkpoint and other files, the prompt text and start image, the seed and the section
-    count — so renaming a row or moving a checkpoint does not redo work, and changing any
-    input does.
+    `key` hashes `identity()` — the generator kind and its code version, schedule/order, the
+    generator's resolved settings (defaults included), the CONTENT of the checkpoint and other
+    files, the prompt text and start image, the seed and the section count — so renaming a row
+    or moving a checkpoint does not redo work, and changing any input does.
+
+    How each metric is measured is not part of the key (one video serves many metric sets):
+    `measurements` names, per metric, the provider, backend and version that must have produced
+    its stored values; a stored value made otherwise is rescored from the exact frames.
+    `threads` is the number of torch / OpenCV threads the run computes with, in every executor.
     """
 
     key: str
@@ -47,9 +57,14 @@ class RunConfig:
     metrics: MetricsSpec
     plugins: tuple[str, ...]
     keep_frames: bool
+    settings: dict[str, Any] = field(default_factory=dict)
+    generation_version: str = "1"
+    measurements: dict[str, dict[str, str]] = field(default_factory=dict)
+    threads: int = 1
 
     def identity(self) -> dict[str, Any]:
-        return run_identity(self.row, self.files_sha256, self.prompt, self.seed, self.length.sections)
+        return run_identity(self.row, self.files_sha256, self.prompt, self.seed, self.length.sections,
+                            self.settings, self.generation_version)
 
     def to_record(self) -> dict[str, Any]:
         """The run's config as written to its folder's config.yaml (plain data)."""
@@ -62,6 +77,8 @@ class RunConfig:
                 "order": self.row.order,
                 "checkpoint": self.row.checkpoint,
                 "params": dict(self.row.params),
+                "settings": dict(self.settings),
+                "version": self.generation_version,
                 "files_sha256": dict(self.files_sha256),
             },
             "prompt": {"id": self.prompt.id, "text": self.prompt.prompt,
@@ -69,8 +86,10 @@ class RunConfig:
             "seed": self.seed,
             "length": {"name": self.length.name, "sections": self.length.sections},
             "metrics": {"names": list(self.metrics.names), "backend": self.metrics.backend,
-                        "drift": list(self.metrics.drift), "provider": self.metrics.provider},
+                        "drift": list(self.metrics.drift), "provider": self.metrics.provider,
+                        "measurements": {k: dict(v) for k, v in self.measurements.items()}},
             "plugins": list(self.plugins),
+            "threads": self.threads,
         }
 
 
@@ -106,15 +125,18 @@ class ResolvedGrid:
 
 
 def run_identity(row: RowSpec, files_sha256: dict[str, str], prompt: PromptItem, seed: int,
-                 sections: int) -> dict[str, Any]:
+                 sections: int, settings: dict[str, Any] | None = None, version: str = "1") -> dict[str, Any]:
     """The inputs that determine a run's output; hashed into its key. File paths are left
-    out (their contents are in `files_sha256`)."""
-    params = {k: v for k, v in row.params.items() if k not in files_sha256}
+    out (their contents are in `files_sha256`). `settings` are the generator's resolved
+    settings (default: the row's params as written)."""
+    if settings is None:
+        settings = {k: v for k, v in row.params.items() if k not in files_sha256}
     return {
         "kind": row.kind,
+        "version": version,
         "schedule": row.schedule,
         "order": row.order,
-        "params": _plain(params),
+        "settings": _plain(settings),
         "files_sha256": dict(sorted(files_sha256.items())),
         "prompt": prompt.prompt,
         "image_sha256": prompt.image_sha256,
@@ -137,20 +159,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's content, memoised by (path, size, mtime)."""
-    stat = os.stat(path)
-    memo_key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if memo_key not in _FILE_HASHES:
-        digest = hashlib.sha256()
+def check_safetensors(path: Path, key: str, source: str | None) -> None:
+    """Refuse a file that is not a safetensors file BY CONTENT: an 8-byte little-endian header
+    length, then that many bytes of a JSON object, within the file."""
+    try:
         with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        _FILE_HASHES[memo_key] = digest.hexdigest()
-    return _FILE_HASHES[memo_key]
+            head = handle.read(8)
+            size = int.from_bytes(head, "little") if len(head) == 8 else -1
+            ok = 2 <= size <= min(path.stat().st_size - 8, 100 << 20)
+            if ok:
+                header = json.loads(handle.read(size).decode("utf-8"))
+                ok = isinstance(header, dict)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        ok = False
+    if not ok:
+        raise GridError(key, f"{str(path)!r} is not a safetensors file (its content has no safetensors header); "
+                             "give the checkpoint a training recipe wrote", source)
 
 
 def load_grid(path: str | Path, overrides: Iterable[str] = ()) -> GridSpec:
@@ -174,8 +198,8 @@ def resolve_grid(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
 
     Args:
         spec: the parsed grid.
-        skip_missing: leave out rows whose checkpoint (or codec / codebook) file is missing
-            instead of failing; they are listed in `ResolvedGrid.skipped_rows` with the reason.
+        skip_missing: leave out rows whose checkpoint (or codec / codebook) file, or weights
+            folder (full-scale rows), is missing instead of failing; they are listed in `ResolvedGrid.skipped_rows` with the reason.
             Every other check still fails loudly.
 
     Raises:
@@ -189,8 +213,15 @@ def resolve_grid(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
         raise error.with_source(spec.source) from None
 
 
-def _resolve_path(path: str) -> Path:
-    return Path(path).expanduser()
+def resolve_input_path(path: str, base_dir: Path | None) -> Path:
+    """An input file named in a grid: absolute as given; relative, against the grid file's
+    folder if it is there, else against the repository (never the working directory)."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    if base_dir is not None and (base_dir / candidate).exists():
+        return (base_dir / candidate).resolve()
+    return (PROJECT_ROOT / candidate).resolve()
 
 
 def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
@@ -198,12 +229,21 @@ def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
     load_plugins(plugins, spec.base_dir)
 
     rows: list[RowSpec] = []
-    files: list[dict[str, str]] = []
+    files: list[tuple[dict[str, str], dict[str, Any], str]] = []
     skipped: dict[str, str] = {}
+    base_dir = spec.base_dir if spec.source else None
     for row in spec.rows:
         kind = generator_kind(row.kind, key=f"{row.key}.{row.kind_field}", source=spec.source)
+        if row.checkpoint:  # absolute before validation reads the checkpoint's sidecar beside it
+            row = dataclasses.replace(row, checkpoint=str(resolve_input_path(row.checkpoint, base_dir)))
         if kind.validate is not None:
-            kind.validate(row)
+            try:
+                kind.validate(row)
+            except FileNotFoundError as error:  # e.g. a full-scale row's weights folder is incomplete
+                if not skip_missing or isinstance(error, GridError):
+                    raise
+                skipped[row.name or (kind.display_name(row) if kind.display_name else row.kind)] = str(error)
+                continue
         if row.kind == "framepack":
             from bench.grid.framepack_rows import resolved_order
 
@@ -223,14 +263,18 @@ def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
         try:
             for label, path in needed.items():
                 field_key = f"{row.key}.checkpoint" if label == "checkpoint" else f"{row.key}.params.{label}"
-                if not _resolve_path(path).is_file():
+                resolved = resolve_input_path(path, base_dir)
+                if not resolved.is_file():
                     hint = ""
                     if row.recipe and label == "checkpoint":
-                        hint = (f"create it with `fpbench train {row.recipe}`" if Path(row.recipe).is_file()
+                        recipe = resolve_input_path(row.recipe, base_dir)
+                        hint = (f"create it with `fpbench train {row.recipe}`" if recipe.is_file()
                                 else f"its recipe {row.recipe!r} does not exist either")
-                    raise MissingCheckpointError(field_key, path, hint, spec.source)
-                hashes[label] = file_sha256(_resolve_path(path))
-                absolute[label] = str(_resolve_path(path).resolve())
+                    raise MissingCheckpointError(field_key, str(resolved), hint, spec.source)
+                if kind.checkpoint_format == "safetensors":
+                    check_safetensors(resolved, field_key, spec.source)
+                hashes[label] = sha256_of(resolved)
+                absolute[label] = str(resolved)
         except MissingCheckpointError as error:
             if not skip_missing:
                 raise
@@ -240,9 +284,11 @@ def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
         # hashes file contents, not paths.
         params = dict(row.params)
         params.update({label: p for label, p in absolute.items() if label != "checkpoint"})
-        rows.append(dataclasses.replace(row, name=name, checkpoint=absolute.get("checkpoint", row.checkpoint),
-                                        params=params))
-        files.append(hashes)
+        row = dataclasses.replace(row, name=name, checkpoint=absolute.get("checkpoint", row.checkpoint), params=params)
+        settings = kind.settings(row) if kind.settings is not None else {
+            k: v for k, v in row.params.items() if k not in hashes}
+        rows.append(row)
+        files.append((hashes, settings, kind.version))
 
     if not rows:
         raise GridError("rows", f"every row was skipped: {'; '.join(skipped.values())}", spec.source)
@@ -255,6 +301,9 @@ def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
     provider.check(spec.metrics.names, spec.metrics.backend)
     check_set_level(spec.metrics, spec.source)
     unavailable = provider.unavailable(spec.metrics.names, spec.metrics.backend)
+    measurements = {name: measurement(provider, spec.metrics.provider, name, spec.metrics.backend)
+                    for name in spec.metrics.names}
+    threads = max(1, math.floor(spec.resources.num_cpus))
 
     prompts = load_prompt_set(spec.prompts, spec.base_dir)
 
@@ -262,15 +311,23 @@ def _resolve(spec: GridSpec, skip_missing: bool = False) -> ResolvedGrid:
     for length in spec.lengths:
         for seed in spec.seeds:
             for prompt in prompts:
-                for row, hashes in zip(rows, files, strict=True):
-                    identity = run_identity(row, hashes, prompt, seed, length.sections)
+                for row, (hashes, settings, version) in zip(rows, files, strict=True):
+                    identity = run_identity(row, hashes, prompt, seed, length.sections, settings, version)
                     runs.append(RunConfig(
                         key=run_key(identity), row_name=row.name, row=row, files_sha256=hashes,
                         prompt=prompt, seed=seed, length=length, metrics=spec.metrics,
-                        plugins=plugins, keep_frames=spec.keep_frames,
+                        plugins=plugins, keep_frames=spec.keep_frames, settings=settings,
+                        generation_version=version, measurements=measurements, threads=threads,
                     ))
     return ResolvedGrid(spec=spec, rows=tuple(rows), prompts=tuple(prompts), runs=tuple(runs),
                         unavailable_metrics=unavailable, skipped_rows=skipped)
+
+
+def measurement(provider: Any, provider_name: str, name: str, backend: str) -> dict[str, str]:
+    """How metric `name` is measured under the grid's backend preference: provider, the backend
+    chosen and the metric's version (its options included). Stored values must match it."""
+    info = provider.info(name, backend)
+    return {"provider": provider_name, "backend": str(info.backend), "version": str(info.version)}
 
 
 def _absolute_plugin(plugin: str, base_dir: Path) -> str:

@@ -86,7 +86,11 @@ def set_level_results(spec: GridSpec, runs: Sequence[Any], row_names: Sequence[s
             generated, reference, floor = [], [], []
             error = ""
             for run in done:
-                frames = store.read_frames(run.key)
+                try:  # measured on the exact frames, never on the lossy video.mp4
+                    frames = store.read_exact_frames(run.key)
+                except FileNotFoundError:
+                    error = f"run {run.key} kept no exact frames (keep_frames: false); rerun it with keep_frames: true"
+                    break
                 fps = float(store.status(run.key).info.get("fps", 16))
                 generated.append(frames)
                 try:

@@ -21,6 +21,7 @@ Example (see grids/demo.yaml for a complete one)::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,17 @@ import yaml
 from bench.grid.errors import GridError
 
 NAMED_LENGTHS = {"short": 2, "long": 12}
+# A run holds every frame of its video in memory to measure it, so the section count is
+# bounded: 1000 sections is ~18x the paper's longest video (60 s at 30 fps, 33 frames per
+# section: ~55 sections) and ~0.1 GB of frames at lab scale; a larger count fails validation
+# instead of growing until the machine runs out of memory.
+MAX_SECTIONS = 1000
+# Noise seeds reach torch / numpy as 64-bit integers and the per-section seed reduces them
+# modulo 2**63, so larger seeds would overflow or repeat the noise of a smaller one.
+MAX_SEED = 2**63 - 1
+# Counts that a grid multiplies (prompts, votes per row): far above any study, far below
+# what would stall planning.
+MAX_COUNT = 100_000
 PROMPT_SOURCES = ("lab", "file")
 LAB_SPLITS = ("i2v", "t2v")
 JUDGES = ("simulated", "human")
@@ -189,12 +201,15 @@ class _Reader:
             raise self.error(name, f"expected {_kind_name(kind)}, got {_show(value)}")
         if not isinstance(value, kinds):
             raise self.error(name, f"expected {_kind_name(kind)}, got {_show(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(name, f"expected a finite number, got {_show(value)}")
         return value
 
-    def positive_int(self, name: str, default: int | None = None, minimum: int = 1) -> int:
+    def positive_int(self, name: str, default: int | None = None, minimum: int = 1,
+                     maximum: int = MAX_COUNT) -> int:
         value = self.get(name, int, default, required=default is None)
-        if value < minimum:
-            raise self.error(name, f"expected an integer >= {minimum}, got {value!r}")
+        if not minimum <= value <= maximum:
+            raise self.error(name, f"expected an integer >= {minimum} and <= {maximum}, got {value!r}")
         return value
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
@@ -264,8 +279,8 @@ def parse_grid(data: Any, source: str | None = None, default_name: str = "grid")
     if not seeds_list:
         raise top.error("seeds", "expected at least one seed, got an empty list")
     for i, seed in enumerate(seeds_list):
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise GridError(f"seeds[{i}]", f"expected a non-negative integer, got {_show(seed)}", source)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise GridError(f"seeds[{i}]", f"expected an integer from 0 to 2**63 - 1, got {_show(seed)}", source)
     if len(set(seeds_list)) != len(seeds_list):
         raise top.error("seeds", f"seeds repeat: {seeds_list}")
 
@@ -343,7 +358,7 @@ def _parse_prompts(raw: Any, source: str | None) -> PromptSetSpec:
         for key in ("split", "offset"):
             if reader.has(key):
                 raise reader.error(key, "applies to `source: lab` only")
-        count = reader.positive_int("count", 10**9)
+        count = reader.positive_int("count", MAX_COUNT)
         return PromptSetSpec(source="file", split="file", count=count, offset=0, path=path)
     if reader.has("path"):
         raise reader.error("path", "applies to `source: file` only")
@@ -382,8 +397,9 @@ def _parse_lengths(raw: Any, source: str | None) -> tuple[LengthSpec, ...]:
     for name, sections in items:
         if not isinstance(name, str) or not name:
             raise GridError("lengths", f"length names must be strings, got {name!r}", source)
-        if isinstance(sections, bool) or not isinstance(sections, int) or sections < 1:
-            raise GridError(f"lengths.{name}", f"expected a section count >= 1, got {_show(sections)}", source)
+        if isinstance(sections, bool) or not isinstance(sections, int) or not 1 <= sections <= MAX_SECTIONS:
+            raise GridError(f"lengths.{name}", f"expected a section count from 1 to {MAX_SECTIONS} (every frame "
+                            f"of a run is held in memory to be measured), got {_show(sections)}", source)
         lengths.append(LengthSpec(name, sections))
     names = [length.name for length in lengths]
     if len(set(names)) != len(names):
@@ -454,7 +470,7 @@ def _parse_rating(raw: Any, source: str | None) -> RatingSpec:
         judges=reader.choice("judges", JUDGES, "simulated"),
         per_row=reader.positive_int("per_row", 20),
         k=k,
-        seed=reader.positive_int("seed", 0, minimum=0),
+        seed=reader.positive_int("seed", 0, minimum=0, maximum=MAX_SEED),
         votes=reader.get("votes", str, None),
     )
 

@@ -6,20 +6,33 @@ import numpy as np
 import pandas as pd
 
 from bench.ratings.battles import WINNERS
+from bench.ratings.krippendorff import krippendorff_alpha
+
+# The ordinal scale of an A/B vote for Krippendorff's α: a both-bad vote prefers neither side.
+ORDINAL_CATEGORIES = {"model_a": 0, "tie": 1, "tie (bothbad)": 1, "model_b": 2}
 
 
-def annotator_agreement(battles: pd.DataFrame) -> dict[str, float]:
+def annotator_agreement(battles: pd.DataFrame, bootstrap: int = 0, seed: int = 0) -> dict[str, float]:
     """Agreement on regular items voted by two or more different annotators.
 
     Categories are the four outcomes (model_a, model_b, tie, both bad); an item always shows the
     same two videos, so the categories mean the same for every annotator of that item.
 
+    Args:
+        battles: a normalised battles table with ``item_id``.
+        bootstrap: item resamples for the interval of Krippendorff's α (0 skips it).
+        seed: seed of those resamples.
+
     Returns:
         ``items`` (items with ≥ 2 annotators), ``pairwise_agreement`` (share of annotator pairs on
-        the same item that chose the same outcome) and ``fleiss_kappa`` (Fleiss' κ generalised to a
-        varying number of annotators per item); NaN when no item qualifies.
+        the same item that chose the same outcome), ``fleiss_kappa`` (Fleiss' κ generalised to a
+        varying number of annotators per item) and ``krippendorff_alpha`` with
+        ``krippendorff_alpha_lower``/``_upper`` (ordinal: A better / tie / B better, both-bad as a
+        tie; 95 % bootstrap over items); NaN when no item qualifies or α is undefined.
     """
-    empty = {"items": 0, "pairwise_agreement": float("nan"), "fleiss_kappa": float("nan")}
+    empty = {"items": 0, "pairwise_agreement": float("nan"), "fleiss_kappa": float("nan"),
+             "krippendorff_alpha": float("nan"), "krippendorff_alpha_lower": float("nan"),
+             "krippendorff_alpha_upper": float("nan")}
     if "item_id" not in battles.columns:
         return empty
     regular = battles[(battles["kind"] == "regular") & battles["item_id"].notna()]
@@ -39,10 +52,16 @@ def annotator_agreement(battles: pd.DataFrame) -> dict[str, float]:
     p_cat = counts.sum(axis=0) / counts.sum()
     p_e = float((p_cat**2).sum())
     kappa = float("nan") if np.isclose(p_e, 1.0) else (p_bar - p_e) / (1.0 - p_e)
+    ordinal = np.stack([counts[:, [k for k, w in enumerate(WINNERS) if ORDINAL_CATEGORIES[w] == c]].sum(axis=1)
+                        for c in range(3)], axis=1)
+    alpha = krippendorff_alpha(ordinal, metric="ordinal", bootstrap=bootstrap, seed=seed)
     return {
         "items": int(len(table)),
         "pairwise_agreement": float(agreeing_pairs.sum() / all_pairs.sum()),
         "fleiss_kappa": float(kappa),
+        "krippendorff_alpha": alpha["alpha"],
+        "krippendorff_alpha_lower": alpha["lower"],
+        "krippendorff_alpha_upper": alpha["upper"],
     }
 
 

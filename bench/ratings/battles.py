@@ -47,13 +47,22 @@ def normalize_battles(battles: pd.DataFrame) -> pd.DataFrame:
         ``kind`` to "regular", ``simulated`` to False.
 
     Raises:
-        BattlesError: a required column is missing, a winner is not one of ``WINNERS``,
-            a kind is unknown, or a row compares a model with itself.
+        BattlesError: a required column is missing or empty in some row, a winner is not one of
+            ``WINNERS``, a ``tstamp`` is not a number, a kind is unknown, or a row compares a model
+            with itself.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in battles.columns]
     if missing:
         raise BattlesError(f"battles table lacks column(s) {missing}; expected at least {list(REQUIRED_COLUMNS)}")
     df = battles.copy()
+    for column in REQUIRED_COLUMNS:
+        empty = df[column].isna().to_numpy()
+        if empty.any():
+            raise BattlesError(
+                f"column {column!r} is empty in {int(empty.sum())} row(s) (the first at position "
+                f"{int(np.flatnonzero(empty)[0])}, counting from 0); every vote needs model_a, model_b and winner — "
+                "fill them in or drop those rows"
+            )
     df["model_a"] = df["model_a"].astype(str)
     df["model_b"] = df["model_b"].astype(str)
     df["winner"] = df["winner"].astype(str)
@@ -69,7 +78,7 @@ def normalize_battles(battles: pd.DataFrame) -> pd.DataFrame:
     df["judge"] = df["judge"].fillna("unknown").astype(str)
     if "tstamp" not in df.columns:
         df["tstamp"] = np.arange(len(df), dtype=float)
-    df["tstamp"] = pd.to_numeric(df["tstamp"], errors="raise").astype(float)
+    df["tstamp"] = _numeric_tstamp(df["tstamp"])
     if "a_on_left" not in df.columns:
         df["a_on_left"] = pd.array([pd.NA] * len(df), dtype="boolean")
     else:
@@ -85,6 +94,19 @@ def normalize_battles(battles: pd.DataFrame) -> pd.DataFrame:
     df["simulated"] = df["simulated"].fillna(False).astype(bool)
     df = df.sort_values("tstamp", kind="stable").reset_index(drop=True)
     return df
+
+
+def _numeric_tstamp(tstamp: pd.Series) -> pd.Series:
+    """``tstamp`` as float seconds, or an error naming the column, the bad value and its row."""
+    values = pd.to_numeric(tstamp, errors="coerce").astype(float)
+    bad = values.isna().to_numpy()
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise BattlesError(
+            f"column 'tstamp' holds {int(bad.sum())} value(s) that are not numbers, e.g. {tstamp.iloc[k]!r} "
+            f"at position {k} (counting from 0); expected seconds since the epoch (drop the column to rate in file order)"
+        )
+    return values
 
 
 def regular_battles(battles: pd.DataFrame) -> pd.DataFrame:

@@ -38,7 +38,7 @@ class BradleyTerryFit:
         )
 
 
-def _fit_batch(
+def fit_log_strengths(
     i: np.ndarray,
     j: np.ndarray,
     wins: np.ndarray,
@@ -118,7 +118,7 @@ def fit_bradley_terry(
     models = counts.models
     m = len(models)
     wins = counts.wins_i + 0.5 * counts.ties
-    point = _fit_batch(counts.i, counts.j, wins[None], counts.totals[None], m, ridge)[0]
+    point = fit_log_strengths(counts.i, counts.j, wins[None], counts.totals[None], m, ridge)[0]
     to_elo = 1.0 / LOG_ODDS_PER_POINT
     ratings = pd.Series(INITIAL_RATING + point * to_elo, index=models, name="bt")
 
@@ -133,7 +133,7 @@ def fit_bradley_terry(
             size = min(chunk, bootstrap - start)
             draw = rng.multinomial(total, probs, size=size).astype(float)
             w_i, w_j, t = draw[:, :q], draw[:, q : 2 * q], draw[:, 2 * q :]
-            fitted = _fit_batch(counts.i, counts.j, w_i + 0.5 * t, w_i + w_j + t, m, ridge)
+            fitted = fit_log_strengths(counts.i, counts.j, w_i + 0.5 * t, w_i + w_j + t, m, ridge)
             samples[start : start + size] = INITIAL_RATING + fitted * to_elo
     boot = pd.DataFrame(samples, columns=models)
     if bootstrap > 0:

@@ -16,6 +16,7 @@ from bench.ratings.battles import count_pairs, model_names, normalize_battles, r
 from bench.ratings.bradley_terry import DEFAULT_RIDGE, fit_bradley_terry
 from bench.ratings.connectivity import comparison_components
 from bench.ratings.elo import elo_over_permutations, online_elo
+from bench.ratings.labels import SIMULATED_TITLE
 from bench.ratings.matrices import (
     battle_count_matrix,
     left_side_win_rate,
@@ -23,9 +24,8 @@ from bench.ratings.matrices import (
     per_annotator_counts,
     win_rate_matrix,
 )
-from bench.ratings.ranks import PAPER_TIE_BAND, rank_upper_bound, rank_with_tie_band
-
-SIMULATED_TITLE = "SIMULATED judges — not human votes"
+from bench.ratings.ranks import PAPER_TIE_BAND, rank_within_components
+from bench.ratings.thin_rows import DEFAULT_MIN_BATTLES, interval_notes
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class RatingConfig:
         seed: seed of permutations and bootstrap.
         tie_band: ratings closer than this share a rank (16 in the paper).
         ridge: Bradley–Terry prior precision on log-odds strengths.
+        min_battles: fewest votes a row needs for a Bradley–Terry interval (fewer: no interval,
+            and the leaderboard's ``interval_note`` says why).
     """
 
     k: float = 32.0
@@ -47,10 +49,13 @@ class RatingConfig:
     seed: int = 0
     tie_band: float = PAPER_TIE_BAND
     ridge: float = DEFAULT_RIDGE
+    min_battles: int = DEFAULT_MIN_BATTLES
 
     def __post_init__(self) -> None:
         if not self.k > 0:
             raise ValueError(f"k must be > 0, got {self.k}")
+        if self.min_battles < 1:
+            raise ValueError(f"min_battles must be >= 1 (votes a row needs for an interval), got {self.min_battles}")
         if self.permutations < 0 or self.bootstrap < 0:
             raise ValueError(
                 f"permutations and bootstrap must be >= 0, got {self.permutations} and {self.bootstrap}"
@@ -136,16 +141,22 @@ def compute_ratings(battles: pd.DataFrame, config: RatingConfig | None = None) -
         "bt": bt.ratings.to_numpy(),
         "bt_lower": bt.lower.reindex(models).to_numpy(),
         "bt_upper": bt.upper.reindex(models).to_numpy(),
-        "rank": rank_with_tie_band(elo, config.tie_band).to_numpy(),
-        "rank_ub": rank_upper_bound(bt.lower, bt.upper).reindex(models).to_numpy(),
         "battles": points["count"].to_numpy().astype(int),
         "wins": decisive_wins.to_numpy().astype(int),
         "ties": ties.to_numpy().astype(int),
         "score_rate": (points["sum"] / points["count"]).to_numpy(),
     })
     board["losses"] = board["battles"] - board["wins"] - board["ties"]
+    board["interval_note"] = interval_notes(board, config.min_battles)
+    board.loc[board["interval_note"] != "", ["bt_lower", "bt_upper"]] = np.nan
+    components = comparison_components(rated, models)
+    component_of = {model: k + 1 for k, group in enumerate(components) for model in group}
+    board["component"] = board["model"].map(component_of).astype(int)
+    board = rank_within_components(board, config.tie_band)
     board["simulated"] = simulated
-    board = board.sort_values(["elo", "model"], ascending=[False, True]).reset_index(drop=True)
+    board = board.sort_values(["component", "elo", "model"], ascending=[True, False, True]).reset_index(drop=True)
+    board = board[["model", "component", "rank", "rank_ub", *[c for c in board.columns
+                                                               if c not in ("model", "component", "rank", "rank_ub")]]]
 
     counts = battle_count_matrix(rated, models)
     rates = win_rate_matrix(rated, models)
@@ -160,7 +171,6 @@ def compute_ratings(battles: pd.DataFrame, config: RatingConfig | None = None) -
     annotators = per_annotator_counts(all_votes)
     gold = gold_accuracy(all_votes)
     gold["simulated"] = simulated
-    components = comparison_components(rated, models)
 
     summary = {
         "title": SIMULATED_TITLE if simulated else "human votes",
@@ -174,7 +184,7 @@ def compute_ratings(battles: pd.DataFrame, config: RatingConfig | None = None) -
         **left_side_win_rate(rated),
         "connected": len(components) <= 1,
         "components": components,
-        "agreement": annotator_agreement(all_votes),
+        "agreement": annotator_agreement(all_votes, bootstrap=config.bootstrap, seed=config.seed),
         "config": asdict(config),
         "seconds": seconds,
     }
@@ -188,6 +198,28 @@ def compute_ratings(battles: pd.DataFrame, config: RatingConfig | None = None) -
         bt_bootstrap=bt.bootstrap.assign(simulated=simulated),
         summary=summary,
     )
+
+
+def _fmt_alpha(agreement: dict) -> str:
+    alpha = agreement.get("krippendorff_alpha")
+    if alpha is None or np.isnan(alpha):
+        return "undefined (every label the same)"
+    lo, hi = agreement.get("krippendorff_alpha_lower"), agreement.get("krippendorff_alpha_upper")
+    interval = "" if lo is None or np.isnan(lo) else f" [95 % bootstrap {lo:.3f}, {hi:.3f}]"
+    return f"{alpha:.3f}{interval}"
+
+
+def json_ready(value):
+    """``value`` with NaN / ±inf as null and numpy scalars as Python numbers, so it is valid JSON."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _fmt_interval(lo: float, hi: float) -> str:
@@ -208,21 +240,32 @@ def markdown_table(report: RatingReport) -> str:
     lines = []
     if report.simulated:
         lines += [f"**{SIMULATED_TITLE}** ({report.summary['simulated_votes']} simulated votes)", ""]
+    split = board["component"].nunique() > 1
     lines += [
-        f"| rank | rank (UB) | model | ELO-K{cfg.k:g} | ELO over {cfg.permutations} orders: median [95 %] "
+        ("| component " if split else "")
+        + f"| rank | rank (UB) | model | ELO-K{cfg.k:g} | ELO over {cfg.permutations} orders: median [95 %] "
         f"| Bradley–Terry [95 % CI, {cfg.bootstrap} bootstrap] | battles | W / T / L | simulated |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|:-:|",
+        ("|---:" if split else "") + "|---:|---:|---|---:|---:|---:|---:|---:|:-:|",
     ]
     for row in board.itertuples():
         rank_ub = "–" if pd.isna(row.rank_ub) else str(int(row.rank_ub))
         perm = "–" if np.isnan(row.elo_perm_median) else (
             f"{row.elo_perm_median:.0f} {_fmt_interval(row.elo_perm_lower, row.elo_perm_upper)}"
         )
+        bt_interval = "[no interval†]" if row.interval_note else _fmt_interval(row.bt_lower, row.bt_upper)
         lines.append(
-            f"| {row.rank} | {rank_ub} | {_md_cell(row.model)} | {row.elo:.0f} | {perm} "
-            f"| {row.bt:.0f} {_fmt_interval(row.bt_lower, row.bt_upper)} | {row.battles} "
+            (f"| {row.component} " if split else "")
+            + f"| {row.rank} | {rank_ub} | {_md_cell(row.model)} | {row.elo:.0f} | {perm} "
+            f"| {row.bt:.0f} {bt_interval} | {row.battles} "
             f"| {row.wins} / {row.ties} / {row.losses} | {'yes' if row.simulated else 'no'} |"
         )
+    thin = board[board["interval_note"] != ""]
+    if len(thin):
+        lines += ["", "† No Bradley–Terry interval (and no rank (UB)): " + "; ".join(
+            f"{_md_cell(r.model)}: {r.interval_note}" for r in thin.itertuples()) + "."]
+    if split:
+        lines += ["", f"The comparison graph has {board['component'].nunique()} components that were never "
+                  "compared with each other: ratings and ranks hold only within a component."]
     s = report.summary
     lines += [
         "",
@@ -239,7 +282,8 @@ def markdown_table(report: RatingReport) -> str:
     if agreement["items"]:
         lines.append(
             f"Agreement over {agreement['items']} shared items: {agreement['pairwise_agreement']:.3f} "
-            f"pairwise, Fleiss κ {agreement['fleiss_kappa']:.3f}."
+            f"pairwise, Fleiss κ {agreement['fleiss_kappa']:.3f}, "
+            f"Krippendorff α (ordinal A / tie / B) {_fmt_alpha(agreement)}."
         )
     return "\n".join(lines) + "\n"
 
@@ -268,7 +312,7 @@ def write_report(report: RatingReport, out_dir: str | Path, figures: bool = True
     atomic_write_text(md, markdown_table(report))
     written["markdown"] = md
     summary = out / "summary.json"
-    atomic_write_text(summary, json.dumps(report.summary, indent=2, default=float))
+    atomic_write_text(summary, json.dumps(json_ready(report.summary), indent=2, allow_nan=False))
     written["summary"] = summary
     if figures:
         # One drawing code for ratings: the paper-figure module (imported here, it imports this one).

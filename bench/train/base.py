@@ -6,8 +6,9 @@ one section plan of one of the FramePack schedules the variants use (inverted an
 vanilla, anti-drifting with an endpoint), cut from world clips exactly as the sampler will see
 it, so the per-variant fine-tunes only need a short run.
 
-The loop reads top to bottom: data → model → (resume) → steps with EMA → periodic held-out
-comparison against copying the last context frame → periodic resumable checkpoints → export.
+The loop reads top to bottom: data → model → (resume) → steps → periodic held-out comparison
+against copying the last context frame → export; `bench.train.trainer.Trainer` keeps the EMA, the
+resumable state, the log and the exported files.
 """
 
 from __future__ import annotations
@@ -17,22 +18,14 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 
-from bench.train.common import (
-    EMA,
-    load_training_state,
-    new_lab_model,
-    plot_loss_curve,
-    save_training_state,
-    seed_everything,
-    write_loss_log,
-)
+from bench.train.common import new_lab_model, seed_everything
 from bench.train.data import LatentClipPool
 from bench.train.examples import PlanChoice, build_batch, random_batch, sample_plan
-from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss
+from bench.train.objective import compare_to_copy_last, conditioning, flow_matching_loss, uses_motion_prior
+from bench.train.trainer import Trainer
 from framepack.lab.codec import LabCodec
 
 INVERTED = "f1k1_x_g9_f1k1f2k2f16k4_td"
@@ -62,22 +55,10 @@ class BaseTrainConfig:
         max_sections: videos of 1 … max_sections sections are planned (clips must be long enough).
         train_clips, clip_frames, heldout_clips: the latent pools.
         model: `PackedDiTConfig` keys (latent_channels is taken from the codec).
-        loss_target: "velocity" or "x0" (see `bench.train.objective`).
+        loss_target: "preconditioned", "velocity" or "x0" (see `bench.train.objective`).
         batch_size, lr, warmup_steps, weight_decay, grad_clip: optimisation.
         time_shift: shift of the training-time distribution (> 1: more high-noise samples).
-        motion_weight: extra loss weight where the target differs from the copy-last frame
-            (`bench.train.objective.flow_matching_loss_at`); 0 is the plain mean.
-        warp_weight, warp_blur_px: (models with `anchor_warp`) weight of the loss asking the moved
-            anchor alone to match the target, blurred by that many pixels
-            (`bench.train.objective.warp_matching_loss`); 0 turns it off.
-        flow_weight: (models with `anchor_warp`) weight of the loss asking the anchor's flow to be
-            the world's true motion since the anchor frame (`bench.train.objective.flow_supervision_loss`).
-        true_flow_warp: (models with `anchor_warp`) move the anchors by the true motion instead of the
-            predicted flow during training (teacher forcing; the flow head still learns from flow_weight).
         text_dropout: rate at which prompts are emptied (for classifier-free guidance).
-        text_lr_scale: learning-rate factor for the prompt pathway (word embeddings, text layers,
-            pooled projection, cross-attention). In image-to-video the start frame already shows
-            everything but the motion, so the prompt's gradient is weak (see README, session 4).
         max_minutes, max_steps: budget; training stops at the first one reached (the time budget
             counts across resumes).
         ema_decay: decay of the saved weight average.
@@ -96,22 +77,16 @@ class BaseTrainConfig:
     clip_frames: int = 110
     heldout_clips: int = 32
     model: dict = field(
-        default_factory=lambda: {"dim": 96, "depth": 4, "heads": 4, "mlp_ratio": 2.5, "text_vocab": 512, "prediction": "x0"}
+        default_factory=lambda: {"dim": 96, "depth": 4, "heads": 4, "mlp_ratio": 2.5, "text_vocab": 512}
     )
-    loss_target: str = "velocity"
+    loss_target: str = "preconditioned"
     batch_size: int = 8
     lr: float = 5e-4
     warmup_steps: int = 200
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     time_shift: float = 1.0
-    motion_weight: float = 0.0
-    warp_weight: float = 0.0
-    warp_blur_px: float = 3.0
-    flow_weight: float = 0.0
-    true_flow_warp: bool = False
     text_dropout: float = 0.1
-    text_lr_scale: float = 1.0
     max_minutes: float = 80.0
     max_steps: int = 1_000_000
     ema_decay: float = 0.998
@@ -142,32 +117,12 @@ def fixed_eval_batches(pool: LatentClipPool, choices: list[PlanChoice], config, 
     return batches
 
 
-def prompt_pathway_groups(model, text_lr_scale: float) -> list[dict]:
-    """Optimiser parameter groups: the prompt pathway (word embeddings and text layers, the pooled
-    projection, every cross-attention) with `lr_scale` text_lr_scale, everything else with 1."""
-    def is_prompt(name: str) -> bool:
-        return name.startswith(("text.", "text_pool.")) or ".cross." in name
-
-    named = list(model.named_parameters())
-    return [{"params": [p for n, p in named if not is_prompt(n)], "lr_scale": 1.0},
-            {"params": [p for n, p in named if is_prompt(n)], "lr_scale": text_lr_scale}]
-
-
 def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
     """Pretrain (or resume) the base model described by `config`; returns the final report."""
     torch.set_num_threads(config.threads)
+    trainer = Trainer(config.out, config.run_dir, show_progress, config.checkpoint_every_minutes,
+                      on_checkpoint=lambda: trainer.export_weights())  # an interrupted base still leaves a model
     seed_everything(config.seed)
-    out, run_dir = Path(config.out), Path(config.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = out.with_suffix(".log")
-    out.parent.mkdir(parents=True, exist_ok=True)
-
-    def log(message: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {message}"
-        if show_progress:
-            print(line, flush=True)
-        with open(log_path, "a") as handle:
-            handle.write(line + "\n")
 
     # -- data
     codec = LabCodec.load(config.codec)
@@ -177,99 +132,58 @@ def train_base(config: BaseTrainConfig, show_progress: bool = True) -> dict:
                                 config.cache_dir, config.codec, show_progress)
     heldout = LatentClipPool.build(codec, "heldout", config.heldout_clips, config.clip_frames, config.seed,
                                    config.cache_dir, config.codec, show_progress)
-    log(f"latent pools ready ({len(pool)} train / {len(heldout)} held-out clips of {pool.clip_frames} frames) "
-        f"in {time.time() - started:.0f}s")
+    trainer.log(f"latent pools ready ({len(pool)} train / {len(heldout)} held-out clips of {pool.clip_frames} frames) "
+                f"in {time.time() - started:.0f}s")
     eval_batches = fixed_eval_batches(heldout, choices, config, config.eval_batches, config.eval_batch_size, config.seed + 1)
 
     # -- model
     model = new_lab_model(config.model, codec, config.seed)
     encoder = model.text_encoder()
-    optimiser = torch.optim.AdamW(prompt_pathway_groups(model, config.text_lr_scale), lr=config.lr,
-                                  weight_decay=config.weight_decay, betas=(0.9, 0.99))
-    ema = EMA(model, config.ema_decay)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
     rng = random.Random(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    step, elapsed, rows = 0, 0.0, []
-
-    state_path = run_dir / "last.pt"
-    if state_path.is_file():
-        step, elapsed, rows = load_training_state(state_path, model=model, ema=ema, optimiser=optimiser,
-                                                  rng=rng, generator=generator)
-        log(f"resumed from {state_path} at step {step} ({elapsed / 60:.1f} min done)")
-    else:
-        log(f"base config {json.dumps(asdict(config))}")
-        log(f"model parameters {model.num_parameters()}")
-
-    def save_state() -> None:
-        save_training_state(state_path, model=model, ema=ema, optimiser=optimiser, rng=rng, generator=generator,
-                            step=step, elapsed=elapsed, rows=rows)
+    trainer.start(model, optimiser, config.ema_decay, rng, generator, f"base config {json.dumps(asdict(config))}")
+    trainer.log(f"model parameters {model.num_parameters()}")
 
     def evaluate() -> dict:
         if not eval_batches:  # eval_batches: 0 turns the held-out comparison off
             return {}
-        comparison = compare_to_copy_last(ema.shadow, eval_batches, encoder, codec, seed=config.seed, steps=config.eval_steps)
+        comparison = compare_to_copy_last(trainer.ema.shadow, eval_batches, encoder, codec, seed=config.seed,
+                                          steps=config.eval_steps)
         values = comparison.as_dict()
-        log("eval " + " ".join(f"{k[5:]}={v:.4f}" for k, v in values.items()))
+        trainer.log("eval " + " ".join(f"{k[5:]}={v:.4f}" for k, v in values.items()))
         return values
 
     # -- loop
-    needs_motion = config.flow_weight > 0 or config.true_flow_warp  # the true-motion table is built once, on demand
-    session_start = time.time() - elapsed
-    last_checkpoint = last_eval = time.time()
-    if step == 0:
-        rows.append({"step": 0, "loss": math.nan, "time_s": 0.0, **evaluate()})
-    model.train()
-    while step < config.max_steps and elapsed < config.max_minutes * 60:
-        lr = config.lr * min(1.0, (step + 1) / config.warmup_steps)
-        lr *= 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / (config.max_minutes * 60)))) * 0.9 + 0.1
+    motion = pool.motion if uses_motion_prior(model) else None  # the true-motion table, for a motion prior
+    if trainer.step == 0:
+        trainer.rows.append({"step": 0, "loss": math.nan, "time_s": 0.0, **evaluate()})
+    last_eval = time.time()
+    while trainer.running(config.max_steps, config.max_minutes):
+        lr = config.lr * min(1.0, (trainer.step + 1) / config.warmup_steps)
+        lr *= 0.5 * (1 + math.cos(math.pi * min(1.0, trainer.elapsed / (config.max_minutes * 60)))) * 0.9 + 0.1
         for group in optimiser.param_groups:
-            group["lr"] = lr * group["lr_scale"]
+            group["lr"] = lr
         choice, batch = random_batch(pool, choices, config.max_sections, config.batch_size, rng)
         cond = conditioning(encoder, batch, config.text_dropout, rng)
-        loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift,
-                                  motion_weight=config.motion_weight, warp_weight=config.warp_weight,
-                                  warp_blur_px=config.warp_blur_px, flow_weight=config.flow_weight,
-                                  motion=pool.motion if needs_motion else None, true_flow_warp=config.true_flow_warp)
+        loss = flow_matching_loss(model, batch, cond, generator, config.loss_target, config.time_shift, motion=motion)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimiser.step()
-        ema.update(model, step)
-        step += 1
-        elapsed = time.time() - session_start
-        row = {"step": step, "loss": loss.item(), "time_s": elapsed, "lr": lr, "grad_norm": float(grad_norm),
-               "schedule": choice.schedule, "order": choice.order, "section": batch.plan.section}
-        if step % 25 == 0:
-            recent = [r["loss"] for r in rows[-24:] if not math.isnan(r["loss"])] + [row["loss"]]
-            log(f"step {step} loss {sum(recent) / len(recent):.4f} lr {lr:.2e} ({step / elapsed:.2f} steps/s overall)")
+        row = trainer.end_step(loss, lr=lr, grad_norm=float(grad_norm), schedule=choice.schedule, order=choice.order,
+                               section=batch.plan.section)
         if time.time() - last_eval > config.eval_every_minutes * 60:
             row.update(evaluate())
             last_eval = time.time()
-        rows.append(row)
-        if time.time() - last_checkpoint > config.checkpoint_every_minutes * 60:
-            save_state()
-            ema.shadow.save(out, dtype=torch.float16)
-            write_loss_log(rows, out.with_name(out.stem + "_loss.parquet"))
-            last_checkpoint = time.time()
 
     # -- export
     final = evaluate()
-    rows[-1].update(final)
-    save_state()
-    ema.shadow.save(out, dtype=torch.float16)
-    write_loss_log(rows, out.with_name(out.stem + "_loss.parquet"))
-    plot_loss_curve(rows, out.with_name(out.stem + "_loss.png"), "base model")
-    report = {
-        "steps": step,
-        "minutes": elapsed / 60,
-        "parameters": model.num_parameters(),
-        "checkpoint_bytes": out.stat().st_size,
-        "batch_size": config.batch_size,
-        **final,
-    }
-    with open(out.with_name(out.stem + "_report.json"), "w") as handle:
-        json.dump(report, handle, indent=2)
-    log(f"report {json.dumps(report)}")
+    trainer.rows[-1].update(final)
+    report = {"steps": trainer.step, "minutes": trainer.elapsed / 60, "parameters": model.num_parameters(),
+              "checkpoint_bytes": None, "batch_size": config.batch_size, **final}
+    report = trainer.export(report, "base model")
+    trainer.log(f"report {json.dumps(report)}")
     return report
 
 

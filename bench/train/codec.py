@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,8 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.train.common import EMA, plot_loss_curve, seed_everything, write_loss_log
+from bench.atomic_files import atomic_write_json
+from bench.train.common import seed_everything
 from bench.train.data import render_frames
+from bench.train.trainer import Trainer
 from framepack.lab.codec import LabCodec, LabCodecConfig
 
 
@@ -29,6 +32,8 @@ class CodecTrainConfig:
 
     Args:
         out: checkpoint path; the loss log (.parquet), curve (.png) and report (.json) go beside it.
+        run_dir: resumable state of a trained codec (`last.pt`; the conv kind and the refiner);
+            default `runs/<out's stem>`, so two codecs never resume each other's state.
         kind, latent_channels, downsample, widths: the codec's shape (see `LabCodecConfig`).
         whitening: for the linear kind, how far the per-channel scale whitens (see `LabCodec.fit_linear`).
         refiner_width, refiner_blocks: linear kind: train a residual refiner after the linear decoder
@@ -46,6 +51,7 @@ class CodecTrainConfig:
     """
 
     out: str = "results/checkpoints/codec.safetensors"
+    run_dir: str | None = None
     kind: str = "linear"
     latent_channels: int = 32
     downsample: int = 8
@@ -66,6 +72,10 @@ class CodecTrainConfig:
     ema_decay: float = 0.995
     seed: int = 0
     threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.run_dir is None:
+            self.run_dir = f"runs/{Path(self.out).stem}"
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -100,30 +110,20 @@ def measure_latent_statistics(codec: LabCodec, frames: np.ndarray, batch: int = 
 def train_codec(config: CodecTrainConfig, show_progress: bool = True) -> dict:
     """Train the codec described by `config`, save it, and return the report dict."""
     torch.set_num_threads(config.threads)
+    trainer = Trainer(config.out, config.run_dir, show_progress)
     seed_everything(config.seed)
     out = Path(config.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    log_path = out.with_suffix(".log")
-
-    def log(message: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {message}"
-        if show_progress:
-            print(line, flush=True)
-        with open(log_path, "a") as handle:
-            handle.write(line + "\n")
-
-    log(f"codec config {json.dumps(asdict(config))}")
     started = time.time()
     train_frames = render_frames("train", config.train_clips, config.frames_per_clip, seed=config.seed)
     heldout_frames = render_frames("heldout", config.heldout_clips, config.frames_per_clip, seed=config.seed)
-    log(f"rendered {len(train_frames)} train / {len(heldout_frames)} held-out frames in {time.time() - started:.0f}s")
-
+    trainer.log(f"rendered {len(train_frames)} train / {len(heldout_frames)} held-out frames in {time.time() - started:.0f}s")
     codec = LabCodec(
         LabCodecConfig(kind=config.kind, latent_channels=config.latent_channels, downsample=config.downsample,
                        widths=config.widths, refiner_width=config.refiner_width, refiner_blocks=config.refiner_blocks)
     )
     if config.kind == "linear" and not config.refiner_width:
-        return _fit_linear(codec, config, train_frames, heldout_frames, out, log)
+        trainer.log(f"codec config {json.dumps(asdict(config))}")
+        return _fit_linear(codec, config, train_frames, heldout_frames, out, trainer.log)
     if config.kind == "linear":
         if config.init_from:
             linear = LabCodec.load(config.init_from).state_dict()
@@ -132,18 +132,17 @@ def train_codec(config: CodecTrainConfig, show_progress: bool = True) -> dict:
             codec.fit_linear(_to_float(train_frames), whitening=config.whitening)
         for name, parameter in codec.named_parameters():
             parameter.requires_grad_(name.startswith("refiner"))
-    log(f"codec parameters {sum(p.numel() for p in codec.parameters())}")
     optimiser = torch.optim.AdamW([p for p in codec.parameters() if p.requires_grad], lr=config.lr, weight_decay=0.0)
-    ema = EMA(codec, config.ema_decay)
     generator = torch.Generator().manual_seed(config.seed)
-    rows: list[dict] = []
-    started = time.time()
-    step = 0
-    while step < config.max_steps and time.time() - started < config.max_minutes * 60:
+    trainer.start(codec, optimiser, config.ema_decay, random.Random(config.seed), generator,
+                  f"codec config {json.dumps(asdict(config))}")
+    trainer.log(f"codec parameters {sum(p.numel() for p in codec.parameters())}")
+    while trainer.running(config.max_steps, config.max_minutes):
         # Cosine decay over the time budget (or the step budget if that comes first).
-        progress = max(step / config.max_steps, (time.time() - started) / (config.max_minutes * 60))
+        progress = max(trainer.step / config.max_steps, trainer.elapsed / (config.max_minutes * 60))
+        lr = config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
         for group in optimiser.param_groups:
-            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+            group["lr"] = lr
         index = torch.randint(len(train_frames), (config.batch_size,), generator=generator)
         x = _to_float(train_frames[index.numpy()])
         z = codec.encode_frames_raw(x)
@@ -159,49 +158,44 @@ def train_codec(config: CodecTrainConfig, show_progress: bool = True) -> dict:
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        ema.update(codec, step)
-        rows.append({"step": step, "loss": reconstruction.item(), "time_s": time.time() - started})
-        if step % 50 == 0:
-            log(f"step {step} mse {float(reconstruction):.5f} ({(step + 1) / (time.time() - started):.2f} steps/s)")
-        step += 1
+        trainer.end_step(reconstruction, lr=lr)
 
-    final = ema.shadow
+    final = trainer.ema.shadow
     if config.kind == "conv":
         shift, scale = measure_latent_statistics(final, train_frames[:2048])
         final.latent_shift.copy_(shift)
         final.latent_scale.copy_(scale)
-    final.save(out)
-
-    return _finish(final, config, heldout_frames, out, log, rows, step, started)
+    report = {**_report(final, config, heldout_frames, trainer.step, trainer.elapsed), "checkpoint_bytes": None}
+    report = trainer.export(report, f"codec {config.latent_channels}x{final.latent_size}x{final.latent_size}",
+                            save=lambda: final.save(out))
+    trainer.log(f"report {json.dumps(report)}")
+    return report
 
 
 def _fit_linear(codec: LabCodec, config: CodecTrainConfig, train_frames, heldout_frames, out: Path, log) -> dict:
+    """The linear kind without a refiner: the patch PCA is fitted, not trained."""
     started = time.time()
     codec.fit_linear(_to_float(train_frames), whitening=config.whitening)
     codec.save(out)
     log(f"fitted patch PCA ({config.latent_channels} components of {config.downsample}x{config.downsample} patches)")
-    return _finish(codec, config, heldout_frames, out, log, [], 0, started)
+    report = {**_report(codec, config, heldout_frames, 0, time.time() - started), "checkpoint_bytes": out.stat().st_size}
+    atomic_write_json(out.with_name(out.stem + "_report.json"), report)
+    log(f"report {json.dumps(report)}")
+    return report
 
 
-def _finish(final: LabCodec, config: CodecTrainConfig, heldout_frames, out: Path, log, rows, step, started) -> dict:
+def _report(final: LabCodec, config: CodecTrainConfig, heldout_frames, steps: int, seconds: float) -> dict:
+    """Held-out PSNR and the codec's shape and size."""
     recon = reconstruct(final, heldout_frames)
-    report = {
+    return {
         "kind": config.kind,
-        "steps": step,
-        "minutes": (time.time() - started) / 60,
+        "steps": steps,
+        "minutes": seconds / 60,
         "heldout_frames": len(heldout_frames),
         "heldout_psnr_db": psnr(recon, heldout_frames),
         "latent_shape": [config.latent_channels, final.latent_size, final.latent_size],
         "parameters": sum(p.numel() for p in final.parameters()),
-        "checkpoint_bytes": out.stat().st_size,
     }
-    log(f"report {json.dumps(report)}")
-    if rows:
-        write_loss_log(rows, out.with_name(out.stem + "_loss.parquet"))
-        plot_loss_curve(rows, out.with_name(out.stem + "_loss.png"), f"codec {config.latent_channels}x{final.latent_size}x{final.latent_size}")
-    with open(out.with_name(out.stem + "_report.json"), "w") as handle:
-        json.dump(report, handle, indent=2)
-    return report
 
 
 def perceptor_on_reconstructions(codec: LabCodec, num_clips: int = 32, frames_per_clip: int = 8, seed: int = 0) -> dict:

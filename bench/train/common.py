@@ -22,16 +22,30 @@ class ConfigError(ValueError):
     """A training config names an unknown key or holds a value of the wrong kind."""
 
 
-def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a YAML mapping; FileNotFoundError / ConfigError name the file."""
+def read_yaml(path: str | os.PathLike, _including: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a YAML mapping; FileNotFoundError / ConfigError name the file.
+
+    `include: FILE` (or a list of files, paths relative to this file) reads those first; this
+    file's own keys then override theirs, so a recipe says only what differs from its defaults.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"training config not found: {path}")
+        raise FileNotFoundError(f"training config not found: {path}" + (f" (included by {_including[-1]})" if _including else ""))
+    if path.resolve() in _including:
+        raise ConfigError(f"{path}: includes itself through {[str(p) for p in _including]}; remove the loop")
     with open(path) as handle:
         raw = yaml.safe_load(handle) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, got {type(raw).__name__}")
-    return raw
+    includes = raw.pop("include", None) or []
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(item, str) for item in includes):
+        raise ConfigError(f"{path}: `include` must be a file name or a list of them, got {includes!r}")
+    merged: dict[str, Any] = {}
+    for item in includes:
+        merged.update(read_yaml(path.parent / item, (*_including, path.resolve())))
+    return {**merged, **raw}
 
 
 def config_from_dict(cls: type[ConfigT], raw: dict[str, Any], source: str = "config") -> ConfigT:
@@ -78,24 +92,29 @@ class EMA:
 
 
 def save_training_state(path: str | os.PathLike, *, model, ema, optimiser, rng, generator,
-                        step: int, elapsed: float, rows: list) -> None:
-    """Write everything a resumed run needs to continue bit for bit (atomically)."""
+                        step: int, elapsed: float, rows: list, config: dict | None = None) -> None:
+    """Write everything a resumed run needs to continue bit for bit (atomically); `ema`, `rng` and
+    `generator` may be None (a recipe without them), `config` is what the run was started with."""
     atomic_torch_save(
-        {"model": model.state_dict(), "ema": ema.shadow.state_dict(), "optimiser": optimiser.state_dict(),
-         "rng": rng.getstate(), "generator": generator.get_state(), "step": step, "elapsed": elapsed,
-         "rows": rows},
+        {"model": model.state_dict(), "ema": None if ema is None else ema.shadow.state_dict(),
+         "optimiser": optimiser.state_dict(), "rng": None if rng is None else rng.getstate(),
+         "generator": None if generator is None else generator.get_state(), "step": step, "elapsed": elapsed,
+         "rows": rows, "config": config},
         path,
     )
 
 
-def load_training_state(path: str | os.PathLike, *, model, ema, optimiser, rng, generator) -> tuple[int, float, list]:
-    """Restore what `save_training_state` wrote into the given objects; returns (step, elapsed, rows)."""
-    state = torch.load(path, weights_only=False)
+def restore_training_state(state: dict, *, model, ema, optimiser, rng, generator) -> tuple[int, float, list]:
+    """Put what `save_training_state` wrote (loaded) into the given objects (those not None);
+    returns (step, elapsed, rows)."""
     model.load_state_dict(state["model"])
-    ema.shadow.load_state_dict(state["ema"])
+    if ema is not None:
+        ema.shadow.load_state_dict(state["ema"])
     optimiser.load_state_dict(state["optimiser"])
-    rng.setstate(state["rng"])
-    generator.set_state(state["generator"])
+    if rng is not None:
+        rng.setstate(state["rng"])
+    if generator is not None:
+        generator.set_state(state["generator"])
     return state["step"], state["elapsed"], state["rows"]
 
 
@@ -161,10 +180,10 @@ def plot_loss_curve(rows: list[dict[str, Any]], path: str | os.PathLike, title: 
 
 
 def new_lab_model(model_settings: dict, codec, seed: int):
-    """A fresh `PackedDiT` for latents of `codec` (its basis copied in when the model warps anchors)."""
+    """A fresh `PackedDiT` for latents of `codec` (its basis copied in when the model has a motion prior)."""
     from framepack.lab.model import PackedDiT, PackedDiTConfig
 
     model = PackedDiT(PackedDiTConfig(**{"latent_channels": codec.latent_channels, "seed": seed, **model_settings}))
-    if model.config.anchor_warp:
+    if model.config.motion_prior:
         model.pixel_view.copy_from_codec(codec)
     return model

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.train.flow_target import motion_table
+from bench.train.true_motion import motion_table
 from bench.world import TRAIN_SEEDS, VALIDATION_SEEDS, sample_clip
 
 SPLIT_SEEDS = {"train": TRAIN_SEEDS, "heldout": VALIDATION_SEEDS}
@@ -66,7 +66,7 @@ class LatentClipPool:
 
     @property
     def motion(self) -> torch.Tensor:
-        """(N, T, 8) the clips' per-frame ground-truth motion (`bench.train.flow_target.MOTION_COLUMNS`),
+        """(N, T, 8) the clips' per-frame ground-truth motion (`bench.train.true_motion.MOTION_COLUMNS`),
         recomputed from the seeds on first use (the clips start at frame 0, at the nominal fps)."""
         if self._motion is None:
             self._motion = motion_table(self.seeds, self.clip_frames)

@@ -1,4 +1,4 @@
-"""The lab quality bar (issue 3), read by the lab perceptor, and the real-vs-generated figure.
+"""The lab quality bar, read by the lab perceptor, and the real-vs-generated figure.
 
     python -m bench.train.evaluate                 # every reference row (FramePack and baselines)
     python -m bench.train.evaluate --rows fp_inverted --items 16
@@ -44,7 +44,7 @@ from framepack.generator import GenerationRequest, MemorySink
 from metrics.lab.perceptor import LabPerceptor
 
 FRAMEPACK_ROWS = {name: f"results/checkpoints/{name}.safetensors" for name in (
-    "fp_inverted", "fp_vanilla", "fp_vanilla_d", "fp_anti_drifting_endpoint",  # issue 3's four rows
+    "fp_inverted", "fp_vanilla", "fp_vanilla_d", "fp_anti_drifting_endpoint",  # the four demo rows
     "fp_inverted_d", "fp_vanilla_g4", "fp_vanilla_g1", "fp_inverted_g4", "fp_inverted_ta", "fp_inverted_tc",
 )}
 BASELINE_ROWS = {name: f"results/checkpoints/{name}.safetensors" for name in (
@@ -159,7 +159,7 @@ def evaluate_rows(rows: dict[str, str], items: int = 64, steps: int | None = Non
     """Quality-bar numbers for every row (name → checkpoint) and the samples figure.
 
     `split` "test" reads the fixed i2v test items; "validation" reads as many items from
-    validation seeds (`bench.world.validation_items`), for comparing trial models. `schedule` and
+    validation seeds (`bench.world.validation_items`), for comparing candidate models. `schedule` and
     `codec` override the checkpoints' sidecars (a base checkpoint has none: pass a schedule);
     `steps`, `solver` and `shift` the generator's sampler defaults.
 
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="sample every row with this schedule (default: each checkpoint's sidecar; needed for a base)")
     parser.add_argument("--codec", default=None, help="lab codec (default: each checkpoint's sidecar, else the reference codec)")
     parser.add_argument("--split", choices=ITEM_SPLITS, default="test",
-                        help="test items, or validation-seed items to compare trial models (default: test)")
+                        help="test items, or validation-seed items to compare candidate models (default: test)")
     parser.add_argument("--out", default=None,
                         help="report path (default: results/checkpoints/quality_report.json for the test split, "
                              "runs/quality_validation.json for validation)")

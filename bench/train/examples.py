@@ -175,3 +175,12 @@ def random_batch(
     offsets = [0 if from_clip_start else rng.randint(0, room) for _ in range(batch_size)]
     quantize = quantize_history if Schedule.parse(choice.schedule).discrete_history else None
     return choice, build_batch(pool, plan, video_frames, clip_ids, offsets, choice.has_start, quantize)
+
+
+def plan_choices_for(config) -> list[PlanChoice]:
+    """The section plans a fine-tune (`bench.train.finetune.FinetuneConfig`) trains on: its schedule
+    and order, image-to-video, and text-to-video for `t2v_fraction` of the batches."""
+    choices = [PlanChoice(config.schedule, config.order, has_start=config.has_start, weight=1 - config.t2v_fraction)]
+    if config.t2v_fraction > 0:
+        choices.append(PlanChoice(config.schedule, config.order, has_start=False, weight=config.t2v_fraction))
+    return choices

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -27,18 +26,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from bench.atomic_files import atomic_write_json
-from bench.train.common import (
-    EMA,
-    load_training_state,
-    new_lab_model,
-    plot_loss_curve,
-    save_training_state,
-    seed_everything,
-    write_loss_log,
-)
+from bench.train.common import new_lab_model, seed_everything
 from bench.train.data import LatentClipPool
-from bench.train.examples import PlanChoice, TrainingBatch, default_order, random_batch
+from bench.train.examples import PlanChoice, TrainingBatch, default_order, plan_choices_for, random_batch
 from bench.train.objective import (
     compare_to_copy_last,
     conditioning,
@@ -46,7 +36,8 @@ from bench.train.objective import (
     sample_times,
     uses_motion_prior,
 )
-from bench.train.prior_stage import prior_stage_summary, reset_prior, train_prior
+from bench.train.prior_stage import prior_stage_summary, reset_prior, stage_inputs, train_prior
+from bench.train.trainer import Trainer
 from framepack.discrete_history import Codebook
 from framepack.kernels import K1
 from framepack.lab.codec import LabCodec
@@ -67,8 +58,8 @@ class FinetuneConfig:
         cache_dir: latent pool cache (shared with the base run).
         base: the pretrained base checkpoint to start from (None: train from scratch with `model`).
         model: `PackedDiTConfig` keys, used only when `base` is None.
-        model_overrides: `PackedDiTConfig` keys changed from the base's (e.g. `anchor_warp: true,
-            warp_flow: prior` adds a motion prior); weights the base lacks start from their init.
+        model_overrides: `PackedDiTConfig` keys changed from the base's (e.g. `motion_prior: true`
+            adds a motion prior); weights the base lacks start from their init.
         codec: codec checkpoint.
         codebook: +D codebook file; fitted on the training latents and written there if absent.
         codebook_size: K of the K-means codebook.
@@ -76,12 +67,10 @@ class FinetuneConfig:
         max_sections, train_clips, clip_frames, heldout_clips: data (see the base recipe).
         batch_size: GLOBAL batch (split across DDP ranks; must divide by the world size).
         lr, warmup_steps, weight_decay, grad_clip, loss_target, time_shift, text_dropout: optimisation.
-        flow_weight: (models with `anchor_warp`) weight of the true-motion loss on the anchor's flow
-            (`bench.train.objective.flow_supervision_loss`), as in the base recipe; 0 turns it off.
-        prior_weight: (models with `warp_flow: prior`) weight of the motion prior's loss
+        prior_weight: (models with `motion_prior: true`) weight of the motion prior's loss
             (`bench.train.objective.motion_prior_loss`); such models always move their anchors by
             the world's section motion in training.
-        prior_steps, prior_batch_size, prior_lr: (models with `warp_flow: prior`) the prior stage at
+        prior_steps, prior_batch_size, prior_lr: (models with `motion_prior: true`) the prior stage at
             the end (`bench.train.prior_stage`): a fresh prior trained alone for that many steps; 0
             skips it.
         prior_train_clips: training clips of the prior stage (None: `train_clips`). Its videos all
@@ -118,10 +107,9 @@ class FinetuneConfig:
     warmup_steps: int = 20
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    loss_target: str = "velocity"
+    loss_target: str = "preconditioned"
     time_shift: float = 1.0
     text_dropout: float = 0.1
-    flow_weight: float = 0.0
     prior_weight: float = 1.0
     prior_lr_scale: float = 1.0
     prior_steps: int = 0
@@ -155,25 +143,6 @@ class FinetuneConfig:
             raise ValueError(f"t2v_fraction must be in [0, 1], got {self.t2v_fraction}")
 
 
-def plan_choices_for(config: FinetuneConfig) -> list[PlanChoice]:
-    """The section plans a fine-tune trains on: its schedule and order, image-to-video, and
-    text-to-video for `t2v_fraction` of the batches."""
-    choices = [PlanChoice(config.schedule, config.order, has_start=config.has_start, weight=1 - config.t2v_fraction)]
-    if config.t2v_fraction > 0:
-        choices.append(PlanChoice(config.schedule, config.order, has_start=False, weight=config.t2v_fraction))
-    return choices
-
-
-def stage_inputs(config: FinetuneConfig, show_progress: bool = True):
-    """(training pool, plan choices, history quantiser or None) of a finished fine-tune, for its
-    prior stage (`bench.train.prior_stage.restage`); the +D codebook must exist."""
-    codec = LabCodec.load(config.codec)
-    pool = LatentClipPool.build(codec, "train", config.prior_train_clips or config.train_clips, config.clip_frames, 0,
-                                config.cache_dir, config.codec, show_progress)
-    quantize = Codebook.load(config.codebook).quantize if Schedule.parse(config.schedule).discrete_history else None
-    return pool, plan_choices_for(config), quantize
-
-
 def with_overrides(base: PackedDiT, overrides: dict, codec: LabCodec) -> PackedDiT:
     """`base` rebuilt with some `PackedDiTConfig` keys changed, keeping every weight it has; new
     modules keep their initialisation, and a new warped anchor takes the codec's basis."""
@@ -182,8 +151,7 @@ def with_overrides(base: PackedDiT, overrides: dict, codec: LabCodec) -> PackedD
     _, unexpected = model.load_state_dict(base.state_dict(), strict=False)
     if unexpected:
         raise ValueError(f"model_overrides {overrides} drop weights the base has: {unexpected}")
-    new_view = (base.config.anchor_warp, base.config.warp_refiner_width) != (True, config.warp_refiner_width)
-    if config.anchor_warp and new_view:
+    if config.motion_prior and not base.config.motion_prior:
         model.pixel_view.copy_from_codec(codec)
     return model
 
@@ -231,16 +199,6 @@ def shard_batch(batch: TrainingBatch, cond: LabConditioning, rank: int, world: i
     return sharded, LabConditioning(cond.text_ids[part], cond.text_mask[part], image)
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); joins the process group when launched with torchrun-style env vars."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo")
-    if dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def held_out_batches(heldout: LatentClipPool, choice: PlanChoice, schedule: Schedule, config: FinetuneConfig,
                      quantize=None) -> list:
     """The fixed held-out batches of the copy-last comparison (seeded by `config.seed`).
@@ -278,24 +236,12 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     """
     adapt = adapt_model if adapt_model is not None else (lambda module: module)
     torch.set_num_threads(config.threads)
-    rank, world = _distributed()
+    trainer = Trainer(config.out, config.run_dir, show_progress, config.checkpoint_every_minutes)
+    rank, world = trainer.rank, trainer.world
     seed_everything(config.seed)
     schedule = Schedule.parse(config.schedule)
-    out, run_dir = Path(config.out), Path(config.run_dir)
-    if rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-    log_path = out.with_suffix(".log")
 
-    def log(message: str) -> None:
-        if rank != 0:
-            return
-        line = f"{time.strftime('%H:%M:%S')} {message}"
-        if show_progress:
-            print(line, flush=True)
-        with open(log_path, "a") as handle:
-            handle.write(line + "\n")
-
+    # -- data
     codec = LabCodec.load(config.codec)
     pool = LatentClipPool.build(codec, "train", config.train_clips, config.clip_frames, 0, config.cache_dir,
                                 config.codec, show_progress and rank == 0)
@@ -307,14 +253,14 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
         if not codebook_path.is_file():
             if rank == 0:
                 fit_codebook(pool, config.codebook_size, config.seed).save(codebook_path)
-                log(f"fitted a {config.codebook_size}-word codebook → {codebook_path}")
+                trainer.log(f"fitted a {config.codebook_size}-word codebook → {codebook_path}")
             if world > 1:
                 dist.barrier()
         quantize = Codebook.load(codebook_path).quantize
-
     choices = plan_choices_for(config)
     eval_batches = held_out_batches(heldout, choices[0], schedule, config, quantize)
 
+    # -- model
     if config.base is not None:
         base = PackedDiT.load(config.base)
         if config.model_overrides:
@@ -327,33 +273,20 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
     groups = [{"params": [p for n, p in named if not n.startswith("motion_prior.")], "lr_scale": 1.0},
               {"params": [p for n, p in named if n.startswith("motion_prior.")], "lr_scale": config.prior_lr_scale}]
     optimiser = torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.99))
-    ema = EMA(model, config.ema_decay)
     rng = random.Random(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    step, elapsed, rows = 0, 0.0, []
-    state_path = run_dir / "last.pt"
-    if state_path.is_file():
-        step, elapsed, rows = load_training_state(state_path, model=model, ema=ema, optimiser=optimiser,
-                                                  rng=rng, generator=generator)
-        log(f"resumed from {state_path} at step {step}")
-    else:
-        log(f"finetune config {json.dumps(asdict(config))} world={world}")
+    trainer.start(model, optimiser, config.ema_decay, rng, generator, f"finetune config {json.dumps(asdict(config))} world={world}")
     trained = torch.nn.parallel.DistributedDataParallel(adapt(model)) if world > 1 else adapt(model)
+    motion = pool.motion if uses_motion_prior(model) else None  # the true-motion table, for a motion prior
 
-    def save_state() -> None:
-        if rank == 0:
-            save_training_state(state_path, model=model, ema=ema, optimiser=optimiser, rng=rng, generator=generator,
-                                step=step, elapsed=elapsed, rows=rows)
+    if trainer.step == 0 and rank == 0 and config.eval_batches:
+        before = compare_to_copy_last(adapt(trainer.ema.shadow), eval_batches, encoder, codec, config.seed, config.eval_steps)
+        trainer.rows.append({"step": 0, "loss": math.nan, "time_s": 0.0, **before.as_dict()})
+        trainer.log("eval before " + json.dumps(before.as_dict()))
 
-    if step == 0 and rank == 0 and config.eval_batches:
-        before = compare_to_copy_last(adapt(ema.shadow), eval_batches, encoder, codec, config.seed, config.eval_steps)
-        rows.append({"step": 0, "loss": math.nan, "time_s": 0.0, **before.as_dict()})
-        log("eval before " + json.dumps(before.as_dict()))
-    session_start = time.time() - elapsed
-    last_checkpoint = time.time()
-    model.train()
-    while step < config.max_steps and elapsed < config.max_minutes * 60:
-        lr = config.lr * min(1.0, (step + 1) / config.warmup_steps)
+    # -- loop
+    while trainer.running(config.max_steps, config.max_minutes):
+        lr = config.lr * min(1.0, (trainer.step + 1) / config.warmup_steps)
         for group in optimiser.param_groups:
             group["lr"] = lr * group["lr_scale"]
         # Every rank draws the same global batch, times and noise, then keeps its shard.
@@ -364,59 +297,36 @@ def train_finetune(config: FinetuneConfig, show_progress: bool = True, adapt_mod
         local_batch, local_cond = shard_batch(batch, cond, rank, world)
         part = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
         loss = flow_matching_loss_at(trained, local_batch, local_cond, t[part], noise[part], config.loss_target,
-                                     flow_weight=config.flow_weight, prior_weight=config.prior_weight,
-                                     motion=pool.motion if config.flow_weight > 0 or uses_motion_prior(model) else None)
+                                     prior_weight=config.prior_weight, motion=motion)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimiser.step()
-        ema.update(model, step)
-        step += 1
-        global_loss = loss.detach().clone()
-        if world > 1:
-            dist.all_reduce(global_loss)
-            global_loss /= world
-        # Every rank decides to stop on rank 0's clock, so no rank waits for a step the others skip.
-        clock = torch.tensor([time.time() - session_start])
-        if world > 1:
-            dist.broadcast(clock, 0)
-        elapsed = float(clock)
-        rows.append({"step": step, "loss": global_loss.item(), "time_s": elapsed, "lr": lr, "section": batch.plan.section})
-        if step % 25 == 0:
-            recent = [r["loss"] for r in rows[-25:] if not math.isnan(r["loss"])]
-            log(f"step {step} loss {sum(recent) / len(recent):.4f} ({step / max(elapsed, 1e-9):.2f} steps/s)")
-        if time.time() - last_checkpoint > config.checkpoint_every_minutes * 60:
-            save_state()
-            last_checkpoint = time.time()
+        trainer.end_step(loss, lr=lr, section=batch.plan.section)
 
-    report: dict = {"schedule": config.schedule, "order": config.order, "steps": step, "minutes": elapsed / 60,
-                    "world_size": world, "batch_size": config.batch_size}
+    # -- export
+    report: dict = {"schedule": config.schedule, "order": config.order, "steps": trainer.step,
+                    "minutes": trainer.elapsed / 60, "world_size": world, "batch_size": config.batch_size}
     if rank == 0:
+        ema = trainer.ema.shadow
         if config.prior_steps and uses_motion_prior(model):
             started = time.time()
-            reset_prior(ema.shadow, config.seed)
-            log(f"prior stage: {config.prior_steps} steps, batch {config.prior_batch_size}, lr {config.prior_lr}")
+            reset_prior(ema, config.seed)
+            trainer.log(f"prior stage: {config.prior_steps} steps, batch {config.prior_batch_size}, lr {config.prior_lr}")
             prior_pool = pool if not config.prior_train_clips else stage_inputs(config, show_progress)[0]
-            losses = train_prior(ema.shadow, prior_pool, choices, config.max_sections, config.prior_steps,
-                                 config.prior_batch_size, config.prior_lr, config.seed, quantize, config.text_dropout, log)
-            model.motion_prior.load_state_dict(ema.shadow.motion_prior.state_dict())
+            losses = train_prior(ema, prior_pool, choices, config.max_sections, config.prior_steps,
+                                 config.prior_batch_size, config.prior_lr, config.seed, quantize, config.text_dropout,
+                                 trainer.log)
+            model.motion_prior.load_state_dict(ema.motion_prior.state_dict())
             report.update(prior_stage_summary(losses, config, time.time() - started))
         if config.eval_batches:
-            after = compare_to_copy_last(adapt(ema.shadow), eval_batches, encoder, codec, config.seed, config.eval_steps)
-            rows[-1].update(after.as_dict())
+            after = compare_to_copy_last(adapt(ema), eval_batches, encoder, codec, config.seed, config.eval_steps)
+            trainer.rows[-1].update(after.as_dict())
             report.update(after.as_dict())
-            log("eval after " + json.dumps(after.as_dict()))
-        save_state()
-        ema.shadow.save(out, dtype=torch.float16)
-        sidecar = {"schedule": config.schedule, "order": config.order, "codec": config.codec,
-                   "codebook": config.codebook if schedule.discrete_history else None, "base": config.base,
-                   "parameters": model.num_parameters(), "checkpoint_bytes": out.stat().st_size, **report}
-        atomic_write_json(out.with_suffix(".json"), sidecar)
-        write_loss_log(rows, out.with_name(out.stem + "_loss.parquet"))
-        plot_loss_curve(rows, out.with_name(out.stem + "_loss.png"), f"fine-tune {config.schedule} ({config.order})")
-        log(f"report {json.dumps(report)}")
-    if world > 1:
-        dist.barrier()
+            trainer.log("eval after " + json.dumps(after.as_dict()))
+    sidecar = {"schedule": config.schedule, "order": config.order, "codec": config.codec,
+               "codebook": config.codebook if schedule.discrete_history else None, "base": config.base,
+               "parameters": model.num_parameters(), "checkpoint_bytes": None, **report}
+    sidecar = trainer.export(sidecar, f"fine-tune {config.schedule} ({config.order})", Path(config.out).with_suffix(".json"))
+    trainer.log(f"report {json.dumps(report)}")
     return report
-
-

@@ -3,14 +3,12 @@
 Convention (as diffusers): x_t = (1 − t)·x0 + t·noise, t = 1 pure noise, velocity v = noise − x0.
 The model always returns a velocity; `loss_target` chooses what the loss compares:
 "velocity" (v̂ against v), "x0" (x̂0 = x_t − t·v̂ against x0, i.e. the velocity loss weighted by t²)
-or "preconditioned" (for models with prediction="preconditioned" or "anchored": the network's own output F against
-its unit-variance target (t·x0 − (1 − t)·noise)/n, n² = (1 − t)² + t² — EDM's weighting, so the
+or "preconditioned" (the anchored `PackedDiT`'s own output F against its unit-variance target (t·x0 − (1 − t)·noise)/n, n² = (1 − t)² + t² — EDM's weighting, so the
 low-noise times that shape fine detail weigh as much as the high-noise ones).
 """
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 
@@ -18,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.train.examples import TrainingBatch
-from bench.train.flow_target import flow_targets, section_velocity, subject_coverage
+from bench.train.true_motion import section_velocity, subject_coverage
 from framepack.flow_matching import sample, time_grid
 from framepack.lab.motion_prior import MEMBERSHIP_CELL_PX, SectionMotion, soft_velocity_target
 from framepack.lab.text_encoder import LabConditioning, LabTextEncoder
@@ -46,24 +44,22 @@ def conditioning(
 
 
 def model_velocity(model, x_t: torch.Tensor, t: torch.Tensor, batch: TrainingBatch, cond: LabConditioning,
-                   return_anchors: bool = False, anchor_flow: torch.Tensor | None = None,
-                   motion: SectionMotion | None = None):
+                   return_anchors: bool = False, motion: SectionMotion | None = None):
     """The model's velocity for a noisy section at per-example times t (B,) (and, with
-    `return_anchors`, its `framepack.lab.model.Anchors`; `anchor_flow` replaces its warp's flow, `motion`
-    gives a motion-prior model its section motion)."""
+    `return_anchors`, its `framepack.lab.model.Anchors`; `motion` gives a motion-prior model its
+    section motion)."""
     timesteps = t.view(-1, 1).expand(-1, x_t.shape[2]).contiguous()
     options = {} if motion is None else {"motion": motion}
     if return_anchors:
-        return model(x_t, batch.noisy_indices, timesteps, batch.context, cond, return_anchors=True,
-                     anchor_flow=anchor_flow, **options)
+        return model(x_t, batch.noisy_indices, timesteps, batch.context, cond, return_anchors=True, **options)
     return model(x_t, batch.noisy_indices, timesteps, batch.context, cond, **options)
 
 
 def uses_motion_prior(model) -> bool:
-    """Whether `model` (or the model a DDP or baseline wrapper holds) has `warp_flow="prior"`."""
+    """Whether `model` (or the model a DDP or baseline wrapper holds) has a motion prior."""
     model = getattr(model, "module", model)  # DDP
     config = getattr(model, "config", None) or getattr(getattr(model, "model", None), "config", None)  # baselines
-    return bool(getattr(config, "uses_motion_prior", False))
+    return bool(getattr(config, "motion_prior", False))
 
 
 def true_section_motion(batch: TrainingBatch, motion: torch.Tensor) -> SectionMotion | None:
@@ -87,65 +83,6 @@ def motion_prior_loss(anchors, truth: SectionMotion | None) -> torch.Tensor:
     return velocity + membership
 
 
-def true_flow(batch: TrainingBatch, motion: torch.Tensor, patch: int) -> torch.Tensor | None:
-    """The world's flow from each generated frame's copy-last frame (None without real context)."""
-    if batch.last_context is None or batch.nearest_frames is None:
-        return None
-    ids = batch.clip_ids[:, None]
-    return flow_targets(motion[ids, batch.target_frames], motion[ids, batch.nearest_frames], patch)
-
-
-def gaussian_blur(pixels: torch.Tensor, sigma_px: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N, 3, H, W) frames (edges replicated)."""
-    radius = max(1, int(math.ceil(3 * sigma_px)))
-    offsets = torch.arange(-radius, radius + 1, dtype=pixels.dtype)
-    kernel = torch.exp(-0.5 * (offsets / sigma_px) ** 2)
-    kernel = (kernel / kernel.sum()).to(pixels.device)
-    channels = pixels.shape[1]
-    padded = F.pad(pixels, (radius, radius, radius, radius), mode="replicate")
-    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
-    return F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
-
-
-def flow_supervision_loss(anchors, batch: TrainingBatch, truth: torch.Tensor | None) -> torch.Tensor:
-    """Squared error between the predicted anchor flow and `truth`, the world's true flow from each
-    frame's copy-last frame (`true_flow`; None without real context), relative to its own energy:
-    1 for a zero flow, 0 for the true one. Relative, because most latent pixels are background that
-    does not move: an absolute error would reward predicting no motion anywhere.
-
-    Only frames whose model anchor is the batch's copy-last frame are counted (that is the frame
-    the true flow starts from); 0 when there are none (no real context).
-    """
-    if truth is None:
-        return anchors.moved.new_zeros(())
-    same_anchor = ((anchors.context - batch.last_context).abs().amax(dim=(1, 3, 4)) < 1e-4)[:, None, :, None, None]
-    error = (((anchors.flow - truth) ** 2) * same_anchor).sum()
-    energy = ((truth**2) * same_anchor).sum()
-    return error / energy.clamp_min(1.0)
-
-
-def warp_matching_loss(pixel_view, anchors, target: torch.Tensor, blur_px: float) -> torch.Tensor:
-    """How well the moved anchor alone matches the clean target, relative to the unmoved one.
-
-    Both are decoded through the codec's linear map and blurred by `blur_px` (so a sprite a few
-    pixels away still pulls the flow towards it), then
-    loss = ‖blur(moved) − blur(x0)‖² / ‖blur(context anchor) − blur(x0)‖²  (the latter detached):
-    1 for a zero flow, < 1 when the flow explains the motion. It gives the flow head (and the
-    prompt that says where the subject goes) a direct gradient, which the diffusion loss does not:
-    there the correction can redraw the subject instead.
-    """
-    b, c, f, h, w = target.shape
-
-    def blurred(latents: torch.Tensor) -> torch.Tensor:
-        frames = latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
-        return gaussian_blur(pixel_view.to_pixels(frames), blur_px)
-
-    goal = blurred(target)
-    moved_error = ((blurred(anchors.moved) - goal) ** 2).sum()
-    still_error = ((blurred(anchors.context) - goal) ** 2).sum().detach()
-    return moved_error / still_error.clamp_min(1e-6)
-
-
 def flow_matching_loss(
     model,
     batch: TrainingBatch,
@@ -153,20 +90,13 @@ def flow_matching_loss(
     generator: torch.Generator,
     loss_target: str = "velocity",
     time_shift: float = 1.0,
-    motion_weight: float = 0.0,
-    warp_weight: float = 0.0,
-    warp_blur_px: float = 3.0,
-    flow_weight: float = 0.0,
     motion: torch.Tensor | None = None,
-    true_flow_warp: bool = False,
     prior_weight: float = 1.0,
 ) -> torch.Tensor:
     """Mean squared error of one noised batch (see the module docstring for `loss_target`)."""
     t = sample_times(batch.target.shape[0], generator, time_shift)
     noise = torch.randn(batch.target.shape, generator=generator)
-    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion_weight=motion_weight,
-                                 warp_weight=warp_weight, warp_blur_px=warp_blur_px, flow_weight=flow_weight,
-                                 motion=motion, true_flow_warp=true_flow_warp, prior_weight=prior_weight)
+    return flow_matching_loss_at(model, batch, cond, t, noise, loss_target, motion=motion, prior_weight=prior_weight)
 
 
 def flow_matching_loss_at(
@@ -176,41 +106,17 @@ def flow_matching_loss_at(
     t: torch.Tensor,
     noise: torch.Tensor,
     loss_target: str = "velocity",
-    motion_weight: float = 0.0,
-    warp_weight: float = 0.0,
-    warp_blur_px: float = 3.0,
-    flow_weight: float = 0.0,
     motion: torch.Tensor | None = None,
-    true_flow_warp: bool = False,
     prior_weight: float = 1.0,
 ) -> torch.Tensor:
     """`flow_matching_loss` at given times t (B,) and noise (shaped like the target).
 
-    `warp_weight` > 0 (models with `anchor_warp`) adds that multiple of `warp_matching_loss`:
-    the moved anchor alone should match the target, blurred by `warp_blur_px` pixels.
-    `flow_weight` > 0 adds that multiple of `flow_supervision_loss` against the world's true
-    motion; `motion` is the pool's table (`bench.train.data.LatentClipPool.motion`).
-    `true_flow_warp` moves the anchors by that true flow instead of the predicted one (teacher
-    forcing), so the correction learns what is left once the motion is right.
-    A model with a motion prior (`warp_flow="prior"`) always trains that way: its anchors move by the
-    world's section motion (`true_section_motion`), and `prior_weight` times `motion_prior_loss`
-    trains the prior to predict it.
-
-    `motion_weight` α > 0 weighs each latent position by 1 + α·m/mean(m), m = its squared change
-    from the copy-last baseline: where the subject moves. Without it, the few moving tokens are a
-    small share of a loss that copying the context already makes low. Measured on the lab base
-    (α = 3): it moves the subject but breaks the samples, since the weighted optimum is not the
-    data's (results/checkpoints/base_trials/motion_trials.json, trial C).
+    A model with a motion prior trains with its anchors moved by the world's section motion
+    (`true_section_motion`; `motion` is the pool's table, `bench.train.data.LatentClipPool.motion`),
+    and `prior_weight` times `motion_prior_loss` trains the prior to predict it.
     """
     if loss_target not in LOSS_TARGETS:
         raise ValueError(f"unknown loss_target {loss_target!r}; expected one of {LOSS_TARGETS}")
-    if motion_weight < 0:
-        raise ValueError(f"motion_weight must be >= 0, got {motion_weight}")
-    if warp_weight < 0 or warp_blur_px <= 0:
-        raise ValueError(f"warp_weight must be >= 0 and warp_blur_px > 0, got {warp_weight} and {warp_blur_px}")
-    if flow_weight < 0 or ((flow_weight > 0 or true_flow_warp) and motion is None):
-        raise ValueError(f"flow_weight must be >= 0, and it and true_flow_warp need the pool's motion table, "
-                         f"got flow_weight={flow_weight}, true_flow_warp={true_flow_warp}")
     x0 = batch.target
     tt = t.view(-1, 1, 1, 1, 1)
     x_t = (1 - tt) * x0 + tt * noise
@@ -222,17 +128,6 @@ def flow_matching_loss_at(
         truth = true_section_motion(batch, motion)
         v_hat, anchors = model_velocity(model, x_t, t, batch, cond, return_anchors=True, motion=truth)
         auxiliary = prior_weight * motion_prior_loss(anchors, truth)
-    elif warp_weight > 0 or flow_weight > 0 or true_flow_warp:
-        pixel_view = getattr(getattr(model, "module", model), "pixel_view", None)  # DDP wraps the model
-        if pixel_view is None:
-            raise ValueError("warp_weight, flow_weight > 0 or true_flow_warp needs a model with anchor_warp: true")
-        truth = true_flow(batch, motion, pixel_view.patch) if flow_weight > 0 or true_flow_warp else None
-        forced = truth if true_flow_warp else None
-        v_hat, anchors = model_velocity(model, x_t, t, batch, cond, return_anchors=True, anchor_flow=forced)
-        if warp_weight > 0:
-            auxiliary = warp_weight * warp_matching_loss(pixel_view, anchors, x0, warp_blur_px)
-        if flow_weight > 0:
-            auxiliary = auxiliary + flow_weight * flow_supervision_loss(anchors, batch, truth)
     else:
         v_hat = model_velocity(model, x_t, t, batch, cond)
     if loss_target == "velocity":
@@ -243,11 +138,7 @@ def flow_matching_loss_at(
         errors = ((1 - tt) ** 2 + tt**2) * (v_hat - (noise - x0)) ** 2
     else:
         errors = (x_t - tt * v_hat - x0) ** 2
-    if motion_weight == 0 or batch.last_context is None:
-        return errors.mean() + auxiliary
-    change = ((x0 - batch.last_context) ** 2).mean(dim=1, keepdim=True)
-    weights = 1 + motion_weight * change / change.mean().clamp_min(1e-8)
-    return (weights * errors).mean() / weights.mean() + auxiliary
+    return errors.mean() + auxiliary
 
 
 @torch.no_grad()

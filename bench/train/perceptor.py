@@ -3,9 +3,10 @@
 Reads top to bottom: every step renders a fresh batch of random labelled frames (subject
 present or not, anywhere, any shape / colour / identity, intact or broken, clean or
 degraded; drawn from a random stream keyed by (seed, step), so a resumed run sees the same
-data), trains all heads at once, and checkpoints (model + optimiser + loss rows) so a killed
-run resumes where it stopped. At the end it saves the safetensors checkpoint, the loss log
-(parquet + PNG) and a report of held-out accuracies measured by `evaluate_perceptor`.
+data) and trains all heads at once. `bench.train.trainer.Trainer` keeps the resumable state, the
+log and the exported files; the perceptor keeps no EMA (its trained weights are the checkpoint).
+At the end it saves the safetensors checkpoint, the loss log (parquet + PNG) and a report of
+held-out accuracies measured by `evaluate_perceptor`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.train.common import atomic_torch_save, plot_loss_curve, seed_everything, write_loss_log
+from bench.train.common import seed_everything
 from bench.train.perceptor_eval import evaluate_perceptor
+from bench.train.trainer import Trainer
 from bench.world import COLOURS, NUM_IDENTITIES, SHAPES, junk_frame, sample_labelled_frame
 from metrics.lab.perceptor import (
     LabPerceptor,
@@ -43,8 +45,9 @@ class PerceptorTrainConfig:
     """Perceptor training settings (all keys of the YAML file).
 
     Args:
-        out: checkpoint path; the loss log (.parquet / .png) and report (`*_report.json`) go beside it.
-        work_dir: where resumable training state is kept (not committed).
+        out: checkpoint path; the log, loss log (`_loss.parquet` / `.png`) and report (`*_report.json`)
+            go beside it.
+        work_dir: where the resumable state (`last.pt`) is kept (not committed).
         steps: optimisation steps (cosine learning-rate decay over them).
         batch_size, lr, weight_decay, warmup_steps: optimisation.
         junk_fraction: share of frames replaced by frames of no world (mosaics, colour fields,
@@ -52,8 +55,9 @@ class PerceptorTrainConfig:
         crop_jitter: std (px) of the noise added to the true centre where the reader looks, so it
             tolerates the locator's errors.
         identity_margin: cosine margin of the identity classifier (larger separates identities more).
-        checkpoint_every: steps between resumable checkpoints (and loss-log writes).
-        max_minutes: stop early (still saving everything) when this much wall time has passed.
+        checkpoint_every: steps between resumable states.
+        max_minutes: stop early (still saving everything) when this much wall time has passed
+            (counted across resumes).
         stop_at_step: stop early (still saving everything) at this step; a later call resumes.
         eval_frames, eval_clips: size of the held-out evaluation.
         seed: seeds initialisation and the data stream. threads: torch CPU threads.
@@ -83,6 +87,8 @@ class PerceptorTrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.stop_at_step is not None and self.stop_at_step < 1:
+            raise ValueError(f"stop_at_step must be >= 1 or null, got {self.stop_at_step}")
 
 
 def render_batch(seed: int, step: int, batch_size: int, junk_fraction: float = 0.0) -> dict[str, np.ndarray]:
@@ -158,16 +164,8 @@ def learning_rate(step: int, config: PerceptorTrainConfig) -> float:
 
 
 # Keys that do not change the weights a step produces: a run may resume under other values.
-RESUMABLE_CHANGES = ("out", "max_minutes", "stop_at_step", "threads", "eval_frames", "eval_clips",
+RESUMABLE_CHANGES = ("out", "work_dir", "max_minutes", "stop_at_step", "threads", "eval_frames", "eval_clips",
                      "checkpoint_every")
-
-
-def _trajectory_keys(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in RESUMABLE_CHANGES}
-
-
-def _minutes_or_none(seconds: float | None) -> float | None:
-    return None if seconds is None or math.isnan(seconds) else seconds / 60
 
 
 def _net_config() -> PerceptorConfig:
@@ -175,87 +173,51 @@ def _net_config() -> PerceptorConfig:
 
 
 def train_perceptor(config: PerceptorTrainConfig | None = None, show_progress: bool = True) -> Path:
-    """Train the lab perceptor; returns the checkpoint path.
+    """Train (or resume) the lab perceptor; returns the checkpoint path.
 
-    `show_progress=False` hides the progress bar (as `fpbench train --quiet` asks of recipes).
-
-    Writes `config.out` (safetensors), `<stem>_log.parquet`, `<stem>_loss.png` and
-    `<stem>_report.json` beside it. Resumes from `config.work_dir/state.pt` when that state was
-    written by a config that differs at most in `RESUMABLE_CHANGES` (e.g. a larger max_minutes
-    continues a run that was stopped by its time limit).
+    Writes `config.out` (safetensors), `<stem>.log`, `<stem>_loss.parquet`, `<stem>_loss.png` and
+    `<stem>_report.json` beside it. Resumes from `config.work_dir/last.pt` when it exists; a config
+    that differs from the state's in more than `RESUMABLE_CHANGES` (e.g. a larger max_minutes
+    continues a run that was stopped by its time limit) is refused with a ValueError.
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     config = config or PerceptorTrainConfig()
     torch.set_num_threads(config.threads)
+    trainer = Trainer(config.out, config.work_dir, show_progress, checkpoint_every_steps=config.checkpoint_every)
     seed_everything(config.seed)
     out = Path(config.out)
-    state_path = Path(config.work_dir) / "state.pt"
+
+    # -- model (the data is rendered per step, keyed by (seed, step): no random stream to keep)
     net = LabPerceptorNet(_net_config())
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    rows: list[dict] = []
-    start_step = 0
-    if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        if _trajectory_keys(state["config"]) == _trajectory_keys(asdict(config)):
-            net.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            rows, start_step = state["rows"], state["step"]
-    elapsed_before = rows[-1]["elapsed_s"] if rows else 0.0
-    cpu_before = rows[-1].get("cpu_s", float("nan")) if rows else 0.0
-    started, cpu_started = time.perf_counter(), time.process_time()
+    trainer.start(net, optimiser, ema_decay=None, rng=None, generator=None,
+                  config_line=f"perceptor config {json.dumps(asdict(config))}",
+                  config=asdict(config), may_change=RESUMABLE_CHANGES)
+    cpu_before = trainer.rows[-1]["cpu_s"] if trainer.rows else 0.0
+    cpu_started = time.process_time()
 
-    def save_state(step: int) -> None:
-        atomic_torch_save(
-            {"config": asdict(config), "model": net.state_dict(), "optimiser": optimiser.state_dict(),
-             "rows": rows, "step": step},
-            state_path,
-        )
-        write_loss_log(rows, out.with_name(out.stem + "_log.parquet"))
+    # -- loop
+    last_step = config.steps if config.stop_at_step is None else min(config.steps, config.stop_at_step)
+    while trainer.running(last_step, config.max_minutes):
+        lr = learning_rate(trainer.step, config)
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        batch = render_batch(config.seed, trainer.step, config.batch_size, config.junk_fraction)
+        losses = perceptor_losses(net, batch, config.crop_jitter, config.identity_margin)
+        loss = sum(losses.values())
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        optimiser.step()
+        trainer.end_step(loss, lr=lr, cpu_s=cpu_before + time.process_time() - cpu_started,
+                         **{f"loss_{k}": v.item() for k, v in losses.items()})
+    if trainer.step < last_step:
+        trainer.log(f"stopping at step {trainer.step}: max_minutes={config.max_minutes} reached")
 
-    net.train()
-    step = start_step
-    columns = [TextColumn("perceptor"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, disable=not show_progress) as progress:
-        task = progress.add_task("train", total=config.steps, completed=start_step, loss=float("nan"))
-        while step < config.steps:
-            if (time.perf_counter() - started + elapsed_before) / 60 > config.max_minutes:
-                progress.console.print(f"stopping at step {step}: max_minutes={config.max_minutes} reached")
-                break
-            if config.stop_at_step is not None and step >= config.stop_at_step:
-                break
-            lr = learning_rate(step, config)
-            for group in optimiser.param_groups:
-                group["lr"] = lr
-            batch = render_batch(config.seed, step, config.batch_size, config.junk_fraction)
-            losses = perceptor_losses(net, batch,
-                                      config.crop_jitter, config.identity_margin)
-            loss = sum(losses.values())
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            optimiser.step()
-            step += 1
-            rows.append({"step": step, "loss": loss.item(), "lr": lr,
-                         "elapsed_s": elapsed_before + time.perf_counter() - started,
-                         "cpu_s": cpu_before + time.process_time() - cpu_started,
-                         **{f"loss_{k}": v.item() for k, v in losses.items()}})
-            progress.update(task, completed=step, loss=loss.item())
-            if step % config.checkpoint_every == 0:
-                save_state(step)
-    save_state(step)
-
-    save_perceptor(net.eval(), out)
-    plot_loss_curve(rows, out.with_name(out.stem + "_loss.png"), "lab perceptor")
-    report = evaluate_perceptor(LabPerceptor.load(out), num_frames=config.eval_frames, num_clips=config.eval_clips)
-    report.update({"steps": step, "train_minutes": rows[-1]["elapsed_s"] / 60 if rows else 0.0,
-                   # Unknown (None) for a run resumed from state written before CPU time was logged.
-                   "train_cpu_minutes": _minutes_or_none(rows[-1].get("cpu_s")) if rows else 0.0,
+    # -- export
+    report = evaluate_perceptor(LabPerceptor(trainer.weights), num_frames=config.eval_frames, num_clips=config.eval_clips)
+    report.update({"steps": trainer.step, "train_minutes": trainer.elapsed / 60,
+                   "train_cpu_minutes": trainer.rows[-1]["cpu_s"] / 60 if trainer.rows else 0.0,
                    "parameters": sum(p.numel() for p in net.parameters()),
-                   "checkpoint_bytes": out.stat().st_size, "config": asdict(config)})
-    report_path = out.with_name(out.stem + "_report.json")
-    tmp = report_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    tmp.replace(report_path)
+                   "checkpoint_bytes": None, "config": asdict(config)})
+    trainer.export(report, "lab perceptor", save=lambda: save_perceptor(trainer.weights, out))
     return out

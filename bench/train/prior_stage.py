@@ -3,7 +3,7 @@
 Inside a fine-tune the prior shares each step with the diffusion loss (batch 8, learning rate 1e-4).
 After 10 minutes it knew the lab's speeds but not the directions the prompt names: on validation
 items its chance of drawing a velocity within 60° of the real direction was 0.35, where a prior that
-ignores the prompt gets about 0.33 (README "What was tried (session 6)"). The prior needs no
+ignores the prompt gets about 0.33 (docs/lab-models.md, "Dropped designs"). The prior needs no
 transformer pass (it reads the anchors, their distances and the prompt), so a few thousand steps of
 it alone take a minute or two. The stage starts from a fresh prior, so what it learns does not
 depend on the main loop, and it trains the exported (EMA) model's prior, which is then saved.
@@ -26,9 +26,11 @@ from safetensors.torch import load_file
 
 from bench.atomic_files import atomic_write_json
 from bench.train.data import LatentClipPool
-from bench.train.examples import PlanChoice, TrainingBatch, random_batch
+from bench.train.examples import PlanChoice, TrainingBatch, plan_choices_for, random_batch
 from bench.train.objective import conditioning, motion_prior_loss, true_section_motion
+from framepack.discrete_history import Codebook
 from framepack.kernels import K1
+from framepack.lab.codec import LabCodec
 from framepack.lab.context_anchor import nearest_context
 from framepack.lab.model import Anchors, PackedDiT
 from framepack.schedule import Schedule
@@ -73,7 +75,7 @@ def train_prior(
     Every other weight is left exactly as it was (the prior's inputs do not depend on them, except
     the pooled prompt vector, which is read without being trained)."""
     if not hasattr(model, "motion_prior"):
-        raise ValueError("train_prior needs a model with anchor_warp: true and warp_flow: prior")
+        raise ValueError("train_prior needs a model with motion_prior: true")
     if steps < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(f"prior stage needs steps >= 1, batch_size >= 1, lr > 0; got {steps}, {batch_size}, {lr}")
     trainable = {id(p) for p in model.motion_prior.parameters()}
@@ -125,12 +127,20 @@ def load_without_prior(path: str | Path) -> PackedDiT:
     return model
 
 
+def stage_inputs(config, show_progress: bool = True):
+    """(training pool, plan choices, history quantiser or None) of a finished fine-tune, for its
+    prior stage (`bench.train.prior_stage.restage`); the +D codebook must exist."""
+    codec = LabCodec.load(config.codec)
+    pool = LatentClipPool.build(codec, "train", config.prior_train_clips or config.train_clips, config.clip_frames, 0,
+                                config.cache_dir, config.codec, show_progress)
+    quantize = Codebook.load(config.codebook).quantize if Schedule.parse(config.schedule).discrete_history else None
+    return pool, plan_choices_for(config), quantize
+
+
 def restage(config, show_progress: bool = True) -> dict:
     """Only the prior stage, on the checkpoint `config.out` of a finished fine-tune: its prior is
     replaced by a freshly trained one (`fpbench train CONFIG --prior-stage-only`). Returns the
     stage's summary, which is also added to the checkpoint's sidecar."""
-    from bench.train.finetune import stage_inputs
-
     if config.prior_steps < 1:
         raise ValueError(f"{config.out}: prior_steps is {config.prior_steps}; the prior stage needs >= 1")
     torch.set_num_threads(config.threads)

@@ -9,6 +9,14 @@ take it as ``?token=`` because a <video> element cannot send headers):
 - ``GET  /media/{media_id}``   a video of the study's registry, by blind id only
 - ``GET  /healthz``            liveness
 
+Limits: a request body over ``MAX_BODY_BYTES`` is refused with 413 before it is parsed and
+before any token is looked up (a vote is ~200 bytes); a body that is not a valid vote, NaN or
+infinite numbers included, gets 422 naming the field, never a 500.
+
+Tokens are per study: a valid token of the study opens every media id of the study (any item
+may be shown to any annotator: fixed queues hold every item, adaptive pairing picks from all of
+them; media ids are blind), never another study's.
+
 (No ``from __future__ import annotations`` here: FastAPI must see the real dependency objects
 in the route signatures, which are closures over the app's state.)
 """
@@ -20,12 +28,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.votes.adaptive_queue import next_adaptive_item
 from bench.votes.store import Annotator, VoteConflict, VoteStore
 from bench.votes.study import DB_FILE, ID_PATTERN, Study, annotator_queue, load_study
 
+# A vote is ~200 bytes; 16 KiB leaves room for any client while a flood of large bodies
+# costs the server nothing (they are refused before being read or parsed).
+MAX_BODY_BYTES = 16 * 1024
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_FILES = {"vote.js": "text/javascript", "vote.css": "text/css"}
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
@@ -66,12 +79,20 @@ class VoteServer:
             self._queues[annotator.annotator_id] = annotator_queue(self.study, annotator.annotator_id)
         return self._queues[annotator.annotator_id]
 
+    def offers(self, annotator: Annotator, item_id: str) -> bool:
+        """Whether the annotator may vote on the item (adaptive: any item, the next one depends on votes)."""
+        return item_id in self.items and (self.study.pairing == "adaptive" or item_id in self.queue(annotator))
+
     def state(self, annotator: Annotator, token: str) -> dict:
-        queue = self.queue(annotator)
-        answered = self.store.answered_items(annotator.annotator_id)
-        done = sum(1 for item_id in queue if item_id in answered)
-        next_id = next((item_id for item_id in queue if item_id not in answered), None)
-        state = {"annotator": annotator.name, "study": self.study.name, "done": done, "total": len(queue),
+        if self.study.pairing == "adaptive":
+            upcoming = next_adaptive_item(self.study, self.store.votes(), annotator.annotator_id)
+            next_id, done, total = upcoming.item_id, upcoming.done, upcoming.total
+        else:
+            queue = self.queue(annotator)
+            answered = self.store.answered_items(annotator.annotator_id)
+            done, total = sum(1 for item_id in queue if item_id in answered), len(queue)
+            next_id = next((item_id for item_id in queue if item_id not in answered), None)
+        state = {"annotator": annotator.name, "study": self.study.name, "done": done, "total": total,
                  "item": None}
         if next_id is not None:
             item = self.items[next_id]
@@ -82,6 +103,59 @@ class VoteServer:
                 "right": f"/media/{item.right_media}?token={token}",
             }
         return state
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised while a body streams in past the limit (an HTTPException, so the route's body
+    reader passes it on as a 413 instead of a parse error)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"request body larger than {limit} bytes")
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for a request body over `limit` bytes, by its Content-Length before
+    anything reads it, else by counting while it streams in (chunked bodies)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge(self.limit)
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send) -> None:
+        response = JSONResponse({"detail": f"request body larger than {self.limit} bytes"}, status_code=413,
+                                headers={"Connection": "close"})
+        await response({"type": "http"}, None, send)
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -96,6 +170,14 @@ def create_app(study_dir: str | Path) -> FastAPI:
     server = VoteServer(study, VoteStore(Path(study_dir) / DB_FILE))
     app = FastAPI(title="framepack-bench votes", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.server = server
+    app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes the input, and NaN cannot be written as JSON (a 500); name the field only.
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in error.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -148,7 +230,7 @@ def create_app(study_dir: str | Path) -> FastAPI:
     def vote(vote: VoteIn, who: Annotated[tuple[Annotator, str], Depends(annotator_from_header)]) -> Response:
         annotator, token = who
         item = server.items.get(vote.item_id)
-        if item is None or vote.item_id not in server.queue(annotator):
+        if item is None or not server.offers(annotator, vote.item_id):
             raise HTTPException(status_code=404, detail=f"unknown item {vote.item_id}")
         if vote.choice != "skip" and not vote.watched:
             raise HTTPException(status_code=422, detail="watch both videos to the end before voting")

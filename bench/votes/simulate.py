@@ -130,7 +130,8 @@ def simulate_study_votes(
     """Let simulated judges vote on a study through its store (same path as real votes).
 
     Each judge ("simulated-judge-NN", no token, ``simulated=1``) walks its own queue, gold items
-    included; a broken video counts as 1000 points weaker than its row, so attentive simulated
+    included (in an adaptive study, item after item as the server would offer them given the
+    votes so far); a broken video counts as 1000 points weaker than its row, so attentive simulated
     judges pass the broken-video gold items.
 
     Args:
@@ -146,7 +147,7 @@ def simulate_study_votes(
     from pathlib import Path
 
     from bench.votes.store import VoteStore
-    from bench.votes.study import DB_FILE, annotator_queue, load_study
+    from bench.votes.study import DB_FILE, load_study
 
     study = load_study(study_dir)
     missing = [row for row in study.rows if row not in strengths]
@@ -161,9 +162,7 @@ def simulate_study_votes(
             name = f"{SIMULATED_JUDGE_PREFIX}{j:02d}"
             annotator = store.annotator_by_name(name) or store.add_annotator(name, simulated=True, with_token=False)[0]
             personal = {row: float(s) + rng.normal(0.0, judge_noise) for row, s in strengths.items()}
-            answered = store.answered_items(annotator.annotator_id)
-            queue = [i for i in annotator_queue(study, annotator.annotator_id) if i not in answered]
-            for item_id in queue[:votes_per_annotator]:
+            for item_id in _walk(study, store, annotator.annotator_id, votes_per_annotator):
                 item = items[item_id]
                 left = personal[item.left_row] - (1000.0 if item.expected_side == "right" else 0.0)
                 right = personal[item.right_row] - (1000.0 if item.expected_side == "left" else 0.0)
@@ -179,3 +178,19 @@ def simulate_study_votes(
     finally:
         store.close()
     return stored
+
+
+def _walk(study, store, annotator_id: str, limit: int | None):
+    """The item ids a judge votes on next, up to ``limit``: its queue, or the adaptive choices."""
+    from bench.votes.adaptive_queue import next_adaptive_item
+    from bench.votes.study import annotator_queue
+
+    if study.pairing != "adaptive":
+        answered = store.answered_items(annotator_id)
+        yield from [i for i in annotator_queue(study, annotator_id) if i not in answered][:limit]
+        return
+    for _ in range(limit if limit is not None else study.regular_per_annotator + len(study.items)):
+        upcoming = next_adaptive_item(study, store.votes(), annotator_id)
+        if upcoming.item_id is None:
+            return
+        yield upcoming.item_id  # the caller records the vote before the next choice

@@ -1,10 +1,18 @@
 """A study: the blind, balanced list of A/B items built from a grid's finished videos.
 
 Input is a plain list of video records (row name, prompt id, seed, video path, prompt). Pairs are
-drawn across rows on the same prompt and seed, in rounds that cover every row pair once, until
-every row has at least ``per_row`` assessments; sides are randomised and recorded; ids are blind
+drawn across rows on the same prompt and seed; sides are randomised and recorded; ids are blind
 (random hex that reveal neither row nor file). Gold items are mixed in: a pair where one side is
 a deliberately broken copy of a video, and a regular pair repeated with its sides swapped.
+
+Two pairings decide which pairs an annotator sees:
+
+- ``round-robin`` (default, the paper's protocol): rounds that cover every row pair once, until
+  every row has at least ``per_row`` assessments; each annotator walks all of them.
+- ``adaptive``: the study holds every (row pair, prompt, seed) item, and each annotator's next
+  item is chosen from the votes so far by :mod:`bench.votes.adaptive_queue` — the pair whose
+  vote most reduces the ranking's uncertainty, after a floor of votes per row. An annotator
+  answers as many regular items as a round-robin study would hold.
 
 A study folder holds ``study.json`` (this file's data), ``media/`` (the broken copies) and, once
 served, ``votes.sqlite``. The media registry maps a blind media id to a file; the server serves
@@ -32,6 +40,8 @@ STUDY_FILE = "study.json"
 MEDIA_DIR = "media"
 DB_FILE = "votes.sqlite"
 KINDS = ("regular", "gold_broken", "gold_swap")
+PAIRINGS = ("round-robin", "adaptive")
+DEFAULT_FLOOR = 10
 ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 STUDY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -79,6 +89,15 @@ class Study:
     items: list[StudyItem]
     media: dict[str, str]
     directory: Path | None = field(default=None, compare=False)
+    pairing: str = "round-robin"
+    floor: int = 0  # adaptive: votes every row gets before the adaptive rule takes over
+    swap_slots: int = 0  # adaptive: swapped repeats each annotator is shown
+
+    @property
+    def regular_per_annotator(self) -> int:
+        """Regular items each annotator answers: a round-robin study's whole list of pairs."""
+        n = len(self.rows)
+        return math.ceil(self.per_row / (n - 1)) * (n * (n - 1) // 2)
 
     @property
     def item_by_id(self) -> dict[str, StudyItem]:
@@ -96,7 +115,11 @@ class Study:
         return path
 
     def assessments_per_row(self) -> dict[str, int]:
-        """How many regular items each row appears in (the paper asks ≥ 100)."""
+        """How many regular items each row appears in (the paper asks ≥ 100).
+
+        For an adaptive study these are the items it can offer (every pair once per prompt and
+        seed); how often each row is shown depends on the votes.
+        """
         count: Counter[str] = Counter()
         for item in self.items:
             if item.kind == "regular":
@@ -112,6 +135,9 @@ class Study:
             "rows": self.rows,
             "items": [asdict(item) for item in self.items],
             "media": self.media,
+            "pairing": self.pairing,
+            "floor": self.floor,
+            "swap_slots": self.swap_slots,
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -141,10 +167,15 @@ def load_study(directory: str | Path) -> Study:
     try:
         data = json.loads(path.read_text())
         items = [StudyItem(**item) for item in data["items"]]
-        return Study(name=data["name"], seed=int(data["seed"]), per_row=int(data["per_row"]),
-                     rows=list(data["rows"]), items=items, media=dict(data["media"]), directory=directory)
-    except (KeyError, TypeError, json.JSONDecodeError) as error:
+        study = Study(name=data["name"], seed=int(data["seed"]), per_row=int(data["per_row"]),
+                      rows=list(data["rows"]), items=items, media=dict(data["media"]), directory=directory,
+                      pairing=str(data.get("pairing", "round-robin")), floor=int(data.get("floor", 0)),
+                      swap_slots=int(data.get("swap_slots", 0)))
+    except (KeyError, TypeError, ValueError) as error:
         raise StudyError(f"{path} is not a valid study file: {error}") from error
+    if study.pairing not in PAIRINGS:
+        raise StudyError(f"{path} names pairing {study.pairing!r}; expected one of {list(PAIRINGS)}")
+    return study
 
 
 def _records(records: Iterable[VideoRecord | Mapping] | pd.DataFrame) -> list[VideoRecord]:
@@ -180,8 +211,10 @@ def create_study_from_videos(
     directory: str | Path | None = None,
     gold_broken: int | None = None,
     gold_swap: int | None = None,
+    pairing: str = "round-robin",
+    floor: int | None = None,
 ) -> Study:
-    """Build a balanced blind study from finished videos.
+    """Build a blind study from finished videos.
 
     Args:
         records: video records with ``row``, ``prompt_id``, ``seed``, ``video`` (path) and
@@ -192,16 +225,28 @@ def create_study_from_videos(
         directory: if given, the study is saved there and broken gold videos are written to
             ``directory/media``; without it no gold_broken items are made.
         gold_broken: number of broken-video gold items (default: 5 % of regular items, ≥ 1).
-        gold_swap: number of swapped repeats (default: 5 % of regular items, ≥ 1).
+        gold_swap: number of swapped repeats (default: 5 % of regular items, ≥ 1); for an adaptive
+            study, the swapped repeats each annotator is shown.
+        pairing: "round-robin" (balanced rounds of every row pair) or "adaptive" (the next pair
+            from the votes so far; see the module docstring).
+        floor: adaptive only: votes every row gets before the adaptive rule takes over
+            (default: ``DEFAULT_FLOOR`` or ``per_row`` if smaller).
 
     Raises:
         StudyError: fewer than two rows, a row pair that shares no (prompt, seed), a duplicate
-            video for one (row, prompt, seed), a bad name, or a missing video file.
+            video for one (row, prompt, seed), a bad name, pairing or floor, or a missing video file.
     """
     if not STUDY_NAME_PATTERN.fullmatch(name):
         raise StudyError(f"study name {name!r} is not allowed; use letters, digits, '.', '_' or '-' (≤ 64)")
     if per_row < 1:
         raise StudyError(f"per_row must be >= 1, got {per_row}")
+    if pairing not in PAIRINGS:
+        raise StudyError(f"pairing {pairing!r} is not known; expected one of {list(PAIRINGS)}")
+    if floor is None:
+        floor = min(DEFAULT_FLOOR, per_row)
+    if not 0 <= floor <= per_row:
+        raise StudyError(f"floor must be between 0 and per_row ({per_row}), got {floor}: it is the votes every "
+                         "row gets before adaptive pairing starts")
     videos = _records(records)
     rows = list(dict.fromkeys(rec.row for rec in videos))
     if len(rows) < 2:
@@ -232,32 +277,42 @@ def create_study_from_videos(
     if uncovered:
         raise StudyError(f"row pair(s) {uncovered} share no (prompt, seed) video; every row pair must be comparable")
 
+    def regular_item(pair: tuple[str, str], key: tuple[str, int]) -> StudyItem:
+        left, right = (pair if rng.random() < 0.5 else pair[::-1])
+        rec = by_key[key][left]
+        return StudyItem(
+            item_id=_blind_id(rng, taken), kind="regular", prompt_id=key[0], seed=key[1],
+            prompt=rec.prompt or by_key[key][right].prompt, left_row=left, right_row=right,
+            left_media=media_of[(left, *key)], right_media=media_of[(right, *key)],
+        )
+
     rounds = math.ceil(per_row / (len(rows) - 1))
-    used: Counter[tuple[tuple[str, str], tuple[str, int]]] = Counter()
     items: list[StudyItem] = []
-    for _ in range(rounds):
-        for p in rng.permutation(len(pairs)):
-            pair = pairs[p]
-            candidates = shared[pair]
-            least = min(used[(pair, k)] for k in candidates)
-            fresh = [k for k in candidates if used[(pair, k)] == least]
-            key = fresh[rng.integers(len(fresh))]
-            used[(pair, key)] += 1
-            left, right = (pair if rng.random() < 0.5 else pair[::-1])
-            rec = by_key[key][left]
-            items.append(StudyItem(
-                item_id=_blind_id(rng, taken), kind="regular", prompt_id=key[0], seed=key[1],
-                prompt=rec.prompt or by_key[key][right].prompt, left_row=left, right_row=right,
-                left_media=media_of[(left, *key)], right_media=media_of[(right, *key)],
-            ))
+    if pairing == "adaptive":
+        # Every pair on every shared (prompt, seed), once: the pool adaptive pairing picks from.
+        items = [regular_item(pair, key) for pair in pairs for key in shared[pair]]
+    else:
+        used: Counter[tuple[tuple[str, str], tuple[str, int]]] = Counter()
+        for _ in range(rounds):
+            for p in rng.permutation(len(pairs)):
+                pair = pairs[p]
+                candidates = shared[pair]
+                least = min(used[(pair, k)] for k in candidates)
+                fresh = [k for k in candidates if used[(pair, k)] == least]
+                key = fresh[rng.integers(len(fresh))]
+                used[(pair, key)] += 1
+                items.append(regular_item(pair, key))
 
     regular = list(items)
-    default_gold = max(1, round(0.05 * len(regular)))
+    default_gold = max(1, round(0.05 * rounds * len(pairs)))
     n_swap = default_gold if gold_swap is None else gold_swap
     n_broken = (default_gold if gold_broken is None else gold_broken) if directory is not None else 0
     if gold_broken and directory is None:
         raise StudyError("broken-video gold items need a study directory to write their videos into")
-    for k in rng.choice(len(regular), size=min(n_swap, len(regular)), replace=False):
+    # Adaptive: any pool item may be shown, so each gets its swapped twin; an annotator sees n_swap of them.
+    swapped = range(len(regular)) if pairing == "adaptive" else \
+        rng.choice(len(regular), size=min(n_swap, len(regular)), replace=False)
+    for k in swapped:
         original = regular[k]
         items.append(StudyItem(
             item_id=_blind_id(rng, taken), kind="gold_swap", prompt_id=original.prompt_id, seed=original.seed,
@@ -284,21 +339,30 @@ def create_study_from_videos(
                 right_media=broken_id if broken_side == "right" else original.right_media,
                 expected_side="right" if broken_side == "left" else "left",
             ))
-    study = Study(name=name, seed=seed, per_row=per_row, rows=rows, items=items, media=media)
+    study = Study(name=name, seed=seed, per_row=per_row, rows=rows, items=items, media=media, pairing=pairing,
+                  floor=floor if pairing == "adaptive" else 0, swap_slots=n_swap if pairing == "adaptive" else 0)
     if directory is not None:
         study.save(directory)
     return study
 
 
+def annotator_rng(study: Study, annotator_id: str) -> np.random.Generator:
+    """A random stream fixed by (study seed, annotator): an annotator's order survives restarts."""
+    digest = hashlib.sha256(f"{study.seed}:{annotator_id}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
 def annotator_queue(study: Study, annotator_id: str) -> list[str]:
-    """The item ids an annotator is shown, in order: deterministic per (study seed, annotator).
+    """The item ids an annotator of a round-robin study is shown, in order (deterministic).
 
     Regular items come in an annotator-specific shuffled order (so annotators cover items evenly);
     broken-video gold items are spread at random positions; each swapped repeat comes 3–10 items
-    after its original.
+    after its original. (An adaptive study has no fixed queue: see :mod:`bench.votes.adaptive_queue`.)
     """
-    digest = hashlib.sha256(f"{study.seed}:{annotator_id}".encode()).digest()
-    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    if study.pairing != "round-robin":
+        raise StudyError(f"study {study.name!r} uses {study.pairing} pairing: its items are chosen one at a "
+                         "time from the votes (bench.votes.adaptive_queue), there is no fixed queue")
+    rng = annotator_rng(study, annotator_id)
     regular = [item for item in study.items if item.kind == "regular"]
     queue = [regular[k].item_id for k in rng.permutation(len(regular))]
     for item in study.items:

@@ -20,7 +20,7 @@ TRAIN_SEEDS = range(0, 1_000_000_000)
 VALIDATION_SEEDS = range(1_000_000_000, 1_100_000_000)
 TEST_SEED_BASE = {"i2v": 2_000_000_000, "t2v": 2_000_100_000}
 TEST_SPLIT_SIZE = 64
-# Validation items (model selection: trials are compared here, never on the test split) use
+# Validation items (model selection: candidate models are compared here, never on the test split) use
 # VALIDATION_SEEDS from this offset on.
 VALIDATION_ITEM_OFFSET = 5_000
 SECTIONS = {"short": 2, "long": 12}

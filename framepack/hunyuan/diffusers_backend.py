@@ -120,6 +120,7 @@ class DiffusersFramePackModel(torch.nn.Module):
             raise ValueError("the transformer embeds distilled guidance; give distilled_guidance (e.g. 10.0)")
         self.transformer = transformer
         self.distilled_guidance = distilled_guidance
+        self.current_timestep = 1000.0  # the timestep of the latest call (what FasterCache schedules by)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -158,7 +159,15 @@ class DiffusersFramePackModel(torch.nn.Module):
         guidance = None
         if self.distilled_guidance is not None:
             guidance = torch.tensor([self.distilled_guidance] * batch, dtype=dtype, device=device) * 1000.0
-        velocity = self.transformer(
+        self.current_timestep = float(timesteps.flatten()[0]) * 1000
+        # A cache hook (framepack.hunyuan.cache) keeps its state per named context.
+        with self.transformer.cache_context("cond"):
+            velocity = self._call_transformer(noisy, noisy_indices, timesteps, cond, history, guidance)
+        return velocity.float()
+
+    def _call_transformer(self, noisy, noisy_indices, timesteps, cond, history, guidance) -> torch.Tensor:
+        device, dtype = noisy.device, self.transformer.dtype
+        return self.transformer(
             hidden_states=noisy.to(dtype),
             # The transformer's timestep is diffusers' scheduler time, t·1000 (float32, as the scheduler makes it).
             timestep=(timesteps * 1000).to(device),
@@ -171,4 +180,3 @@ class DiffusersFramePackModel(torch.nn.Module):
             return_dict=False,
             **history,
         )[0]
-        return velocity.float()

@@ -26,12 +26,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from framepack.flow_matching import sample, time_grid
 from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
+from framepack.hunyuan.cache import CacheSpec, cached_and_counted
 from framepack.hunyuan.codec import HunyuanVideoCodec, OverlapDecoder, pixels_to_unit, unit_to_uint8
 from framepack.hunyuan.diffusers_backend import DiffusersFramePackModel, HunyuanConditioning
 from framepack.hunyuan.layout import RELEASED_ORDERS, released_plans, released_schedule
@@ -41,6 +43,18 @@ from framepack.section_plan import SectionPlan, last_uses
 
 OFFLOAD_MODES = ("none", "model", "sequential")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """`device`, or cuda when available and cpu otherwise."""
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def resolve_dtype(dtype: str | None, device: torch.device) -> torch.dtype:
+    """`dtype` by name, or bfloat16 on a GPU and float32 on the CPU."""
+    if dtype is not None:
+        return DTYPES[dtype]
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,8 @@ class HunyuanOptions:
         vae_tiling: decode the VAE in tiles (needed below ~ 16 GB at 640 px).
         device: "cuda", "cpu", ...; None picks cuda when available.
         dtype: "bfloat16", "float16" or "float32"; None means bfloat16 on a GPU, float32 on the CPU.
+        cache: a step cache on the transformer, `{kind: first_block|mag|taylorseer|faster, ...}`
+            (see `framepack.hunyuan.cache`); None runs every block of every step.
     """
 
     order: str = "inverted_anti_drifting"
@@ -84,8 +100,10 @@ class HunyuanOptions:
     vae_tiling: bool = False
     device: str | None = None
     dtype: str | None = None
+    cache: Any = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "cache", CacheSpec.parse(self.cache))
         if self.order not in RELEASED_ORDERS:
             raise ValueError(f"order must be one of {RELEASED_ORDERS}, got {self.order!r}")
         if self.height % 16 or self.width % 16 or self.height < 16 or self.width < 16:
@@ -98,12 +116,10 @@ class HunyuanOptions:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
 
     def resolved_device(self) -> torch.device:
-        return torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        return resolve_device(self.device)
 
     def resolved_dtype(self) -> torch.dtype:
-        if self.dtype is not None:
-            return DTYPES[self.dtype]
-        return torch.bfloat16 if self.resolved_device().type == "cuda" else torch.float32
+        return resolve_dtype(self.dtype, self.resolved_device())
 
     def pixel_frames(self, num_sections: int) -> int:
         """Pixel frames of a video of `num_sections` sections: 4·window·sections + 1."""
@@ -132,6 +148,7 @@ class HunyuanFramePackGenerator:
         self.name = f"hunyuan:{self.schedule}"
         self.fps = options.fps
         self.peak_history_frames = 0  # the most latent frames held at once by the last generation
+        self.last_compute: dict[str, Any] = {}  # network evaluations and blocks computed / skipped
 
     # -- the Generator interface -----------------------------------------------------------------
 
@@ -187,7 +204,6 @@ class HunyuanFramePackGenerator:
             emit=lambda first, pixels: emit(first, pixels_to_unit(pixels)),
         )
         plans = released_plans(options.order, num_sections, options.window, has_end=end_latent is not None)
-        last_use = last_uses(plans)
         # latent time -> (1, C, 1, h, w): the start frame, the end image (just after the video), and
         # the generated frames some later plan still reads.
         history: dict[int, torch.Tensor] = {0: start_latent}
@@ -196,36 +212,41 @@ class HunyuanFramePackGenerator:
             history[last_frame + 1] = end_latent
         zero = torch.zeros_like(start_latent)
         self.peak_history_frames = len(history)
-        for step, plan in enumerate(plans):
-            context = [
-                PackedGroup(
-                    latents=torch.cat([zero if f is None else history[f] for f in piece.frames], dim=2),
-                    frame_indices=torch.tensor(piece.positions),
-                    kernel=piece.kernel,
-                )
-                for piece in plan.context
-            ]
-            positions = torch.tensor(plan.generated_positions)
-            noise = _randn(latent_shape, generator, device)
+        last_use = last_uses(plans)
+        with cached_and_counted(pipe.transformer, options.cache, options.steps,
+                                lambda: self.model.current_timestep) as counter:
+            for step, plan in enumerate(plans):
+                counter.new_sample()  # each section starts from fresh noise: forget cached residuals
+                context = [
+                    PackedGroup(
+                        latents=torch.cat([zero if f is None else history[f] for f in piece.frames], dim=2),
+                        frame_indices=torch.tensor(piece.positions),
+                        kernel=piece.kernel,
+                    )
+                    for piece in plan.context
+                ]
+                positions = torch.tensor(plan.generated_positions)
+                noise = _randn(latent_shape, generator, device)
 
-            def velocity(x, t, positions=positions, context=context):
-                return self.model(x, positions, t.reshape(1, 1), context, cond)
+                def velocity(x, t, positions=positions, context=context):
+                    return self.model(x, positions, t.reshape(1, 1), context, cond)
 
-            def on_step(index, total, _x, step=step):
-                request.report(ProgressEvent("step", index + 1, total, section=step))
+                def on_step(index, total, _x, step=step):
+                    request.report(ProgressEvent("step", index + 1, total, section=step))
 
-            latents = sample(velocity, noise, timesteps, solver="euler", on_step=on_step)
-            neighbour = self._neighbour(plan, history, reverse, last_frame)
-            for offset, frame in enumerate(plan.generated):
-                history[frame] = latents[:, :, offset : offset + 1]
-            section_latents = torch.cat([start_latent, latents], dim=2) if plan.generated[0] == 1 else latents
-            decoder.add(section_latents, neighbour)
-            # Keep what a later plan reads and this section (the next one decodes next to it).
-            for frame in [f for f in history if 0 < f <= last_frame and last_use.get(f, -1) <= step]:
-                if frame not in plan.generated:
-                    del history[frame]
-            self.peak_history_frames = max(self.peak_history_frames, len(history))
-            request.report(ProgressEvent("section", step + 1, num_sections, section=step))
+                latents = sample(velocity, noise, timesteps, solver="euler", on_step=on_step)
+                neighbour = self._neighbour(plan, history, reverse, last_frame)
+                for offset, frame in enumerate(plan.generated):
+                    history[frame] = latents[:, :, offset : offset + 1]
+                section_latents = torch.cat([start_latent, latents], dim=2) if plan.generated[0] == 1 else latents
+                decoder.add(section_latents, neighbour)
+                # Keep what a later plan reads and this section (the next one decodes next to it).
+                for frame in [f for f in history if 0 < f <= last_frame and last_use.get(f, -1) <= step]:
+                    if frame not in plan.generated:
+                        del history[frame]
+                self.peak_history_frames = max(self.peak_history_frames, len(history))
+                request.report(ProgressEvent("section", step + 1, num_sections, section=step))
+        self.last_compute = counter.report()
         decoder.finish()
         pipe.maybe_free_model_hooks()
 
@@ -272,19 +293,24 @@ def _randn(shape: tuple[int, ...], generator: torch.Generator, device: torch.dev
     return torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
 
 
+def place_pipeline(pipe, offload: str, device: torch.device) -> None:
+    """Put a diffusers pipeline on `device`: wholly ("none"), one model at a time ("model") or layer by
+    layer ("sequential") from the CPU."""
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+
+
 def build_pipeline(components: dict, options: HunyuanOptions):
     """A `HunyuanVideoFramepackPipeline` over `components` (name -> module; tokenizers may be None),
     placed and offloaded as `options` says."""
     from diffusers import HunyuanVideoFramepackPipeline
 
     pipe = HunyuanVideoFramepackPipeline(**components)
-    device = options.resolved_device()
-    if options.offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif options.offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        pipe.to(device)
+    place_pipeline(pipe, options.offload, options.resolved_device())
     if options.vae_tiling:
         pipe.vae.enable_tiling()
     return pipe

@@ -199,11 +199,16 @@ def _word_tokenizer(model_max_length: int):
 def save_tiny_hunyuan_folder(components: TinyHunyuanComponents, folder: str | os.PathLike) -> Path:
     """Write `components` to `folder` in diffusers' pipeline layout (model_index.json plus one
     subfolder per component, tokenizers listed as absent) and return the folder path."""
+    return save_pipeline_folder(components.as_pipeline_kwargs(), folder, "HunyuanVideoFramepackPipeline")
+
+
+def save_pipeline_folder(components: dict, folder: str | os.PathLike, pipeline_class: str) -> Path:
+    """Write pipeline `components` (name -> model, scheduler, processor or None) to `folder` in diffusers'
+    layout: a subfolder per component and a model_index.json naming `pipeline_class`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    kwargs = components.as_pipeline_kwargs()
-    model_index = {"_class_name": "HunyuanVideoFramepackPipeline", "_diffusers_version": _diffusers_version()}
-    for name, component in kwargs.items():
+    model_index = {"_class_name": pipeline_class, "_diffusers_version": _diffusers_version()}
+    for name, component in components.items():
         if component is None:
             model_index[name] = [None, None]
             continue

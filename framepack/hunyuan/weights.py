@@ -35,19 +35,26 @@ class ComponentSpec:
 
     def missing(self, folder: Path) -> list[str]:
         """Paths (relative to `folder`) this component lacks; a weights entry lists the alternatives."""
+        return [path for path, present in self.requirements(folder) if not present]
+
+    def requirements(self, folder: Path) -> list[tuple[str, bool]]:
+        """(path relative to `folder`, present?) of every file this component needs; for weights, the
+        alternative found (and its shards), or all alternatives joined by " or " when none is."""
         sub = folder / self.name
-        absent = [f"{self.name}/{name}" for name in self.files if not (sub / name).is_file()]
+        prefix = "" if self.name == "." else f"{self.name}/"  # "." : a file at the folder's root
+        needed = [(f"{prefix}{name}", (sub / name).is_file()) for name in self.files]
         if self.weights:
             present = [name for name in self.weights if all((sub / part).is_file() for part in name.split("+"))]
             if not present:
-                absent.append(" or ".join(f"{self.name}/{name}" for name in self.weights))
+                needed.append((" or ".join(f"{prefix}{name}" for name in self.weights), False))
             else:
-                absent.extend(f"{self.name}/{shard}" for shard in _missing_shards(sub / present[0]))
-        return absent
+                needed.append((f"{prefix}{present[0]}", True))
+                needed.extend((f"{prefix}{shard}", False) for shard in _missing_shards(sub / present[0]))
+        return needed
 
 
-_MODEL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-_DIFFUSERS_WEIGHTS = (
+MODEL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+DIFFUSERS_WEIGHTS = (
     "diffusion_pytorch_model.safetensors",
     "diffusion_pytorch_model.safetensors.index.json",
     "diffusion_pytorch_model.bin",
@@ -67,12 +74,12 @@ def component_specs(order: str = "inverted_anti_drifting", with_tokenizers: bool
     if order not in TRANSFORMER_REPOS:
         raise ValueError(f"order must be one of {sorted(TRANSFORMER_REPOS)}, got {order!r}")
     specs = [
-        ComponentSpec("transformer", ("config.json",), _DIFFUSERS_WEIGHTS, f"{TRANSFORMER_REPOS[order]} (repository root)"),
-        ComponentSpec("vae", ("config.json",), _DIFFUSERS_WEIGHTS, f"{HUNYUAN_REPO}, subfolder vae/"),
+        ComponentSpec("transformer", ("config.json",), DIFFUSERS_WEIGHTS, f"{TRANSFORMER_REPOS[order]} (repository root)"),
+        ComponentSpec("vae", ("config.json",), DIFFUSERS_WEIGHTS, f"{HUNYUAN_REPO}, subfolder vae/"),
         ComponentSpec("scheduler", ("scheduler_config.json",), (), f"{HUNYUAN_REPO}, subfolder scheduler/"),
-        ComponentSpec("text_encoder", ("config.json",), _MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder/"),
-        ComponentSpec("text_encoder_2", ("config.json",), _MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder_2/"),
-        ComponentSpec("image_encoder", ("config.json",), _MODEL_WEIGHTS, f"{REDUX_REPO}, subfolder image_encoder/"),
+        ComponentSpec("text_encoder", ("config.json",), MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder/"),
+        ComponentSpec("text_encoder_2", ("config.json",), MODEL_WEIGHTS, f"{HUNYUAN_REPO}, subfolder text_encoder_2/"),
+        ComponentSpec("image_encoder", ("config.json",), MODEL_WEIGHTS, f"{REDUX_REPO}, subfolder image_encoder/"),
         ComponentSpec("feature_extractor", ("preprocessor_config.json",), (), f"{REDUX_REPO}, subfolder feature_extractor/"),
     ]
     if with_tokenizers:
@@ -88,11 +95,12 @@ def component_specs(order: str = "inverted_anti_drifting", with_tokenizers: bool
 class MissingWeightsError(FileNotFoundError):
     """The weights folder lacks files; the message lists each one, where it goes and where it comes from."""
 
-    def __init__(self, folder: Path, missing: dict[str, list[str]], specs: tuple[ComponentSpec, ...]) -> None:
+    def __init__(self, folder: Path, missing: dict[str, list[str]], specs: tuple[ComponentSpec, ...],
+                 title: str = "full-scale FramePack weights") -> None:
         self.folder = folder
         self.missing = missing
         sources = {spec.name: spec.source for spec in specs}
-        lines = [f"full-scale FramePack weights incomplete in {folder}:"]
+        lines = [f"{title} incomplete in {folder}:"]
         for name, paths in missing.items():
             lines.append(f"  {name}: download from {sources[name]}")
             lines.extend(f"    missing {folder / path}" for path in paths)
@@ -110,14 +118,24 @@ def check_weights_folder(
         order: sampling order, which selects the transformer checkpoint named in errors.
         with_tokenizers: whether the tokenizers are required (False when prompt embeddings are given).
     """
+    return check_components(folder, component_specs(order, with_tokenizers))
+
+
+def missing_components(folder: str | Path, specs: tuple[ComponentSpec, ...]) -> dict[str, list[str]]:
+    """{component: [missing paths relative to folder]} for every incomplete component (empty: complete)."""
     folder = Path(folder).expanduser()
-    specs = component_specs(order, with_tokenizers)
-    if not folder.is_dir():
-        raise MissingWeightsError(folder, {spec.name: [f"{spec.name}/"] for spec in specs}, specs)
     missing = {spec.name: spec.missing(folder) for spec in specs}
-    missing = {name: paths for name, paths in missing.items() if paths}
+    return {name: paths for name, paths in missing.items() if paths}
+
+
+def check_components(folder: str | Path, specs: tuple[ComponentSpec, ...],
+                     title: str = "full-scale FramePack weights") -> Path:
+    """Return `folder` as a Path if it holds every component of `specs`; raise `MissingWeightsError`
+    (listing every missing file and its source, under `title`) otherwise."""
+    folder = Path(folder).expanduser()
+    missing = missing_components(folder, specs)
     if missing:
-        raise MissingWeightsError(folder, missing, specs)
+        raise MissingWeightsError(folder, missing, specs, title)
     return folder
 
 

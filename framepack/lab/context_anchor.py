@@ -22,13 +22,15 @@ from framepack.kernels import K1
 from framepack.packed_group import PackedGroup
 
 
-def nearest_context_frames(
+def nearest_context(
     noisy_shape: torch.Size | tuple[int, ...],
     noisy_indices: torch.Tensor,
     context: Sequence[PackedGroup],
     image_latent: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """(B, C, F, H, W): for each batch item and noisy frame, the nearest real k1 context frame.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C, F, H, W) for each batch item and noisy frame, the nearest real k1 context frame, and
+    (B, F) the time index it was taken from (the start image counts as frame 0, as in the section
+    plans; a zero anchor also reports 0).
 
     Args:
         noisy_shape: (B, C, F, H, W) of the noisy section.
@@ -36,17 +38,6 @@ def nearest_context_frames(
         context: the packed context groups (only k1 groups without a tail mode are candidates).
         image_latent: (B, C, H, W) start frame, the fallback when an item has no real candidate.
     """
-    return nearest_context(noisy_shape, noisy_indices, context, image_latent)[0]
-
-
-def nearest_context(
-    noisy_shape: torch.Size | tuple[int, ...],
-    noisy_indices: torch.Tensor,
-    context: Sequence[PackedGroup],
-    image_latent: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """`nearest_context_frames` and (B, F) the time index each anchor was taken from (the start
-    image counts as frame 0, as in the section plans; a zero anchor also reports 0)."""
     batch, channels, frames, height, width = noisy_shape
     pieces = [g for g in context if g.kernel == K1 and g.tail_mode is None and g.latents.shape[-2:] == (height, width)]
     fallback = (image_latent[:, :, None].expand(batch, channels, frames, height, width)

@@ -2,9 +2,17 @@
 
 A small DiT over packed frame context (see `framepack.packing`): one patch embedding per kernel,
 3D RoPE with pooled phases, adaLN-Zero conditioning with one diffusion time per frame (every token
-takes its frame's time; context may carry its own times, default 0 = clean), text by
-cross-attention, an optional image embedding, full / causal / block-causal attention masks and a KV
-cache for clean context. `forward` always returns the flow-matching velocity v = noise − x0.
+takes its frame's time; context may carry its own times, default 0 = clean), text and the start
+frame by cross-attention, full / causal / block-causal attention masks and a KV cache for clean
+context (`backbone`).
+
+Around the backbone sits the anchored prediction (`forward`): each noisy frame is predicted as its
+nearest real context frame a (`framepack.lab.context_anchor`) plus a correction, with EDM's
+preconditioning for the flow path (`preconditioning`): the network sees the noisy residual
+r_t = x_t − (1 − t)·a and x0_hat = a + c_skip·r_t + c_out·F, so an untrained network already copies
+the last frame and F only learns what changes. A model with a motion prior (`motion_prior: true`)
+first moves the anchor's subject by a velocity drawn once per section (`draw_motion`,
+`framepack.lab.motion_prior`), warped in pixels (`framepack.lab.anchor_warp`).
 
 Why cross-attention for text (not joint tokens): text tokens that joined the self-attention would
 attend to every frame, and a later frame's information could flow through them back into earlier
@@ -16,10 +24,9 @@ conditioning, which helps a small model.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,8 +38,9 @@ from torch import nn
 
 from framepack.attention import ATTENTION_MODES, KVCache, attention_mask
 from framepack.kernels import K1, Kernel
-from framepack.lab.anchor_warp import FLOW_SCALE_PX, RESAMPLING, VELOCITY_SCALE_PX, PixelView
-from framepack.lab.context_anchor import nearest_context, nearest_context_frames
+from framepack.lab.anchor_warp import PixelView
+from framepack.lab.blocks import DiTBlock, TextConditioner, timestep_features
+from framepack.lab.context_anchor import nearest_context
 from framepack.lab.motion_prior import MotionPrior, SectionMotion, rigid_flow
 from framepack.lab.text_encoder import LabConditioning, LabTextEncoder
 from framepack.packed_group import PackedGroup
@@ -46,22 +54,25 @@ from framepack.packing import (
     pad_to_kernel,
     unpatchify_k1,
 )
-from framepack.rope import RopeSpec, apply_rotation, rotation
+from framepack.rope import RopeSpec, rotation
 
 __all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "CheckpointNotFoundError", "preconditioning"]
 
-PREDICTIONS = ("velocity", "x0", "preconditioned", "anchored")
-WARP_FLOWS = ("per_frame", "velocity", "rigid", "prior")
-# Raw flow-head channels per latent pixel for each `warp_flow`.
-FLOW_CHANNELS = {"per_frame": 2, "velocity": 2, "rigid": 5, "prior": 0}
-CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/1"
+CHECKPOINT_FORMAT = "framepack-bench/PackedDiT/2"
+# Format 1 stored the switches of designs that were measured and dropped (docs/lab-models.md,
+# "Dropped designs"); its files load when every such switch holds the one value that shipped.
+FORMAT_1 = "framepack-bench/PackedDiT/1"
+FORMAT_1_FIXED = {"prediction": "anchored", "anchor_input": False, "anchor_gate": "none",
+                  "context_sees_noisy": True, "image_conditioning": True}
+FORMAT_1_WARP_FIXED = {"warp_flow": "prior", "warp_resample": "bicubic", "warp_refiner_width": 0}
+FORMAT_1_UNREAD = ("x0_min_t", "warp_refiner_blocks")  # only read by dropped designs
 
 
 class Anchors(NamedTuple):
-    """An anchored model's per-frame anchors (B, C, F, h, w): `context` as taken from the nearest
-    context frame, `moved` after the predicted flow (the same tensor without `anchor_warp`), and
-    that flow (B, 2, F, h, w) in pixels (None without `anchor_warp`). With `warp_flow="prior"`, also
-    the motion prior's velocity logits (B, K) and membership logits (B, F, h', w') for its losses."""
+    """Each noisy frame's anchor (B, C, F, h, w): `context` as taken from the nearest context
+    frame, `moved` after the section's motion (the same tensor without a motion prior), and that
+    motion's flow (B, 2, F, h', w') in pixels; with a motion prior, also its velocity logits (B, K)
+    and membership logits (B, F, h', w') for its losses."""
 
     context: torch.Tensor
     moved: torch.Tensor
@@ -108,48 +119,12 @@ class PackedDiTConfig:
         rope_theta: RoPE frequency base.
         text_vocab, text_max_tokens: `LabTextEncoder` settings the text embedding is sized for.
         text_layers: self-attention layers over the prompt's word embeddings.
-        image_conditioning: accept `LabConditioning.image_latent` (a start frame) as extra
-            cross-attention tokens.
-        prediction: the network's internal target, "velocity", "x0", "preconditioned" or
-            "anchored"; forward returns velocity either way (for x0: v = (x_t − x0_hat) / max(t, x0_min_t)).
-            "preconditioned" is EDM's skip parametrisation for the flow path (see
-            `preconditioning`): x0_hat = c_skip·x_t + c_out·F, so at low noise the input passes
-            through (fine detail survives a small network) and at high noise F is an x0 estimate.
-            "anchored" is the same around each frame's nearest real context frame a
-            (`framepack.lab.context_anchor`): the network sees the noisy residual r_t = x_t − (1 − t)·a
-            and x0_hat = a + c_skip·r_t + c_out·F, so an untrained network already copies the last
-            frame and F only learns what changes.
-        anchor_input: ("anchored" only) also embed the anchor a itself into each noisy token, as
-            image-to-video models concatenate the image latent to the noisy input: what moves is
-            a shift of a, which is then local to the token instead of an attention lookup.
-            Measured on the lab base: better held-out error, blurred samples (results/checkpoints/
-            base_trials/motion_trials.json, trials D, E3, F); the reference checkpoints do not use it.
-        anchor_gate: "none" or "t": scale the anchor's embedding by the frame's time t.
-        anchor_warp: ("anchored" only) the network also predicts a flow per latent pixel, and the
-            anchor is moved along it in pixels before the correction is added
-            (`framepack.lab.anchor_warp`): x0_hat = ã + c_skip·r̃_t + c_out·F with ã the warped anchor.
-            Needs the linear codec's basis (`PixelView.copy_from_codec`, done by the training recipes).
+        motion_prior: move each anchor's subject by a section motion before the network sees the
+            residual: a `framepack.lab.motion_prior.MotionPrior` gives a distribution over the
+            subject's velocity (the sampler draws one per section, `draw_motion`) and the subject's
+            membership in each anchor at 2-px cells; the move is a bicubic warp in pixels through
+            the linear codec's basis (`PixelView.copy_from_codec`, done by the training recipes).
         warp_patch: pixels per latent pixel of that codec (its downsample).
-        warp_flow: "per_frame" (each noisy frame's own flow) or "velocity": one velocity field per
-            section, the running mean of the frames' outputs in time order (so causal masks still
-            hold), times each frame's distance in frames from its anchor, as the world's subjects
-            move smoothly. "rigid": each latent pixel's flow blends two velocities per section, the
-            subject's and the background's (each the spatial mean of two head channels, so one
-            pair of numbers per frame, then the same causal running mean), by a per-pixel
-            membership (sigmoid of a fifth channel): one rigid subject moving over a panning
-            background needs five numbers per latent pixel to be learned, not a coherent field.
-            "prior": no flow head; a `framepack.lab.motion_prior.MotionPrior` gives a distribution over
-            the subject's velocity (the sampler draws one per section, `draw_motion`) and the
-            subject's membership in each anchor at 2-px cells, and the anchor's subject moves
-            rigidly by it before the network sees the residual around the moved anchor.
-        warp_resample: how the warp reads pixels between samples, "bilinear" or "bicubic" (sharper).
-        warp_refiner_width, warp_refiner_blocks: 0, or the codec's `refiner_width` and `refiner_blocks`:
-            the warp moves the refined decode (a frozen copy of the codec's refiner), not the linear
-            one, whose faint block edges leave the patch grid when shifted.
-        x0_min_t: the clamp on t when converting an x0 prediction to velocity.
-        context_sees_noisy: let context tokens attend to noisy tokens (the released FramePack does).
-            False makes the context independent of the noisy input in every mask mode, so the KV
-            cache works with full attention too.
         seed: initialisation seed (a model is a pure function of its config at init).
     """
 
@@ -164,25 +139,15 @@ class PackedDiTConfig:
     text_vocab: int = 2048
     text_max_tokens: int = 32
     text_layers: int = 1
-    image_conditioning: bool = True
-    prediction: str = "velocity"
-    anchor_input: bool = False
-    anchor_gate: str = "none"
-    anchor_warp: bool = False
+    motion_prior: bool = False
     warp_patch: int = 8
-    warp_flow: str = "per_frame"
-    warp_resample: str = "bilinear"
-    warp_refiner_width: int = 0
-    warp_refiner_blocks: int = 2
-    x0_min_t: float = 0.05
-    context_sees_noisy: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
         self.kernels = tuple(self.kernels)
         if self.rope_axes is not None:
             self.rope_axes = tuple(self.rope_axes)  # type: ignore[assignment]
-        for name in ("latent_channels", "dim", "depth", "heads", "text_vocab", "text_max_tokens"):
+        for name in ("latent_channels", "dim", "depth", "heads", "text_vocab", "text_max_tokens", "warp_patch"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"PackedDiTConfig.{name} must be a positive integer, got {value!r}")
@@ -190,32 +155,8 @@ class PackedDiTConfig:
             raise ValueError(
                 f"PackedDiTConfig: dim ({self.dim}) / heads ({self.heads}) must be an even whole number (RoPE pairs)"
             )
-        if self.prediction not in PREDICTIONS:
-            raise ValueError(f"PackedDiTConfig.prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
-        if self.anchor_input and self.prediction != "anchored":
-            raise ValueError(
-                f"PackedDiTConfig.anchor_input needs prediction='anchored', got prediction={self.prediction!r}"
-            )
-        if self.anchor_warp and self.prediction != "anchored":
-            raise ValueError(
-                f"PackedDiTConfig.anchor_warp needs prediction='anchored', got prediction={self.prediction!r}"
-            )
-        if not isinstance(self.warp_patch, int) or self.warp_patch < 1:
-            raise ValueError(f"PackedDiTConfig.warp_patch must be a positive integer, got {self.warp_patch!r}")
-        if self.warp_resample not in RESAMPLING:
-            raise ValueError(f"PackedDiTConfig.warp_resample must be one of {RESAMPLING}, got {self.warp_resample!r}")
-        refiner_width = self.warp_refiner_width
-        if not isinstance(refiner_width, int) or refiner_width < 0 or (refiner_width and (refiner_width % 8 or not self.anchor_warp)):
-            raise ValueError(
-                "PackedDiTConfig.warp_refiner_width needs anchor_warp: true and a multiple of 8 (the codec's "
-                f"refiner_width), got {self.warp_refiner_width!r} with anchor_warp={self.anchor_warp}"
-            )
-        if self.warp_flow not in WARP_FLOWS:
-            raise ValueError(f"PackedDiTConfig.warp_flow must be one of {WARP_FLOWS}, got {self.warp_flow!r}")
-        if self.anchor_gate not in ("none", "t"):
-            raise ValueError(f"PackedDiTConfig.anchor_gate must be 'none' or 't', got {self.anchor_gate!r}")
-        if not 0 < self.x0_min_t <= 1:
-            raise ValueError(f"PackedDiTConfig.x0_min_t must be in (0, 1], got {self.x0_min_t}")
+        if not isinstance(self.motion_prior, bool):
+            raise ValueError(f"PackedDiTConfig.motion_prior must be true or false, got {self.motion_prior!r}")
         if self.text_layers < 0 or self.mlp_ratio <= 0:
             raise ValueError("PackedDiTConfig: text_layers must be >= 0 and mlp_ratio > 0")
         self.kernel_objects()  # parse errors surface here
@@ -224,11 +165,6 @@ class PackedDiTConfig:
             raise ValueError(
                 f"PackedDiTConfig.rope_axes {self.rope_axes} must sum to the head size {self.head_dim}"
             )
-
-    @property
-    def uses_motion_prior(self) -> bool:
-        """Whether the model moves its anchors by a drawn section motion (`warp_flow="prior"`)."""
-        return self.anchor_warp and self.warp_flow == "prior"
 
     @property
     def head_dim(self) -> int:
@@ -260,147 +196,23 @@ class PackedDiTConfig:
             raise ValueError(f"unknown PackedDiTConfig keys {unknown}; expected some of {sorted(known)}")
         return cls(**data)
 
-
-def timestep_features(t: torch.Tensor, channels: int = 256) -> torch.Tensor:
-    """Sinusoidal features of t ∈ [0, 1] (scaled to 0..1000 as diffusion models do); (..., channels)."""
-    half = channels // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    args = (t.float() * 1000.0).unsqueeze(-1) * freqs
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-
-
-class SelfAttention(nn.Module):
-    """Multi-head self-attention with RMS-normalised queries/keys and RoPE; can prepend cached K/V."""
-
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.q_norm = nn.RMSNorm(dim // heads, eps=1e-6)
-        self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
-        self.out = nn.Linear(dim, dim)
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        rotations: torch.Tensor | None,
-        mask: torch.Tensor | None,
-        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        batch, tokens, dim = x.shape
-        q, k, v = self.qkv(x).view(batch, tokens, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        q, k = self.q_norm(q), self.k_norm(k)
-        if rotations is not None:
-            q, k = apply_rotation(q, rotations), apply_rotation(k, rotations)
-        own = (k, v)
-        if prefix is not None:
-            k = torch.cat([prefix[0], k], dim=2)
-            v = torch.cat([prefix[1], v], dim=2)
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.out(attended.transpose(1, 2).reshape(batch, tokens, dim)), own
-
-
-class CrossAttention(nn.Module):
-    """Tokens attend to a memory (prompt words, image tokens) under a key mask."""
-
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.q = nn.Linear(dim, dim)
-        self.kv = nn.Linear(dim, 2 * dim)
-        self.q_norm = nn.RMSNorm(dim // heads, eps=1e-6)
-        self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
-        self.out = nn.Linear(dim, dim)
-
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor) -> torch.Tensor:
-        batch, tokens, dim = x.shape
-        q = self.q_norm(self.q(x).view(batch, tokens, self.heads, -1).transpose(1, 2))
-        k, v = self.kv(memory).view(batch, memory.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
-        k = self.k_norm(k)
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=memory_mask[:, None, None, :])
-        return self.out(attended.transpose(1, 2).reshape(batch, tokens, dim))
-
-
-class DiTBlock(nn.Module):
-    """adaLN-Zero block: self-attention, cross-attention to the conditioning memory, MLP.
-
-    Shift/scale/gate come per conditioning slot (one diffusion time each) and are gathered per token.
-    """
-
-    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.attn = SelfAttention(dim, heads)
-        self.norm_cross = nn.LayerNorm(dim, eps=1e-6)
-        self.cross = CrossAttention(dim, heads)
-        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
-        self.modulation = nn.Linear(dim, 6 * dim)
-        nn.init.zeros_(self.modulation.weight)
-        nn.init.zeros_(self.modulation.bias)
-        nn.init.zeros_(self.cross.out.weight)
-        nn.init.zeros_(self.cross.out.bias)
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        slot_condition: torch.Tensor,
-        slots: torch.Tensor,
-        rotations: torch.Tensor,
-        mask: torch.Tensor | None,
-        memory: torch.Tensor,
-        memory_mask: torch.Tensor,
-        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        # (B, S, 6·dim) per slot; "1 + scale" is folded in before gathering to tokens
-        modulation = self.modulation(slot_condition)
-        shift1, scale1, gate1, shift2, scale2, gate2 = modulation.chunk(6, dim=-1)
-        per_token = torch.cat([shift1, 1 + scale1, gate1, shift2, 1 + scale2, gate2], dim=-1)[:, slots]
-        shift1, scale1, gate1, shift2, scale2, gate2 = per_token.chunk(6, dim=-1)
-        attended, own_kv = self.attn(torch.addcmul(shift1, self.norm1(x), scale1), rotations, mask, prefix)
-        x = torch.addcmul(x, gate1, attended)
-        x = x + self.cross(self.norm_cross(x), memory, memory_mask)
-        x = torch.addcmul(x, gate2, self.mlp(torch.addcmul(shift2, self.norm2(x), scale2)))
-        return x, own_kv
-
-
-class TextConditioner(nn.Module):
-    """Learned embeddings of hashed word ids, positions, and a few self-attention layers."""
-
-    def __init__(self, vocab: int, max_tokens: int, dim: int, heads: int, layers: int) -> None:
-        super().__init__()
-        self.max_tokens = max_tokens
-        self.embedding = nn.Embedding(vocab, dim)
-        nn.init.normal_(self.embedding.weight, std=0.02)
-        self.position = nn.Parameter(torch.randn(max_tokens, dim) * 0.02)
-        self.layers = nn.ModuleList()
-        for _ in range(layers):
-            layer = nn.ModuleDict(
-                {
-                    "norm1": nn.LayerNorm(dim, eps=1e-6),
-                    "attn": SelfAttention(dim, heads),
-                    "norm2": nn.LayerNorm(dim, eps=1e-6),
-                    "mlp": nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(approximate="tanh"), nn.Linear(2 * dim, dim)),
-                }
-            )
-            self.layers.append(layer)
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        if ids.shape[1] > self.max_tokens:
-            raise ValueError(f"text_ids has {ids.shape[1]} tokens; this model takes at most {self.max_tokens}")
-        if int(ids.max()) >= self.embedding.num_embeddings or int(ids.min()) < 0:
-            raise ValueError(
-                f"text_ids must be in [0, {self.embedding.num_embeddings}); use the model's text_encoder()"
-            )
-        x = self.embedding(ids) + self.position[: ids.shape[1]]
-        key_mask = mask[:, None, None, :]
-        for layer in self.layers:
-            attended, _ = layer["attn"](layer["norm1"](x), None, key_mask)
-            x = x + attended
-            x = x + layer["mlp"](layer["norm2"](x))
-        return self.norm(x)
+    @classmethod
+    def from_format_1(cls, data: dict, source: str = "config") -> PackedDiTConfig:
+        """The config of a format-1 checkpoint, whose switches of dropped designs must hold the
+        values that shipped (`anchor_warp` became `motion_prior`)."""
+        data = dict(data)
+        warp = bool(data.pop("anchor_warp", False))
+        fixed = {**FORMAT_1_FIXED, **(FORMAT_1_WARP_FIXED if warp else {})}
+        for name, expected in fixed.items():
+            value = data.pop(name, expected)
+            if value != expected:
+                raise ValueError(
+                    f"{source} sets {name}={value!r}, a design this version no longer builds (it builds {name}="
+                    f"{expected!r}); see docs/lab-models.md 'Dropped designs', or load it with commit 2af2e83"
+                )
+        for name in (*FORMAT_1_UNREAD, *(() if warp else FORMAT_1_WARP_FIXED)):
+            data.pop(name, None)
+        return cls.from_dict({**data, "motion_prior": warp})
 
 
 class PackedDiT(nn.Module):
@@ -424,8 +236,6 @@ class PackedDiT(nn.Module):
         channels, dim = config.latent_channels, config.dim
         self.rope = config.rope_spec()
         self.noisy_embedding = PatchEmbedding(channels, dim, K1)
-        if config.anchor_input:
-            self.anchor_embedding = PatchEmbedding(channels, dim, K1)
         kernels = config.kernel_objects()
         self.context_embeddings = nn.ModuleDict({k.key: PatchEmbedding(channels, dim, k) for k in kernels})
         clean_k1 = self.context_embeddings[K1.key]
@@ -437,24 +247,17 @@ class PackedDiT(nn.Module):
         self.time_embedding = nn.Sequential(nn.Linear(256, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.text = TextConditioner(config.text_vocab, config.text_max_tokens, dim, config.heads, config.text_layers)
         self.text_pool = nn.Linear(dim, dim)
-        if config.image_conditioning:
-            self.image_embedding = nn.Conv2d(channels, dim, kernel_size=2, stride=2)
-            self.image_pool = nn.Linear(dim, dim)
+        self.image_embedding = nn.Conv2d(channels, dim, kernel_size=2, stride=2)
+        self.image_pool = nn.Linear(dim, dim)
         self.blocks = nn.ModuleList(DiTBlock(dim, config.heads, config.mlp_ratio) for _ in range(config.depth))
         self.final_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.final_modulation = nn.Linear(dim, 2 * dim)
         self.final_proj = nn.Linear(dim, channels * K1.t * K1.h * K1.w)
-        heads = [self.final_modulation, self.final_proj]
-        if config.anchor_warp:
-            self.pixel_view = PixelView(channels, config.warp_patch, config.warp_refiner_width, config.warp_refiner_blocks)
-        if config.anchor_warp and FLOW_CHANNELS[config.warp_flow]:
-            # zero at init: the anchor stays put
-            self.flow_proj = nn.Linear(dim, FLOW_CHANNELS[config.warp_flow] * K1.t * K1.h * K1.w)
-            heads.append(self.flow_proj)
-        for layer in heads:
+        for layer in (self.final_modulation, self.final_proj):  # zero at init: F = 0, the anchor is copied
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
-        if config.uses_motion_prior:
+        if config.motion_prior:
+            self.pixel_view = PixelView(channels, config.warp_patch)
             self.motion_prior = self.new_motion_prior()
 
     def new_motion_prior(self) -> MotionPrior:
@@ -462,7 +265,7 @@ class PackedDiT(nn.Module):
         config = self.config
         return MotionPrior(config.latent_channels, config.dim, config.text_vocab, config.warp_patch)
 
-    # -- helpers ----------------------------------------------------------------------------------
+    # -- utilities ----------------------------------------------------------------------------------
 
     def text_encoder(self) -> LabTextEncoder:
         """The word hasher this model's text embedding is sized for."""
@@ -499,8 +302,6 @@ class PackedDiT(nn.Module):
         pooled = self.text_pool((text * weights).sum(1) / weights.sum(1))
         memory, mask = text, cond.text_mask
         if cond.image_latent is not None:
-            if not self.config.image_conditioning:
-                raise ValueError("this model was built with image_conditioning=False but got an image_latent")
             if cond.image_latent.shape[1] != self.config.latent_channels:
                 raise ValueError(
                     f"image_latent has {cond.image_latent.shape[1]} channels, expected {self.config.latent_channels}"
@@ -561,7 +362,7 @@ class PackedDiT(nn.Module):
             raise ValueError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
         return timesteps.to(noisy.dtype)
 
-    # -- forward ----------------------------------------------------------------------------------
+    # -- anchored prediction ----------------------------------------------------------------------
 
     def forward(
         self,
@@ -573,11 +374,10 @@ class PackedDiT(nn.Module):
         attention: str = "full",
         kv_cache: KVCache | None = None,
         block_frames: int | None = None,
-        return_anchors: bool = False,
-        anchor_flow: torch.Tensor | None = None,
         motion: SectionMotion | None = None,
+        return_anchors: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, Anchors]:
-        """Predict the flow-matching velocity of the noisy section.
+        """Predict the flow-matching velocity of the noisy section, anchored on the context.
 
         Args:
             noisy: (B, C, F, H, W) noisy latents x_t of the section.
@@ -585,82 +385,59 @@ class PackedDiT(nn.Module):
             timesteps: (B, F) diffusion time per frame in [0, 1] (a (B,) tensor is broadcast).
             context: packed context groups in any order; they are arranged coarsest first.
             cond: prompt ids (from `text_encoder()`) and an optional image latent.
-            attention: "full", "causal" (per frame) or "block_causal".
-            kv_cache: a `KVCache` to reuse the context's keys/values across calls; needs context that
-                does not attend to noisy tokens (causal / block-causal with context before the
-                section, or `context_sees_noisy=False`).
-            block_frames: frames per block for "block_causal", counted from the first noisy frame;
-                default: the section's F.
-            return_anchors: ("anchored" only) also return the `Anchors` (each frame's anchor as
-                taken from the context, and as moved by the predicted flow), for a training loss
-                on the flow itself.
-            anchor_flow: (`anchor_warp` only) (B, 2, F, h, w) a flow in pixels to move the anchors by
-                instead of the predicted one (training with the true motion); the predicted flow is
-                still the one returned in the `Anchors`.
-            motion: (`warp_flow="prior"` only) the section's motion (`draw_motion`, or the true one in
-                training); None: the prior's most likely velocity and its own membership.
+            attention, kv_cache, block_frames: see `backbone`.
+            motion: (`motion_prior` models only) the section's motion (`draw_motion`, or the true one
+                in training); None: the prior's most likely velocity and its own membership.
+            return_anchors: also return the `Anchors` (for the motion prior's training losses).
 
         Returns:
             (B, C, F, H, W) velocity v = noise − x0 (and the `Anchors` with `return_anchors`).
         """
-        if anchor_flow is not None and not self.config.anchor_warp:
-            raise ValueError("anchor_flow needs a model with anchor_warp: true")
-        uses_prior = self.config.uses_motion_prior
-        if motion is not None and not uses_prior:
-            raise ValueError("motion needs a model with anchor_warp: true and warp_flow: prior")
-        if return_anchors and self.config.prediction != "anchored":
-            raise ValueError(f"return_anchors needs prediction='anchored', got {self.config.prediction!r}")
-        anchor = flow = None
-        network_input = noisy
-        if self.config.prediction == "anchored":
-            self._check_inputs(noisy, torch.as_tensor(noisy_indices), timesteps, context, cond, attention)
-            anchor, anchor_index = nearest_context(noisy.shape, torch.as_tensor(noisy_indices), context, cond.image_latent)
-            anchor = anchor.to(noisy)
-            context_anchor = anchor
-            network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # the noisy residual r_t
-        prior_logits = (None, None)
-        if uses_prior:
-            # the motion is known before the network runs: it sees the residual around the moved anchor
-            distance = torch.as_tensor(noisy_indices).to(anchor)[None, :] - anchor_index.to(anchor)
-            if motion is None or return_anchors:  # the logits are for the most likely motion, or for the losses
-                prior_logits = self.motion_prior_logits(anchor, anchor_index, distance, cond)
-            velocity = motion.velocity if motion is not None else self.motion_prior.most_likely(prior_logits[0])
-            membership = None if motion is None else motion.membership
-            if membership is None:
-                logits = prior_logits[1] if prior_logits[1] is not None else self.motion_prior.membership_logits(anchor)
-                membership = torch.sigmoid(logits)
-            flow = rigid_flow(velocity.to(anchor), membership.to(anchor), distance) if anchor_flow is None else anchor_flow
-            anchor = self.pixel_view.warp(anchor, flow.to(anchor), self.config.warp_resample)
-            network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor
-        native = self.predict_native(
-            network_input, noisy_indices, timesteps, context, cond, attention=attention, kv_cache=kv_cache,
-            block_frames=block_frames,
-        )
-        if self.config.anchor_warp and not uses_prior:
-            native, raw_flow = native[:, : noisy.shape[1]], native[:, noisy.shape[1]:]
-            distance = torch.as_tensor(noisy_indices).to(raw_flow)[None, :] - anchor_index.to(raw_flow)  # (B, F)
-            flow = self._anchor_flow(raw_flow, distance)
-            moving = flow if anchor_flow is None else anchor_flow.to(flow)
-            anchor = self.pixel_view.warp(anchor, moving, self.config.warp_resample)
-            network_input = noisy - (1 - _per_frame(timesteps, noisy)) * anchor  # r̃_t around the moved anchor
-        if self.config.prediction == "velocity":
-            return native
+        if motion is not None and not self.config.motion_prior:
+            raise ValueError("motion needs a model with motion_prior: true")
+        indices = torch.as_tensor(noisy_indices)
+        self._check_inputs(noisy, indices, timesteps, context, cond, attention)
+        anchors = self.anchors(noisy, indices, context, cond, motion, with_logits=return_anchors)
         t = _per_frame(timesteps, noisy)
-        if self.config.prediction == "x0":
-            return (noisy - native) / t.clamp_min(self.config.x0_min_t)
-        # preconditioned: x0_hat = c_skip·x_t + c_out·F; anchored: x0_hat = a + c_skip·r_t + c_out·F with
-        # r_t = x_t − (1 − t)·a. v = (x_t − x0_hat) / t, simplified so that t = 0 is exact
-        # (1 − c_skip = t(2t − 1)/n², c_out / t = 1/n).
+        residual = noisy - (1 - t) * anchors.moved  # the noisy residual r_t around the (moved) anchor
+        native = self.backbone(residual, noisy_indices, timesteps, context, cond, attention, kv_cache, block_frames)
+        # x0_hat = a + c_skip·r_t + c_out·F, v = (x_t − x0_hat) / t, simplified so that t = 0 is exact
+        # (1 − c_skip = t(2t − 1)/n², c_out / t = 1/n)
         norm_sq = (1 - t) ** 2 + t**2
-        velocity = network_input * (2 * t - 1) / norm_sq - native / norm_sq.sqrt()
-        if anchor is None:
-            return velocity
-        if return_anchors:
-            return velocity - anchor, Anchors(context_anchor, anchor, flow, *prior_logits)
-        return velocity - anchor
+        velocity = residual * (2 * t - 1) / norm_sq - native / norm_sq.sqrt() - anchors.moved
+        return (velocity, anchors) if return_anchors else velocity
+
+    def anchors(
+        self,
+        noisy: torch.Tensor,
+        noisy_indices: torch.Tensor,
+        context: Sequence[PackedGroup],
+        cond: LabConditioning,
+        motion: SectionMotion | None = None,
+        with_logits: bool = False,
+    ) -> Anchors:
+        """Each noisy frame's nearest real context frame and, with a motion prior, that frame with
+        its subject moved by `motion` (None: the prior's most likely motion); `with_logits` also
+        returns the prior's logits."""
+        anchor, anchor_index = nearest_context(noisy.shape, noisy_indices, context, cond.image_latent)
+        anchor = anchor.to(noisy)
+        if not self.config.motion_prior:
+            return Anchors(anchor, anchor)
+        distance = noisy_indices.to(anchor)[None, :] - anchor_index.to(anchor)
+        logits = (None, None)
+        if motion is None or with_logits:
+            logits = self.motion_prior_logits(anchor, anchor_index, distance, cond)
+        velocity = motion.velocity if motion is not None else self.motion_prior.most_likely(logits[0])
+        membership = None if motion is None else motion.membership
+        if membership is None:
+            membership = torch.sigmoid(logits[1] if logits[1] is not None else self.motion_prior.membership_logits(anchor))
+        flow = rigid_flow(velocity.to(anchor), membership.to(anchor), distance)
+        return Anchors(anchor, self.pixel_view.warp(anchor, flow.to(anchor)), flow, *logits)
+
+    # -- motion prior -----------------------------------------------------------------------------
 
     def motion_prior_logits(self, anchor: torch.Tensor, anchor_index: torch.Tensor, distance: torch.Tensor,
-                      cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor]:
+                            cond: LabConditioning) -> tuple[torch.Tensor, torch.Tensor]:
         """The motion prior's velocity logits (B, K) and membership logits (B, F, h', w') for the
         section's anchors (B, C, F, h, w), taken from frames `anchor_index` (B, F) at distances (B, F)
         in frames from their frames."""
@@ -679,9 +456,10 @@ class PackedDiT(nn.Module):
         cond: LabConditioning,
         generator: torch.Generator | None = None,
     ) -> SectionMotion | None:
-        """One draw of the section's subject velocity from the motion prior, for every denoising step
-        of the section (None for a model without `warp_flow="prior"`: it has nothing to draw)."""
-        if not self.config.uses_motion_prior:
+        """The `framepack.framepack_generator.SectionMotionModel` hook: one draw of the section's
+        subject velocity from the motion prior, for every denoising step of the section (None for a
+        model without `motion_prior`: it has nothing to draw)."""
+        if not self.config.motion_prior:
             return None
         indices = torch.as_tensor(noisy_indices)
         anchor, anchor_index = nearest_context(noisy_shape, indices, context, cond.image_latent)
@@ -690,44 +468,7 @@ class PackedDiT(nn.Module):
         velocity_logits, _ = self.motion_prior_logits(anchor.to(device), anchor_index.to(device), distance, cond)
         return SectionMotion(self.motion_prior.draw(velocity_logits, generator))
 
-    def _anchor_flow(self, raw: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
-        """The flow head's raw channels (B, FLOW_CHANNELS, F, h, w) → the anchor's flow (B, 2, F, h, w)
-        in pixels; `distance` (B, F) is each frame's distance in frames from its anchor."""
-        mode = self.config.warp_flow
-        if mode == "per_frame":
-            return raw * FLOW_SCALE_PX
-
-        def running_displacement(velocity: torch.Tensor) -> torch.Tensor:
-            """Causal running mean of per-frame velocities, times each frame's distance (pixels)."""
-            counts = torch.arange(1, velocity.shape[2] + 1, dtype=velocity.dtype).view(1, 1, -1, 1, 1)
-            return velocity.cumsum(dim=2) / counts * distance[:, None, :, None, None] * VELOCITY_SCALE_PX
-
-        if mode == "velocity":
-            return running_displacement(raw)
-        membership = torch.sigmoid(raw[:, :1])
-        moves = running_displacement(raw[:, 1:].mean(dim=(3, 4), keepdim=True))  # (B, 4, F, 1, 1)
-        return membership * moves[:, :2] + (1 - membership) * moves[:, 2:]
-
-    def _embed_noisy(
-        self,
-        noisy: torch.Tensor,
-        noisy_indices: torch.Tensor,
-        timesteps: torch.Tensor,
-        context: Sequence[PackedGroup],
-        cond: LabConditioning | None,
-    ) -> TokenBlock:
-        block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
-        if not self.config.anchor_input:
-            return block
-        image = None if cond is None else cond.image_latent
-        anchor = nearest_context_frames(noisy.shape, noisy_indices, context, image).to(noisy)
-        anchor_tokens = self.anchor_embedding(anchor)
-        if self.config.anchor_gate == "t":
-            # the anchor speaks where the residual carries no information (pure noise at t = 1) and
-            # fades at low noise, where r_t already holds the frame and its fine detail
-            per_frame = anchor_tokens.shape[1] // noisy.shape[2]
-            anchor_tokens = anchor_tokens * timesteps.repeat_interleave(per_frame, dim=1).unsqueeze(-1).to(anchor_tokens)
-        return replace(block, tokens=block.tokens + anchor_tokens)
+    # -- the backbone -----------------------------------------------------------------------------
 
     def pack(
         self,
@@ -735,17 +476,14 @@ class PackedDiT(nn.Module):
         noisy_indices: torch.Tensor,
         timesteps: torch.Tensor,
         context: Sequence[PackedGroup],
-        cond: LabConditioning | None = None,
     ) -> tuple[TokenBlock, int]:
-        """The packed token sequence [coarsest context … k1 context | noisy] and its context length.
-
-        `cond` supplies the start frame, the last resort anchor of an `anchor_input` model."""
+        """The packed token sequence [coarsest context … k1 context | noisy] and its context length."""
         noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
-        noisy_block = self._embed_noisy(noisy, noisy_indices, timesteps, context, cond)
+        noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
         sequence = concat_blocks([*(self._embed_context(g) for g in context_order(context)), noisy_block])
         return sequence, sequence.num_tokens - noisy_block.num_tokens
 
-    def predict_native(
+    def backbone(
         self,
         noisy: torch.Tensor,
         noisy_indices: torch.Tensor,
@@ -756,58 +494,45 @@ class PackedDiT(nn.Module):
         kv_cache: KVCache | None = None,
         block_frames: int | None = None,
     ) -> torch.Tensor:
-        """The network's output in its own target (`config.prediction`: velocity or x0); same
-        arguments as `forward`. Training with an x0 loss uses this; samplers use `forward`.
-        With `anchor_warp`, the flow head's channels follow the C latent channels: the flow (x, y), in
-        units of `FLOW_SCALE_PX` pixels ("per_frame") or of `VELOCITY_SCALE_PX` pixels per frame
-        ("velocity"); for "rigid", a membership logit then subject and background velocities (x, y)
-        in `VELOCITY_SCALE_PX` pixels per frame, averaged over the frame (`FLOW_CHANNELS`)."""
+        """The DiT's own output F (B, C, F, H, W) for a noisy input (`forward` gives it the residual).
+
+        Args:
+            attention: "full", "causal" (per frame) or "block_causal".
+            kv_cache: a `KVCache` to reuse the context's keys/values across calls; needs context that
+                does not attend to noisy tokens (causal / block-causal with context before the section).
+            block_frames: frames per block for "block_causal", counted from the first noisy frame;
+                default: the section's F.
+        """
         noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
         timesteps = self._check_inputs(noisy, noisy_indices, timesteps, context, cond, attention)
         _, channels, frames, height, width = noisy.shape
         block_frames = frames if block_frames is None else int(block_frames)
         if block_frames < 1:
             raise ValueError(f"block_frames must be >= 1, got {block_frames}")
-        origin = float(noisy_indices.min())
+        masking = {"mode": attention, "block_origin": float(noisy_indices.min()), "block_frames": block_frames}
         memory, memory_mask, pooled = self._condition_memory(cond)
-
         if kv_cache is None:
-            sequence, num_context = self.pack(noisy, noisy_indices, timesteps, context, cond)
-            mask = attention_mask(sequence.times, sequence.times, attention, block_origin=origin, block_frames=block_frames)
-            if not self.config.context_sees_noisy and num_context:
-                if mask is None:
-                    mask = torch.ones(sequence.num_tokens, sequence.num_tokens, dtype=torch.bool, device=noisy.device)
-                mask[:num_context, num_context:] = False
-            x = sequence.tokens
-            condition = self._slot_condition(sequence, pooled)
+            sequence, num_context = self.pack(noisy, noisy_indices, timesteps, context)
+            mask = attention_mask(sequence.times, sequence.times, **masking)
+            x, condition = sequence.tokens, self._slot_condition(sequence, pooled)
             rotations = rotation(sequence.angles)
             for block in self.blocks:
                 x, _ = block(x, condition, sequence.slots, rotations, mask, memory, memory_mask)
-            x = x[:, num_context:]
-            noisy_condition = condition[:, sequence.slots[num_context:]]
+            x, noisy_condition = x[:, num_context:], condition[:, sequence.slots[num_context:]]
         else:
-            noisy_block = self._embed_noisy(noisy, noisy_indices, timesteps, context, cond)
-            x, noisy_condition = self._forward_cached(
-                noisy_block, context_order(context), cond, attention, origin, block_frames,
-                memory, memory_mask, pooled, kv_cache,
-            )
-
+            noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
+            x, noisy_condition = self._forward_cached(noisy_block, context_order(context), cond, masking,
+                                                      memory, memory_mask, pooled, kv_cache)
         shift, scale = self.final_modulation(noisy_condition).chunk(2, dim=-1)
         hidden = self.final_norm(x) * (1 + scale) + shift
-        out = unpatchify_k1(self.final_proj(hidden), frames, (height, width), channels)
-        if not self.config.anchor_warp or not FLOW_CHANNELS[self.config.warp_flow]:
-            return out
-        flow = unpatchify_k1(self.flow_proj(hidden), frames, (height, width), FLOW_CHANNELS[self.config.warp_flow])
-        return torch.cat([out, flow], dim=1)
+        return unpatchify_k1(self.final_proj(hidden), frames, (height, width), channels)
 
     def _forward_cached(
         self,
         noisy_block: TokenBlock,
         ordered: Sequence[PackedGroup],
         cond: LabConditioning,
-        attention: str,
-        origin: float,
-        block_frames: int,
+        masking: dict,
         memory: torch.Tensor,
         memory_mask: torch.Tensor,
         pooled: torch.Tensor,
@@ -817,18 +542,14 @@ class PackedDiT(nn.Module):
         context_blocks = [self._embed_context(g) for g in ordered]
         context = concat_blocks(context_blocks) if context_blocks else None
         if context is not None:
-            sees_noisy = attention_mask(
-                context.times, noisy_block.times, attention, block_origin=origin, block_frames=block_frames
-            )
-            if self.config.context_sees_noisy and (sees_noisy is None or bool(sees_noisy.any())):
+            sees_noisy = attention_mask(context.times, noisy_block.times, **masking)
+            if sees_noisy is None or bool(sees_noisy.any()):
                 raise ValueError(
-                    f"kv_cache needs context that does not attend to noisy tokens, but with attention={attention!r} "
-                    "some context tokens do (context after the section, or full attention). Use causal / "
-                    "block_causal with context before the section, or a model with context_sees_noisy=False."
+                    f"kv_cache needs context that does not attend to noisy tokens, but with attention="
+                    f"{masking['mode']!r} some context tokens do (context after the section, or full "
+                    "attention). Use causal / block_causal with context before the section."
                 )
-            context_mask = attention_mask(
-                context.times, context.times, attention, block_origin=origin, block_frames=block_frames
-            )
+            context_mask = attention_mask(context.times, context.times, **masking)
             key = (
                 id(self),
                 [(g.kernel.size, g.tail_mode, g.frame_indices, g.latents, g.frame_timesteps()) for g in ordered],
@@ -854,7 +575,7 @@ class PackedDiT(nn.Module):
         mask = None
         if context is not None:
             key_times = torch.cat([kv_cache.context_times, noisy_block.times])
-            mask = attention_mask(noisy_block.times, key_times, attention, block_origin=origin, block_frames=block_frames)
+            mask = attention_mask(noisy_block.times, key_times, **masking)
         x = noisy_block.tokens
         rotations = rotation(noisy_block.angles)
         for index, block in enumerate(self.blocks):
@@ -901,14 +622,20 @@ class PackedDiT(nn.Module):
     @classmethod
     def load_config(cls, path: str | os.PathLike) -> PackedDiT:
         """A freshly initialised model with the config stored in the checkpoint at `path`."""
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointNotFoundError(f"no PackedDiT checkpoint at {path} (train one or pass the right path)")
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        if metadata.get("format") != CHECKPOINT_FORMAT or "config" not in metadata:
-            raise ValueError(
-                f"{path} is not a PackedDiT checkpoint (metadata format {metadata.get('format')!r}, "
-                f"expected {CHECKPOINT_FORMAT!r})"
-            )
-        return cls(PackedDiTConfig.from_dict(json.loads(metadata["config"])))
+        return cls(stored_config(path))
+
+
+def stored_config(path: str | os.PathLike) -> PackedDiTConfig:
+    """The `PackedDiTConfig` stored in a PackedDiT checkpoint (format 2, or format 1 converted)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointNotFoundError(f"no PackedDiT checkpoint at {path} (train one or pass the right path)")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    fmt = metadata.get("format")
+    if fmt not in (CHECKPOINT_FORMAT, FORMAT_1) or "config" not in metadata:
+        raise ValueError(f"{path} is not a PackedDiT checkpoint (metadata format {fmt!r}, expected {CHECKPOINT_FORMAT!r})")
+    stored = json.loads(metadata["config"])
+    if fmt == FORMAT_1:
+        return PackedDiTConfig.from_format_1(stored, str(path))
+    return PackedDiTConfig.from_dict(stored)

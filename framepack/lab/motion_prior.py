@@ -1,9 +1,9 @@
-"""A section's motion, drawn once before denoising, for warped anchors (`warp_flow="prior"`).
+"""A section's motion, drawn once before denoising, for warped anchors (`motion_prior: true`).
 
 A flow head that predicts a section's motion from the noisy section at high noise predicts the
 mean of the motions the prompt and the start frame allow. On the lab world (bounce and orbit phases,
 unknown speeds) that mean is near zero, so the sampler follows a still, sharp anchor and copies
-(results/checkpoints/base_trials/motion_trials_session5.json). Here the motion is a random
+(docs/lab-models.md, "Dropped designs"). Here the motion is a random
 variable the sampler commits to first, as a video codec sends its motion vectors before the residual:
 
 - velocity: the subject's velocity in px/frame, one per section, a categorical distribution over a
@@ -19,7 +19,7 @@ variable the sampler commits to first, as a video codec sends its motion vectors
 Frame f at distance d_f from its anchor gets the flow v·d_f where the subject will be (the
 membership moved by v·d_f) and none elsewhere: a hard-edged rigid motion, finer than a flow per
 latent pixel, whose blending of subject and background at the sprite's edge was the warp's main
-loss of detail (results/bench/warp_ceiling.json). The background (pans of at most 0.2 px/frame)
+loss of detail (docs/lab-models.md, "Dropped designs"). The background (pans of at most 0.2 px/frame)
 stays, for the correction.
 """
 

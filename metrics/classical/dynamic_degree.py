@@ -16,7 +16,7 @@ from metrics.motion_rules import (
 from metrics.registry import register
 
 
-def dynamic_degree(frames: np.ndarray, fps: float, flow) -> MetricResult:
+def dynamic_degree(frames: np.ndarray, fps: float, flow, flow_pairs=None) -> MetricResult:
     """VBench dynamic degree with any flow estimator.
 
     Frames are sampled at about 8 fps; each consecutive sampled pair gets the mean of its top-5 %
@@ -27,11 +27,16 @@ def dynamic_degree(frames: np.ndarray, fps: float, flow) -> MetricResult:
         frames: uint8 (T, H, W, 3).
         fps: the video's frame rate.
         flow: f(frame_a, frame_b) -> (H, W, 2) flow in px.
+        flow_pairs: optional f(frames_a, frames_b) -> iterable of (H, W, 2) flows, one per pair (a
+            batched estimator); used instead of `flow` when given.
     """
     sampled = frames[:: frame_stride(fps)]
     if len(sampled) < 2:
         raise ValueError(f"dynamic degree: {len(frames)} frames at {fps} fps leave fewer than 2 sampled frames")
-    scores = np.asarray([top_flow_magnitude(flow(a, b)) for a, b in zip(sampled[:-1], sampled[1:], strict=True)])
+    if flow_pairs is not None:
+        scores = np.asarray([top_flow_magnitude(f) for f in flow_pairs(sampled[:-1], sampled[1:])])
+    else:
+        scores = np.asarray([top_flow_magnitude(flow(a, b)) for a, b in zip(sampled[:-1], sampled[1:], strict=True)])
     height, width = frames.shape[1:3]
     threshold = dynamic_threshold(height, width, fps)
     needed = dynamic_count_needed(len(sampled))

@@ -10,20 +10,24 @@ from metrics.motion_rules import interpolation_score
 from metrics.registry import register
 
 
-def triplet_scores(frames: np.ndarray, interpolate) -> np.ndarray:
+def triplet_scores(frames: np.ndarray, interpolate, midpoints=None) -> np.ndarray:
     """Score every odd frame 2k+1 that has both even neighbours: interpolate it from 2k and 2k+2.
 
     Args:
         frames: uint8 (T, H, W, 3).
         interpolate: f(frame_a, frame_b) -> uint8 midpoint frame.
+        midpoints: optional f(frames_a, frames_b) -> iterable of uint8 midpoint frames, one per pair
+            (a batched interpolator); used instead of `interpolate` when given.
 
     Returns:
         (K,) scores, K = (T − 1) // 2, one per triplet k.
     """
-    scores = [
-        interpolation_score(frames[odd], interpolate(frames[odd - 1], frames[odd + 1]))
-        for odd in range(1, frames.shape[0] - 1, 2)
-    ]
+    odd = np.arange(1, frames.shape[0] - 1, 2)
+    if midpoints is not None:
+        middles = midpoints(frames[odd - 1], frames[odd + 1])
+    else:
+        middles = (interpolate(frames[i - 1], frames[i + 1]) for i in odd)
+    scores = [interpolation_score(frames[i], middle) for i, middle in zip(odd, middles, strict=True)]
     return np.asarray(scores, dtype=np.float64)
 
 

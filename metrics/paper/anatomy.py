@@ -43,6 +43,8 @@ class AnatomyDetectorClassifier(Metric):
     name = "anatomy"
     backend = "paper"
     granularity = "per_frame"
+    streamable = True
+    summed_details = ("frames_with_detections",)
     version = "1"
     description = "share of frames whose detected subjects the anomaly classifier passes (local TorchScript files)"
 

@@ -11,22 +11,30 @@ import importlib.util
 import numpy as np
 
 from metrics.metric import Metric, MetricResult, MetricUnavailableError, per_frame_result
+from metrics.paper.inference import NetworkMetric
 from metrics.registry import register
 from metrics.tensors import resize_longer_side, to_float_tensor
 from metrics.weights import MissingWeightsError, WeightsResolver
 
 
 @register
-class ClarityMUSIQ(Metric):
+class ClarityMUSIQ(NetworkMetric, Metric):
     name = "clarity"
     backend = "paper"
     granularity = "per_frame"
+    streamable = True
     version = "1"
     description = "MUSIQ-SPAQ (pyiqa) per frame, longer side <= 512, /100 (VBench imaging quality)"
 
-    def __init__(self, weights_dir: str | None = None) -> None:
+    def __init__(self, weights_dir: str | None = None, device: str | None = None, dtype: str = "float32",
+                 batch_size: int = 16) -> None:
         super().__init__(weights_dir)
+        self._set_inference(device, dtype, batch_size)
         self._model = None
+
+    @property
+    def cache_version(self) -> str:
+        return self.version + self.inference.version_suffix()
 
     def available(self) -> tuple[bool, str]:
         if importlib.util.find_spec("pyiqa") is None:
@@ -46,14 +54,18 @@ class ClarityMUSIQ(Metric):
             except ImportError as error:
                 raise MetricUnavailableError(f"clarity[paper]: pyiqa is not installed ({error})") from error
             model = MUSIQ(pretrained_model_path=str(path))
-            self._model = model.eval()
+            self._model = model.eval().to(self.inference.resolved_device())
         return self._model
 
     def measure(self, frames, prompt, reference, fps) -> MetricResult:
         import torch
 
         model = self.model()
+        device = self.inference.resolved_device()
         frames = resize_longer_side(frames, 512)
-        with torch.no_grad():
-            values = [float(model(to_float_tensor(frame[None])).reshape(-1)[0]) / 100.0 for frame in frames]
+        values: list[float] = []
+        with torch.no_grad(), self.inference.autocast():
+            for batch in self.inference.batches(len(frames)):
+                scores = model(to_float_tensor(frames[batch]).to(device)).reshape(-1).float().cpu()
+                values.extend(float(score) / 100.0 for score in scores)
         return per_frame_result(np.asarray(values))

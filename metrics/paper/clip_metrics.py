@@ -17,6 +17,7 @@ import importlib.util
 import numpy as np
 
 from metrics.metric import Metric, MetricResult, MetricUnavailableError, per_frame_result
+from metrics.paper.inference import NetworkMetric
 from metrics.registry import register
 from metrics.tensors import to_float_tensor
 from metrics.weights import MissingWeightsError, WeightsResolver
@@ -27,13 +28,13 @@ DEFAULT_CLIP_MODEL = "ViT-L-14-quickgelu"  # OpenAI's ViT-L/14 uses QuickGELU
 
 
 @functools.lru_cache(maxsize=2)
-def load_clip(model_name: str, path: str):
-    """open_clip model (eval) and tokenizer from a local weights file; cached per (architecture, file)."""
+def load_clip(model_name: str, path: str, device: str = "cpu"):
+    """open_clip model (eval) and tokenizer from a local weights file; cached per (architecture, file, device)."""
     try:
         import open_clip
     except ImportError as error:
         raise MetricUnavailableError(f"open_clip is not installed (extra paper-metrics): {error}") from error
-    model = open_clip.create_model(model_name, pretrained=path, device="cpu")
+    model = open_clip.create_model(model_name, pretrained=path, device=device)
     return model.eval(), open_clip.get_tokenizer(model_name)
 
 
@@ -73,16 +74,19 @@ def laion_mlp_head(embed_dim: int = 768):
     return LaionMLPHead()
 
 
-class _ClipMetric(Metric):
+class _ClipMetric(NetworkMetric, Metric):
     clip_key = "clip_vit_l14"
 
-    def __init__(self, weights_dir: str | None = None, clip_model: str = DEFAULT_CLIP_MODEL) -> None:
+    def __init__(self, weights_dir: str | None = None, clip_model: str = DEFAULT_CLIP_MODEL,
+                 device: str | None = None, dtype: str = "float32", batch_size: int = 16) -> None:
         super().__init__(weights_dir)
         self.clip_model = clip_model
+        self._set_inference(device, dtype, batch_size)
 
     @property
     def cache_version(self) -> str:
-        return self.version if self.clip_model == DEFAULT_CLIP_MODEL else f"{self.version}+{self.clip_model}"
+        version = self.version if self.clip_model == DEFAULT_CLIP_MODEL else f"{self.version}+{self.clip_model}"
+        return version + self.inference.version_suffix()
 
     def weight_keys(self) -> list[str]:
         return [self.clip_key]
@@ -100,15 +104,17 @@ class _ClipMetric(Metric):
 
     def clip(self):
         path = WeightsResolver(self.weights_dir).require(self.clip_key)
-        return load_clip(self.clip_model, str(path))
+        return load_clip(self.clip_model, str(path), str(self.inference.resolved_device()))
 
     def image_embeddings(self, frames: np.ndarray):
+        """L2-normalised CLIP image embeddings (T, D), float32 on the CPU, `batch_size` frames per call."""
         import torch
 
         model, _ = self.clip()
-        with torch.no_grad():
-            features = torch.cat([model.encode_image(clip_preprocess(frames[i:i + 16])).float()
-                                  for i in range(0, len(frames), 16)])
+        device = self.inference.resolved_device()
+        with torch.no_grad(), self.inference.autocast():
+            features = torch.cat([model.encode_image(clip_preprocess(frames[batch]).to(device)).float().cpu()
+                                  for batch in self.inference.batches(len(frames))])
         return torch.nn.functional.normalize(features, dim=-1)
 
 
@@ -117,12 +123,14 @@ class AestheticLAION(_ClipMetric):
     name = "aesthetic"
     backend = "paper"
     granularity = "per_frame"
+    streamable = True
     version = "1"
     description = "LAION aesthetic head on CLIP ViT-L/14 image embedding, /10 (VBench; head=linear|mlp)"
 
     def __init__(self, weights_dir: str | None = None, clip_model: str = DEFAULT_CLIP_MODEL,
-                 head: str = "linear") -> None:
-        super().__init__(weights_dir, clip_model)
+                 head: str = "linear", device: str | None = None, dtype: str = "float32",
+                 batch_size: int = 16) -> None:
+        super().__init__(weights_dir, clip_model, device, dtype, batch_size)
         if head not in ("linear", "mlp"):
             raise ValueError(f"aesthetic head must be 'linear' or 'mlp', got {head!r}")
         self.head_kind = head
@@ -162,6 +170,7 @@ class SemanticCLIP(_ClipMetric):
     name = "semantic"
     backend = "paper"
     granularity = "per_frame"
+    streamable = True
     version = "1"
     description = "CLIP ViT-L/14 cosine(prompt, frame) per frame (ViCLIP pluggable via clip_model)"
 
@@ -171,7 +180,9 @@ class SemanticCLIP(_ClipMetric):
         if not prompt.strip():
             raise ValueError("semantic[paper]: the video has no prompt (give --prompts or a sidecar .txt)")
         model, tokenizer = self.clip()
-        with torch.no_grad():
-            text = torch.nn.functional.normalize(model.encode_text(tokenizer([prompt])).float(), dim=-1)
+        device = self.inference.resolved_device()
+        with torch.no_grad(), self.inference.autocast():
+            text = model.encode_text(tokenizer([prompt]).to(device)).float().cpu()
+        text = torch.nn.functional.normalize(text, dim=-1)
         values = (self.image_embeddings(frames) @ text.T).reshape(-1).numpy().astype(np.float64)
         return per_frame_result(values)

@@ -21,6 +21,7 @@ import numpy as np
 
 from metrics.i2v_score import BACKGROUND_WEIGHTS, SUBJECT_WEIGHTS, cosine_i2v_result, require_input_image
 from metrics.metric import Metric, MetricResult
+from metrics.paper.inference import NetworkMetric
 from metrics.registry import register
 from metrics.weights import WeightsResolver
 
@@ -87,12 +88,29 @@ def square_input(images: np.ndarray):
     return F.interpolate(to_float_tensor(images), size=(SIZE, SIZE), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-class _EmbeddingFidelity(Metric):
+class _EmbeddingFidelity(NetworkMetric, Metric):
     backend = "paper"
     granularity = "per_frame"
     min_frames = 2
     weights_key = ""
     weights: tuple[float, float, float] = SUBJECT_WEIGHTS
+
+    def __init__(self, weights_dir: str | None = None, device: str | None = None, dtype: str = "float32",
+                 batch_size: int = BATCH) -> None:
+        super().__init__(weights_dir)
+        self._set_inference(device, dtype, batch_size)
+
+    @property
+    def cache_version(self) -> str:
+        return self.version + self.inference.version_suffix()
+
+    def _run(self, model, inputs):
+        """`model(inputs)` on the inference device and dtype, as float64 numpy on the CPU."""
+        import torch
+
+        model = model.to(self.inference.resolved_device())
+        with torch.no_grad(), self.inference.autocast():
+            return model(inputs.to(self.inference.resolved_device())).double().cpu().numpy()
 
     def available(self) -> tuple[bool, str]:
         return WeightsResolver(self.weights_dir).availability(self.weights_key)
@@ -102,7 +120,7 @@ class _EmbeddingFidelity(Metric):
 
     def measure(self, frames, prompt, reference, fps) -> MetricResult:
         image = require_input_image(reference, f"{self.name}[{self.backend}]")
-        embeddings = np.concatenate([self.embed(frames[i:i + BATCH]) for i in range(0, len(frames), BATCH)])
+        embeddings = np.concatenate([self.embed(frames[batch]) for batch in self.inference.batches(len(frames))])
         return cosine_i2v_result(embeddings, self.embed(image[None])[0], self.weights)
 
 
@@ -115,11 +133,8 @@ class I2VSubjectDINO(_EmbeddingFidelity):
     description = "VBench-I2V subject fidelity: DINO ViT-B/16 cosine to the input image (0.5 max + 0.5 mean consecutive)"
 
     def embed(self, images: np.ndarray) -> np.ndarray:
-        import torch
-
         model = load_dino(str(WeightsResolver(self.weights_dir).require(self.weights_key)))
-        with torch.no_grad():
-            return model(dino_input(images)).double().numpy()
+        return self._run(model, dino_input(images))
 
 
 @register
@@ -131,11 +146,8 @@ class I2VBackgroundDreamSim(_EmbeddingFidelity):
     description = "VBench-I2V background fidelity: DreamSim cosine to the input image (0.4 max + 0.3 mean + 0.3 min)"
 
     def embed(self, images: np.ndarray) -> np.ndarray:
-        import torch
-
         model = load_torchscript_embedder(str(WeightsResolver(self.weights_dir).require(self.weights_key)))
-        with torch.no_grad():
-            output = model(square_input(images))
+        output = self._run(model, square_input(images))
         if output.ndim != 2 or output.shape[0] != len(images):
             raise ValueError(f"{self.weights_key}: expected embeddings ({len(images)}, D), got {tuple(output.shape)}")
-        return output.double().numpy()
+        return output

@@ -12,7 +12,7 @@ import importlib.util
 
 import numpy as np
 
-from metrics.identity_common import identity_result
+from metrics.identity_common import FaceEmbeddingIdentity, identity_result
 from metrics.metric import Metric, MetricResult, MetricUnavailableError
 from metrics.registry import register
 from metrics.weights import MissingWeightsError, WeightsResolver
@@ -32,7 +32,7 @@ def load_dlib(shape_path: str, recognition_path: str):
 
 
 @register
-class IdentityDlib(Metric):
+class IdentityDlib(FaceEmbeddingIdentity, Metric):
     name = "identity_dlib"
     backend = "paper"
     direction = "lower"
@@ -52,7 +52,8 @@ class IdentityDlib(Metric):
             return False, str(error)
         return True, ""
 
-    def measure(self, frames, prompt, reference, fps) -> MetricResult:
+    def embeddings(self, frames: np.ndarray) -> list[np.ndarray | None]:
+        """Each frame's best face descriptor (None without a face)."""
         resolver = WeightsResolver(self.weights_dir)
         detector, shaper, recogniser = load_dlib(str(resolver.require("dlib_shape_predictor_5")),
                                                  str(resolver.require("dlib_face_recognition")))
@@ -66,6 +67,9 @@ class IdentityDlib(Metric):
             best = boxes[int(np.argmax(scores))]
             descriptor = recogniser.compute_face_descriptor(image, shaper(image, best))
             embeddings.append(np.asarray(descriptor, dtype=np.float64))
+        return embeddings
+
+    def score_embeddings(self, embeddings: list[np.ndarray | None]) -> MetricResult:
         result = identity_result(embeddings, lambda a, b: float(np.linalg.norm(a - b)), "identity_dlib[paper]",
                                  same_person_distance=SAME_PERSON_DISTANCE)
         result.details["same_person_share"] = float((result.values < SAME_PERSON_DISTANCE).mean())

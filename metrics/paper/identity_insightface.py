@@ -12,7 +12,7 @@ import importlib.util
 
 import numpy as np
 
-from metrics.identity_common import identity_result
+from metrics.identity_common import FaceEmbeddingIdentity, identity_result
 from metrics.metric import Metric, MetricResult, MetricUnavailableError
 from metrics.registry import register
 from metrics.weights import MissingWeightsError, WeightsResolver
@@ -32,7 +32,7 @@ def load_face_analysis(model_dir: str, det_size: int, det_thresh: float):
 
 
 @register
-class IdentityArcFace(Metric):
+class IdentityArcFace(FaceEmbeddingIdentity, Metric):
     name = "identity"
     backend = "paper"
     granularity = "per_frame"
@@ -69,7 +69,12 @@ class IdentityArcFace(Metric):
             return False, str(error)
         return True, ""
 
-    def measure(self, frames, prompt, reference, fps) -> MetricResult:
+    def score_embeddings(self, embeddings: list[np.ndarray | None]) -> MetricResult:
+        return identity_result(embeddings, lambda a, b: float(np.dot(a, b)), "identity[paper]")
+
+    def embeddings(self, frames: np.ndarray) -> list[np.ndarray | None]:
+        """Each frame's best face embedding (None without a face). One image per call: insightface's
+        API takes no batches."""
         app = load_face_analysis(self.model_dir(), self.det_size, self.det_thresh)
         embeddings: list[np.ndarray | None] = []
         for frame in frames:
@@ -79,4 +84,4 @@ class IdentityArcFace(Metric):
                 continue
             best = max(faces, key=lambda face: float(face.det_score))
             embeddings.append(np.asarray(best.normed_embedding, dtype=np.float64))
-        return identity_result(embeddings, lambda a, b: float(np.dot(a, b)), "identity[paper]")
+        return embeddings
