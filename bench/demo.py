@@ -43,8 +43,10 @@ class DemoResult:
 def row_quality(results: GridResults, grid: ResolvedGrid) -> dict[str, float]:
     """One quality number per row for simulated judges: the mean over metrics of the row's
     z-scored global metric means (signed by direction; "neutral" scores such as mean lightness have
-    no better side and are left out) and drift means (lower is better)."""
-    scores = results.scores[results.scores["metric"].isin(results.directions)]
+    no better side and are left out) and drift means (lower is better). Reference rows (real clips,
+    static video) are not judged."""
+    ranked = grid.ranked_row_names
+    scores = results.scores[results.scores["metric"].isin(results.directions) & results.scores["row"].isin(ranked)]
     if scores.empty:
         raise ValueError("no finished runs with metrics: nothing for simulated judges to judge")
     parts = []
@@ -56,7 +58,7 @@ def row_quality(results: GridResults, grid: ResolvedGrid) -> dict[str, float]:
             drift = scores[scores["metric"] == metric].groupby("row")["drift"].mean()
             parts.append(-_zscore(drift))
     quality = pd.concat(parts, axis=1).mean(axis=1)
-    return {row: float(quality[row]) for row in grid.row_names if row in quality.index}
+    return {row: float(quality[row]) for row in ranked if row in quality.index}
 
 
 def _zscore(series: pd.Series) -> pd.Series:

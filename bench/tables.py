@@ -229,8 +229,10 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
         records += set_level_floor_records(results.set_level, length.name)
     summary = pd.DataFrame(records, columns=SUMMARY_COLUMNS)
     summary["best"] = False
+    references = set(grid.reference_row_names)  # they show a column's ceiling and floor; they are not ranked
     for (_, _), group in summary.groupby(["length", "column"], sort=False):
-        valid = group[(group["row"] != FLOOR_ROW) & (group["direction"] != "neutral")].dropna(subset=["mean"])
+        valid = group[(group["row"] != FLOOR_ROW) & (group["direction"] != "neutral")
+                      & ~group["row"].isin(references)].dropna(subset=["mean"])
         if len(valid) < 2:
             continue
         if np.isclose(valid["mean"].max(), valid["mean"].min(), rtol=0, atol=1e-9):

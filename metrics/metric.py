@@ -13,6 +13,8 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from metrics.motion_rules import frame_stride
+
 Granularity = Literal["per_frame", "per_pair", "per_triplet", "per_window", "per_video"]
 Backend = Literal["paper", "classical", "lab"]
 # "neutral": a quantity with no better direction (e.g. mean lightness); only its drift is ranked.
@@ -151,10 +153,38 @@ class Metric:
     def stream(self, chunks, prompt: str = "", reference: np.ndarray | None = None,
                fps: float | None = None) -> MetricResult:
         """Measure a video given as overlapping chunks (`metrics.streaming`); equals `__call__` on the
-        whole video for a `streamable` metric."""
-        from metrics.streaming import merge_chunk_results
-
-        return merge_chunk_results(self, chunks, prompt, reference, float(fps or DEFAULT_FPS))
+        whole video for a `streamable` metric: each chunk's per-unit values are joined and the score
+        recomputed from all of them."""
+        fps = float(fps or DEFAULT_FPS)
+        if not self.streamable:
+            raise ValueError(f"{self.name}[{self.backend}] cannot be measured chunk by chunk")
+        values, index, details = [], [], {}
+        shape = None
+        for first, frames, last in chunks:
+            shape = frames.shape[1:3]
+            if self.granularity == "per_frame":
+                frames = frames if last else frames[:-1]
+                offset = first
+            elif self.granularity == "per_triplet":
+                offset = first // 2
+            elif self.granularity == "per_pair":
+                offset = first // frame_stride(fps)
+            else:
+                raise ValueError(f"{self.name}[{self.backend}]: {self.granularity} values cannot be streamed")
+            if len(frames) < self.min_frames or (self.granularity == "per_pair"
+                                                   and len(frames[::frame_stride(fps)]) < 2):
+                continue  # a tail too short to hold a unit (its frames were measured in the chunk before)
+            result = self(frames, prompt, reference, fps)
+            values.append(result.values)
+            index.append(result.index + offset)
+            for key, value in result.details.items():
+                details[key] = details.get(key, 0) + value if key in self.summed_details else value
+        if not values:
+            raise ValueError(f"{self.name}[{self.backend}]: the video is too short to measure")
+        joined = np.concatenate(values)
+        score, own = self.streamed_score(joined, *shape, fps)
+        kind = {"per_frame": "frame", "per_triplet": "triplet", "per_pair": "pair"}[self.granularity]
+        return MetricResult(joined, np.concatenate(index), kind, score, {**details, **own})
 
     def streamed_score(self, values: np.ndarray, height: int, width: int, fps: float) -> tuple[float, dict]:
         """The video score (and details) from all per-unit values of a streamed video: their mean."""

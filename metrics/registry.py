@@ -32,6 +32,8 @@ BACKEND_MODULES = [
     "metrics.paper.identity_insightface",
     "metrics.paper.identity_dlib",
     "metrics.lab.perceptor_metrics",
+    "metrics.lab.dynamic_degree",
+    "metrics.lab.motion_smoothness",
     "metrics.lab.reference_features",
     "metrics.lab.i2v_fidelity",
     "metrics.paper.i2v_fidelity",

@@ -18,12 +18,11 @@ whole-video results.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from metrics.metric import MetricResult
 from metrics.motion_rules import frame_stride
 
 Chunk = tuple[int, np.ndarray, bool]  # (index of its first frame, uint8 frames, is it the last chunk)
@@ -85,38 +84,3 @@ def video_fps(path: str | Path) -> float:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return float(stream.average_rate or stream.guessed_rate or 0.0)
-
-
-def merge_chunk_results(metric, chunks: Iterable[Chunk], prompt: str, reference: np.ndarray | None,
-                        fps: float) -> MetricResult:
-    """Measure `metric` on each chunk and join the per-unit values (see the module docstring)."""
-    if not metric.streamable:
-        raise ValueError(f"{metric.name}[{metric.backend}] cannot be measured chunk by chunk")
-    values, index, details = [], [], {}
-    shape = None
-    for first, frames, last in chunks:
-        shape = frames.shape[1:3]
-        if metric.granularity == "per_frame":
-            frames = frames if last else frames[:-1]
-            offset = first
-        elif metric.granularity == "per_triplet":
-            offset = first // 2
-        elif metric.granularity == "per_pair":
-            offset = first // frame_stride(fps)
-        else:
-            raise ValueError(f"{metric.name}[{metric.backend}]: {metric.granularity} values cannot be streamed")
-        if len(frames) < metric.min_frames or (metric.granularity == "per_pair"
-                                               and len(frames[::frame_stride(fps)]) < 2):
-            continue  # a tail too short to hold a unit (its frames were measured in the chunk before)
-        result = metric(frames, prompt, reference, fps)
-        values.append(result.values)
-        index.append(result.index + offset)
-        for key, value in result.details.items():
-            details[key] = details.get(key, 0) + value if key in metric.summed_details else value
-    if not values:
-        raise ValueError(f"{metric.name}[{metric.backend}]: the video is too short to measure")
-    joined = np.concatenate(values)
-    score, own = metric.streamed_score(joined, *shape, fps)
-    kind = {"per_frame": "frame", "per_triplet": "triplet", "per_pair": "pair"}[metric.granularity]
-    return MetricResult(joined, np.concatenate(index), kind, score, {**details, **own})
-

@@ -44,7 +44,7 @@ def test_unknown_metric_and_missing_backend_are_named_in_the_error():
     with pytest.raises(ValueError, match="unknown metric 'nope'"):
         get_metric("nope", "lab")
     with pytest.raises(ValueError, match="has no 'lab' backend"):
-        get_metric("motion", "lab")
+        get_metric("clarity_piqe", "lab")
 
 
 def test_results_are_tidy_rows_with_units_then_video_score(tmp_path):

@@ -15,13 +15,13 @@ def _run(key, row, prompt_id, seed, length="short"):
                            prompt=SimpleNamespace(id=prompt_id, prompt=f"text of {prompt_id}"))
 
 
-def test_finished_runs_become_video_records_and_a_study(tmp_path):
+def test_finished_runs_of_ranked_rows_become_video_records_and_a_study(tmp_path):
     store = RunStore(tmp_path / "runs")
-    runs = [_run(f"k{r}{p}", row, f"p{p}", 0) for r, row in enumerate(["vanilla", "inverted"]) for p in range(2)]
+    runs = [_run(f"k{r}{p}", row, f"p{p}", 0) for r, row in enumerate(["vanilla", "inverted", "real"]) for p in range(2)]
     runs.append(_run("pending", "vanilla", "p9", 0))
     runs.append(_run("failed", "inverted", "p9", 0))
     frames = np.zeros((4, 16, 16, 3), dtype=np.uint8)
-    for run in runs[:4]:
+    for run in runs[:6]:
         store.run_dir(run.key).mkdir(parents=True)
         store.write_config(run.key, {"key": run.key})
         store.write_video(run.key, frames + 40 * len(run.key), fps=8)
@@ -31,7 +31,7 @@ def test_finished_runs_become_video_records_and_a_study(tmp_path):
     store.mark_failed("failed", "boom", "traceback")
     store.run_dir("pending").mkdir(parents=True)
 
-    records = grid_video_records(SimpleNamespace(runs=tuple(runs)), store)
+    records = grid_video_records(SimpleNamespace(runs=tuple(runs), reference_row_names=["real"]), store)
     assert sorted((r.row, r.prompt_id) for r in records) == [
         ("inverted", "p0@short"), ("inverted", "p1@short"), ("vanilla", "p0@short"), ("vanilla", "p1@short")]
     assert all(r.prompt.startswith("text of p") for r in records)

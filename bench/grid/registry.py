@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
     "bench.grid.framepack_rows",
     "bench.grid.baseline_rows",
     "bench.grid.full_scale_rows",
+    "bench.grid.reference_rows",
 )
 
 
@@ -62,6 +63,8 @@ class GeneratorKind:
         needs_checkpoint: whether a row of this kind must name an existing checkpoint.
         extra_files: row -> {label: path} of further files whose CONTENT determines the
             output (e.g. FramePack's codec); they are hashed into the run key.
+        reference: a reference row (real clips, static video): measured like every row, but
+            not ranked in tables and left out of votes and ratings.
         description: one line for listings.
         settings: row -> the generator's resolved settings, every default filled in (hashed
             into the run key, so changing a default regenerates the runs it affects). None:
@@ -80,6 +83,7 @@ class GeneratorKind:
     display_name: Callable[[RowSpec], str] | None = None
     needs_checkpoint: bool = True
     extra_files: Callable[[RowSpec], dict[str, str]] | None = None
+    reference: bool = False
     description: str = ""
     settings: Callable[[RowSpec], dict[str, Any]] | None = None
     version: str = "1"

@@ -112,6 +112,17 @@ class ResolvedGrid:
     def row_names(self) -> list[str]:
         return [row.name for row in self.rows]
 
+    @property
+    def reference_row_names(self) -> list[str]:
+        """Rows that show a column's ceiling or floor (real clips, static video): not ranked, not rated."""
+        return [row.name for row in self.rows if generator_kind(row.kind).reference]
+
+    @property
+    def ranked_row_names(self) -> list[str]:
+        """The rows that compete: every row but the references."""
+        references = set(self.reference_row_names)
+        return [name for name in self.row_names if name not in references]
+
 
 def run_identity(row: RowSpec, files_sha256: dict[str, str], prompt: PromptItem, seed: int,
                  sections: int, settings: dict[str, Any] | None = None, version: str = "1") -> dict[str, Any]:

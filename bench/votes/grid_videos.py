@@ -19,14 +19,15 @@ def grid_video_records(grid, store) -> list[VideoRecord]:
         store: the :class:`bench.run_store.RunStore` holding its runs.
 
     Returns:
-        One record per done run whose ``video.mp4`` exists; the prompt id carries the length
+        One record per done run whose ``video.mp4`` exists, reference rows left out; the prompt id carries the length
         name (``prompt@length``) so only videos of equal length are paired.
     """
     from bench.run_store import VIDEO_FILE
 
     records = []
+    references = set(grid.reference_row_names)  # real clips and the static video are not voted on
     for run in grid.runs:
-        if not store.status(run.key).done:
+        if run.row_name in references or not store.status(run.key).done:
             continue
         video = store.path(run.key, VIDEO_FILE)
         if not video.is_file():
