@@ -95,7 +95,8 @@ def backbone_clock(generator: Any) -> Iterator[list[float]]:
     def after(*_: Any) -> None:
         spent[0] += time.perf_counter() - started[0]
 
-    for module in sampler.model.modules():
+    model = getattr(sampler, "model", None)  # reference rows (real clips) have no network
+    for module in model.modules() if model is not None else ():
         blocks = getattr(module, "blocks", None)
         if isinstance(blocks, nn.ModuleList):
             for block in blocks:
