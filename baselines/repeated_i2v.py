@@ -61,6 +61,7 @@ class RepeatedImageToVideo:
                 num_sections=1,
                 seed=self.run_seed(request.seed, run),
                 on_progress=forward,
+                cost=request.cost,
             )
             collected = MemorySink()
             self.single.generate(part, collected)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,8 @@ class GridResults:
         directions: metric -> "higher" | "lower".
         missing: metric -> {"runs": count of finished runs where it could not be measured,
             "reason": the first recorded reason}.
+        costs: one row per finished run with a compute record (row, length, key and
+            `COST_COLUMNS`: network evaluations, generation and whole-run seconds, peak memory).
     """
 
     runs: pd.DataFrame
@@ -59,11 +61,26 @@ class GridResults:
     directions: dict[str, str]
     missing: dict[str, dict[str, Any]]
     set_level: pd.DataFrame | None = None
+    costs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "length", "key", *COST_COLUMNS]))
 
 
 VDE_AGGREGATORS = {"vde_linear": "linear", "vde_log": "log"}
 AGGREGATOR_LABELS = {"start_end": "Δ {} ↓", "vde_linear": "VDE {} ↓", "vde_log": "VDE-log {} ↓"}
 FLOOR_ROW = "real vs real (floor)"
+
+
+# What a video of a row costs, from each run's compute record (bench/executors/compute.py).
+COST_COLUMNS = {"nfe": "NFE", "generate_seconds": "Generate s", "video_seconds": "Video s", "peak_memory_mb": "Peak MiB"}
+
+
+def run_costs(row: str, length: str, key: str, compute: dict[str, Any]) -> dict[str, Any]:
+    """One finished run's costs: NFE, generation seconds (decode included), the whole run's seconds
+    (generate, encode, metrics, write; loading the model is shared by a worker's runs), peak MiB."""
+    seconds = compute.get("seconds", {})
+    return {"row": row, "length": length, "key": key, "nfe": compute.get("network_evaluations", math.nan),
+            "generate_seconds": seconds.get("generate", math.nan),
+            "video_seconds": sum(seconds.get(p, 0.0) for p in ("generate", "encode", "metrics", "write")),
+            "peak_memory_mb": compute.get("peak_memory_mb", math.nan)}
 
 
 def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridResults:
@@ -74,13 +91,15 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
     """
     store = store or RunStore(grid.spec.store)
     provider = metric_provider(grid.spec.metrics.provider)
-    run_rows, stored, missing = [], {}, {}
+    run_rows, stored, missing, costs = [], {}, {}, []
     for run in grid.runs:
         status = store.status(run.key)
         run_rows.append({"row": run.row_name, "prompt": run.prompt.id, "seed": run.seed,
                          "length": run.length.name, "key": run.key, "state": status.state})
         if status.state != DONE or run.key in stored:
             continue
+        if "compute" in status.info:
+            costs.append(run_costs(run.row_name, run.length.name, run.key, status.info["compute"]))
         stale = stale_metrics(run, status)
         for metric in stale:
             entry = missing.setdefault(metric, {"runs": 0, "reason": STALE_REASON})
@@ -91,11 +110,12 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
                 entry["runs"] += 1
         stored[run.key] = measured_as_asked(store.read_metrics(run.key), run, stale).assign(video=run.key)
     runs = pd.DataFrame(run_rows, columns=["row", "prompt", "seed", "length", "key", "state"])
+    cost_frame = pd.DataFrame(costs, columns=["row", "length", "key", *COST_COLUMNS])
     done = runs[runs["state"] == DONE].drop(columns="state")
     score_columns = ["row", "prompt", "seed", "length", "key", "metric", "score", "drift"]
     if not stored:
         return GridResults(runs=runs, values=pd.DataFrame(), scores=pd.DataFrame(columns=score_columns),
-                           directions={}, missing=missing)
+                           directions={}, missing=missing, costs=cost_frame)
     all_values = pd.concat(stored.values(), ignore_index=True)
     drift = provider.drift(all_values)
     videos = all_values[all_values["kind"] == "video"][["video", "metric", "value"]].rename(
@@ -129,7 +149,7 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
         for metric, errors in set_level[set_level["kind"] == "error"].groupby("metric"):
             missing[f"{metric} (set)"] = {"runs": len(errors), "reason": errors["error"].iloc[0]}
     return GridResults(runs=runs, values=values, scores=scores.reset_index(drop=True),
-                       directions=directions, missing=missing, set_level=set_level)
+                       directions=directions, missing=missing, set_level=set_level, costs=cost_frame)
 
 
 def measured_as_asked(values: pd.DataFrame, run: Any, stale: tuple[str, ...]) -> pd.DataFrame:
@@ -157,13 +177,15 @@ def metric_label(metric: str) -> str:
     return metric.replace("_", " ").capitalize()
 
 
-def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | None = None,
+              cost: bool = False) -> pd.DataFrame:
     """The table in long form: one row per (length, variant, column), with mean, CI, n, best.
 
     Args:
         results: from `collect_results`.
         grid: the grid (row order, metric order, drift metrics).
         ratings: optional leaderboard with columns model, elo, rank (and simulated).
+        cost: add what a video costs (`COST_COLUMNS`, mean over the row's runs; lower is better).
 
     Metrics with scores in [0, 1] and their drift are in percent (others, such as NIQE, as
     they are); ELO in rating points; rank as is.
@@ -199,6 +221,11 @@ def summarise(results: GridResults, grid: ResolvedGrid, ratings: pd.DataFrame | 
                                               np.array([elo])), "simulated": simulated})
                     records.append({**_record(length.name, row, f"Rank{tag} ↓", "rank", "rating", "lower",
                                               np.array([rank])), "simulated": simulated})
+            if cost:
+                spent = results.costs[(results.costs["row"] == row) & (results.costs["length"] == length.name)]
+                for name, label in COST_COLUMNS.items():
+                    records.append(_record(length.name, row, f"{label} ↓", name, "cost", "lower",
+                                           spent[name].dropna().to_numpy(dtype=np.float64)))
         records += set_level_floor_records(results.set_level, length.name)
     summary = pd.DataFrame(records, columns=SUMMARY_COLUMNS)
     summary["best"] = False
@@ -312,6 +339,8 @@ def render(summary: pd.DataFrame, fmt: str = "md", title: str = "",
         table = wide_table(summary, length, fmt)
         n = summary.loc[(summary["length"] == length) & (summary["kind"] != "rating"), "n"]
         caption = f"{title} — {length} videos; percent, mean ± 95 % CI over {int(n.max()) if len(n) else 0} videos per row"
+        if (summary.loc[summary["length"] == length, "kind"] == "cost").any():
+            caption += "; cost columns per video in their own units"
         if summary.loc[summary["length"] == length, "simulated"].any():
             caption += "; ELO from SIMULATED judges, not human votes"
         if (summary.loc[summary["length"] == length, "kind"] == "set").any():
@@ -382,7 +411,7 @@ def find_ratings(grid: ResolvedGrid, out_dir: Path) -> pd.DataFrame | None:
 
 
 def write_tables(grid: ResolvedGrid, store: RunStore | None = None, out_root: str | Path = "results",
-                 ratings: pd.DataFrame | None = None) -> dict[str, Any]:
+                 ratings: pd.DataFrame | None = None, cost: bool = False) -> dict[str, Any]:
     """Collect, summarise and save a grid's table under results/<grid>/.
 
     Writes table.md, table.tex, table.csv (long form), summary.parquet, scores.parquet
@@ -396,7 +425,7 @@ def write_tables(grid: ResolvedGrid, store: RunStore | None = None, out_root: st
     results = collect_results(grid, store)
     if ratings is None:
         ratings = find_ratings(grid, out_dir)
-    summary = summarise(results, grid, ratings)
+    summary = summarise(results, grid, ratings, cost)
     title = f"{grid.name}"
     paths = {
         "md": out_dir / "table.md", "latex": out_dir / "table.tex", "csv": out_dir / "table.csv",

@@ -14,6 +14,8 @@ codec anything with `LatentCodec`'s encode/decode.
 
 from __future__ import annotations
 
+import inspect
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +26,10 @@ import torch
 
 from framepack.discrete_history import Codebook
 from framepack.flow_matching import SOLVERS, Guidance, sample, time_grid
-from framepack.generator import FrameSink, GenerationRequest, ProgressEvent
+from framepack.generator import FrameSink, GenerationCost, GenerationRequest, ProgressEvent
 from framepack.packed_group import PackedGroup
 from framepack.schedule import Schedule
+from framepack.section_cache import SectionCache
 from framepack.section_plan import (
     MISSING_MODES,
     ORDERS,
@@ -153,6 +156,10 @@ class FramePackGenerator:
         kv_cache: give the model a fresh `framepack.attention.KVCache` per section and branch, so
             the clean context is computed once per section instead of once per step (needs a model
             whose context does not attend to the noisy tokens).
+        section_cache: give a model whose call takes `section_cache` (`PackedDiT`) a fresh
+            `framepack.section_cache.SectionCache` per section and branch, so the work that only
+            depends on the section's context, conditioning and motion is done at its first step
+            (same frames, bit for bit; False recomputes it at every step, the reference path).
     """
 
     def __init__(
@@ -175,6 +182,7 @@ class FramePackGenerator:
         name: str | None = None,
         attention: str | None = None,
         kv_cache: bool = False,
+        section_cache: bool = True,
     ) -> None:
         self.schedule = Schedule.parse(schedule) if isinstance(schedule, str) else schedule
         self.order = order if order is not None else self.schedule.form
@@ -212,6 +220,7 @@ class FramePackGenerator:
         self.name = name if name is not None else default_name
         self.attention = attention
         self.kv_cache = kv_cache
+        self.section_cache = section_cache and _takes_argument(model, "section_cache")
         self.peak_buffer_frames = 0  # the largest history buffer of the last generate() call
 
     # -- planning ----------------------------------------------------------------------------------
@@ -274,10 +283,10 @@ class FramePackGenerator:
             motion = None
             if isinstance(self.model, SectionMotionModel):
                 motion = self.model.draw_motion(noise.shape, positions, context, inputs.cond, generator)
-            cond_fn = self._velocity_fn(inputs, positions, motion)
+            cond_fn = self._velocity_fn(inputs, positions, motion, request.cost)
             uncond_fn = None
             if self.guidance is not None and self.guidance.uses_unconditional:
-                uncond_fn = self._velocity_fn(self.unconditional(inputs, generator), positions, motion)
+                uncond_fn = self._velocity_fn(self.unconditional(inputs, generator), positions, motion, request.cost)
 
             def on_step(step: int, total: int, x: torch.Tensor, section: int = plan.section) -> None:
                 request.report(ProgressEvent("step", step + 1, total, section))
@@ -291,7 +300,10 @@ class FramePackGenerator:
                 del buffer[frame]
             self.peak_buffer_frames = max(self.peak_buffer_frames, len(buffer))
 
+            decode_started = time.perf_counter()
             decoded = self.codec.decode(latents)
+            if request.cost is not None:
+                request.cost.decode_seconds += time.perf_counter() - decode_started
             if decoded.ndim != 5 or decoded.shape[2] != frames:
                 raise ValueError(
                     f"codec.decode must give one frame per latent frame: {frames} latents gave shape {tuple(decoded.shape)}"
@@ -330,7 +342,8 @@ class FramePackGenerator:
             groups.append(PackedGroup(latents, positions, piece.kernel, tail_mode=piece.tail_mode))
         return groups
 
-    def _velocity_fn(self, inputs: SectionInputs, positions: torch.Tensor, motion: Any = None):
+    def _velocity_fn(self, inputs: SectionInputs, positions: torch.Tensor, motion: Any = None,
+                     cost: GenerationCost | None = None):
         options: dict[str, Any] = {}
         if motion is not None:
             options["motion"] = motion
@@ -340,9 +353,13 @@ class FramePackGenerator:
             from framepack.attention import KVCache  # only PackedDiT-like models take one
 
             options["kv_cache"] = KVCache()
+        if self.section_cache:
+            options["section_cache"] = SectionCache()
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             timesteps = t.to(x.dtype).expand(x.shape[0], x.shape[2]).to(x.device)
+            if cost is not None:
+                cost.network_evaluations += 1
             return self.model(x, positions, timesteps, inputs.context, inputs.cond, **options)
 
         return velocity
@@ -375,6 +392,15 @@ def _default_conditioner(model: Any) -> Conditioner:
         return encoder.condition(prompt, image_latent)
 
     return condition
+
+
+def _takes_argument(model: Any, name: str) -> bool:
+    """Whether calling `model` accepts keyword `name` (named, or through **kwargs)."""
+    try:
+        parameters = inspect.signature(model).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def _device_of(model: Any) -> torch.device:

@@ -25,12 +25,23 @@ class ProgressEvent:
     section: int | None = None
 
 
+@dataclass
+class GenerationCost:
+    """What generating cost, accumulated by the generator when a request carries one: network
+    evaluations (NFE: every model call, both guidance branches counted) and the seconds spent
+    decoding latents to frames (part of the generation's wall time)."""
+
+    network_evaluations: int = 0
+    decode_seconds: float = 0.0
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """What to generate.
 
     Images are uint8 arrays of shape (H, W, 3). `num_sections` counts sections of the
-    generator's own section length; `seed` alone determines the initial noise.
+    generator's own section length; `seed` alone determines the initial noise. A `cost`, when
+    given, is added to by the generator (see `GenerationCost`).
     """
 
     prompt: str
@@ -39,6 +50,7 @@ class GenerationRequest:
     num_sections: int = 2
     seed: int = 0
     on_progress: Callable[[ProgressEvent], None] | None = field(default=None, compare=False)
+    cost: GenerationCost | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.num_sections < 1:

@@ -23,6 +23,16 @@ def world_linear_codec() -> LabCodec:
     return codec
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (the CI box has 2 shared cores; the thread pool thrashes under
+    contention), the previous count afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def lab_checkpoint(tmp_path_factory):
     """A tiny lab FramePack checkpoint (`fp_inverted.safetensors`) with its sidecar and codec."""

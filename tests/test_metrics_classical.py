@@ -143,3 +143,24 @@ def test_niqe_and_piqe_score_strong_noise_and_blur_worse_at_64px():
         for metric in (ClarityPIQE(), ClarityNIQE()):
             clean, worse_noise, worse_blur = metric(frames).values
             assert worse_noise > clean and worse_blur > clean, (metric.name, path)
+
+
+def test_motion_and_dynamic_compute_each_frame_pairs_flow_once_with_the_same_scores(monkeypatch):
+    from metrics.classical import optical_flow
+
+    video = panning(frames=17)
+    monkeypatch.setattr(optical_flow, "_FLOWS", optical_flow.collections.OrderedDict())
+    motion, dynamic = get_metric("motion", "classical"), get_metric("dynamic", "classical")
+    created = []
+    real_create = cv2.DISOpticalFlow_create
+    monkeypatch.setattr(optical_flow.cv2, "DISOpticalFlow_create", lambda *a: created.append(1) or real_create(*a))
+    shared = (motion(video, "", None, 16.0).score, dynamic(video, "", None, 16.0).details["pairs_above"])
+    # 8 triplets need 8 forward (2k -> 2k+2) and 8 backward flows; dynamic's 8 pairs at stride 2
+    # are the forward ones
+    assert len(created) == 16
+    monkeypatch.setattr(optical_flow, "_FLOWS", optical_flow.collections.OrderedDict())
+    separate = [motion(video, "", None, 16.0).score]
+    monkeypatch.setattr(optical_flow, "_FLOWS", optical_flow.collections.OrderedDict())
+    separate.append(dynamic(video, "", None, 16.0).details["pairs_above"])
+    assert shared == tuple(separate)
+    assert not optical_flow.dis_flow(video[0], video[2]).flags.writeable

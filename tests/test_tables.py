@@ -139,3 +139,20 @@ def test_unfinished_runs_are_left_out_and_counted(finished_grid, tmp_path):
     assert (results.runs["state"] == "pending").sum() == 4
     summary = summarise(results, partial)
     assert (summary["n"] == 6).all()
+
+
+def test_cost_columns_are_the_mean_compute_record_of_each_rows_runs(finished_grid):
+    grid, _ = finished_grid
+    store = RunStore(grid.spec.store)
+    results = collect_results(grid, store)
+    assert len(results.costs) == len(results.runs[results.runs["state"] == "done"])
+    summary = summarise(results, grid, cost=True)
+    for row in grid.row_names:
+        records = [store.status(run.key).info["compute"] for run in grid.runs if run.row_name == row]
+        generate = np.mean([r["seconds"]["generate"] for r in records])
+        cell = summary[(summary["row"] == row) & (summary["metric"] == "generate_seconds")]
+        assert cell["mean"].item() == pytest.approx(generate)
+        assert cell["n"].item() == len(records) and cell["kind"].item() == "cost"
+    assert "Generate s ↓" in wide_table(summary, grid.spec.lengths[0].name).columns
+    assert "cost columns" in render(summary)
+    assert not (summarise(results, grid)["kind"] == "cost").any()  # only when asked

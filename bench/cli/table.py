@@ -18,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="print the table as markdown, LaTeX or CSV text (default: a table drawn for the "
                              "terminal); the files always hold all three")
     parser.add_argument("--results", default="results", metavar="DIR", help="output root (default results)")
+    parser.add_argument("--cost", action="store_true",
+                        help="add what a video costs: NFE, generation and whole-run seconds, peak memory (mean per row)")
     parser.set_defaults(func=main)
 
 
@@ -33,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
 
     report_skipped(grid, Console(stderr=True))
     store = RunStore(args.store or grid.spec.store)
-    tables = write_tables(grid, store, out_root=args.results)
+    tables = write_tables(grid, store, out_root=args.results, cost=args.cost)
     states = tables["results"].runs["state"].value_counts()
     if args.format:
         sys.stdout.write(tables["texts"][args.format])

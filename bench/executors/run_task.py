@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.executors.compute import ComputeRecord
 from bench.executors.provenance import provenance
 from bench.grid.providers import VALUE_COLUMNS, MetricUnavailable, check_value_frame
 from bench.grid.registry import generator_kind, load_plugins, metric_provider
@@ -139,8 +140,10 @@ class _CollectingSink:
         return np.concatenate([chunk for _, chunk in ordered], axis=0)
 
 
-def generate_frames(config: RunConfig, on_progress: ProgressFn | None = None) -> tuple[np.ndarray, int]:
-    """Run the row's generator for this run's prompt, seed and length; (frames, fps)."""
+def generate_frames(config: RunConfig, on_progress: ProgressFn | None = None,
+                    cost: Any = None) -> tuple[np.ndarray, int]:
+    """Run the row's generator for this run's prompt, seed and length; (frames, fps). A
+    `framepack.generator.GenerationCost` given as `cost` is added to by the generator."""
     from framepack.generator import GenerationRequest, ProgressEvent
 
     generator = _generator_for(config)
@@ -155,6 +158,7 @@ def generate_frames(config: RunConfig, on_progress: ProgressFn | None = None) ->
         num_sections=config.length.sections,
         seed=config.seed,
         on_progress=relay,
+        cost=cost,
     )
     sink = _CollectingSink()
     generator.generate(request, sink)
@@ -187,6 +191,18 @@ def score_frames(config: RunConfig, frames: np.ndarray, names: tuple[str, ...], 
     return values, missing
 
 
+def rescored_costs(generated: dict | None, rescore: dict) -> dict:
+    """A rescored run's compute record: the generation's phases and evaluations as first recorded,
+    metrics seconds summed over both measurements, the larger peak memory."""
+    if not generated:
+        return rescore
+    seconds = {**rescore["seconds"], **{k: v for k, v in generated["seconds"].items() if k != "metrics"}}
+    seconds["metrics"] = round(generated["seconds"].get("metrics", 0.0) + rescore["seconds"]["metrics"], 4)
+    seconds["write"] = round(generated["seconds"].get("write", 0.0) + rescore["seconds"]["write"], 4)
+    return {**rescore, "seconds": seconds, "network_evaluations": generated.get("network_evaluations", 0),
+            "peak_memory_mb": max(generated.get("peak_memory_mb", 0.0), rescore["peak_memory_mb"])}
+
+
 def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutcome:
     """Make sure run `task.config` is finished in the store; see the module docstring.
 
@@ -196,6 +212,7 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
     config = task.config
     store = RunStore(task.store_root)
     started = time.time()
+    compute = ComputeRecord().start()
     load_plugins(config.plugins)
     wanted = tuple(config.metrics.names)
     with store.lock(config.key):
@@ -213,30 +230,43 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                     frames = store.read_exact_frames(config.key)
                     fps = int(status.info.get("fps", 16))
                     old = store.read_metrics(config.key)
-                    values, missing = score_frames(config, frames, todo, fps, on_progress)
+                    with compute.phase("metrics"):
+                        values, missing = score_frames(config, frames, todo, fps, on_progress)
                     old = old[~old["metric"].isin(todo)]
                     values = pd.concat([old, values], ignore_index=True) if len(values) else old
                     missing = {**{k: v for k, v in status.info.get("missing_metrics", {}).items() if k not in todo},
                                **missing}
                     generation_seconds = status.info.get("generation_seconds")
-                    compute = status.info.get("compute")
                 else:
-                    store.reset(config.key)
-                    store.write_config(config.key, config.to_record())
-                    generation_started = time.time()
-                    frames, fps = generate_frames(config, on_progress)
-                    generation_seconds = round(time.time() - generation_started, 3)
-                    # Full-scale generators count network evaluations and blocks a step cache skipped.
-                    compute = getattr(_generator_for(config), "last_compute", None) or None
+                    from framepack.generator import GenerationCost
+
+                    with compute.phase("write"):
+                        store.reset(config.key)
+                        store.write_config(config.key, config.to_record())
+                    with compute.phase("load"):
+                        generator = _generator_for(config)
+                    cost = GenerationCost()
+                    with compute.phase("generate"):
+                        frames, fps = generate_frames(config, on_progress, cost)
+                    compute.seconds["decode"] = cost.decode_seconds
+                    compute.network_evaluations = cost.network_evaluations
+                    # Full-scale generators report their own work (evaluations, blocks a step cache skipped).
+                    compute.generator = dict(getattr(generator, "last_compute", None) or {})
+                    generation_seconds = round(compute.seconds["generate"], 3)
                     if config.keep_frames:
-                        store.write_frames(config.key, frames)
-                    store.write_video(config.key, frames, fps)
-                    values, missing = score_frames(config, frames, wanted, fps, on_progress)
+                        with compute.phase("write"):
+                            store.write_frames(config.key, frames)
+                    with compute.phase("encode"):
+                        store.write_video(config.key, frames, fps)
+                    with compute.phase("metrics"):
+                        values, missing = score_frames(config, frames, wanted, fps, on_progress)
             measured = sorted(set(values["metric"])) if len(values) else []
-            store.write_metrics(config.key, values)
+            with compute.phase("write"):
+                store.write_metrics(config.key, values)
+            costs = compute.finish()
             if action == RESCORED:
-                store.write_config(config.key, config.to_record())
-            store.write_json(config.key, "provenance.json", provenance(config, task.executor, started, compute))
+                costs = rescored_costs(status.info.get("compute"), costs)
+            store.write_json(config.key, "provenance.json", provenance(config, task.executor, started, costs))
             store.mark_done(config.key, {
                 "row_name": config.row_name,
                 "metrics": measured,
@@ -246,8 +276,8 @@ def execute_run(task: RunTask, on_progress: ProgressFn | None = None) -> RunOutc
                 "frames": int(len(frames)),
                 "fps": fps,
                 "generation_seconds": generation_seconds,
-                "compute": compute,
                 "seconds": round(time.time() - started, 3),
+                "compute": costs,
             })
         except Exception as error:  # the grid goes on; the folder says what happened
             if action == GENERATED:

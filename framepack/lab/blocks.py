@@ -63,11 +63,16 @@ class CrossAttention(nn.Module):
         self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor) -> torch.Tensor:
+    def memory_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of the memory (B, heads, L, head_dim) each; constant within a section."""
+        k, v = self.kv(memory).view(memory.shape[0], memory.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        return self.k_norm(k), v
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
+                memory_kv: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         batch, tokens, dim = x.shape
         q = self.q_norm(self.q(x).view(batch, tokens, self.heads, -1).transpose(1, 2))
-        k, v = self.kv(memory).view(batch, memory.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
-        k = self.k_norm(k)
+        k, v = self.memory_kv(memory) if memory_kv is None else memory_kv
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=memory_mask[:, None, None, :])
         return self.out(attended.transpose(1, 2).reshape(batch, tokens, dim))
 
@@ -103,15 +108,17 @@ class DiTBlock(nn.Module):
         memory: torch.Tensor,
         memory_mask: torch.Tensor,
         prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+        memory_kv: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        # (B, S, 6·dim) per slot; "1 + scale" is folded in before gathering to tokens
+        # (B, S, 6·dim) per slot; "1 + scale" is folded in before gathering to tokens (index_select:
+        # the same values as [:, slots], an order of magnitude faster on the CPU)
         modulation = self.modulation(slot_condition)
         shift1, scale1, gate1, shift2, scale2, gate2 = modulation.chunk(6, dim=-1)
-        per_token = torch.cat([shift1, 1 + scale1, gate1, shift2, 1 + scale2, gate2], dim=-1)[:, slots]
+        per_token = torch.cat([shift1, 1 + scale1, gate1, shift2, 1 + scale2, gate2], dim=-1).index_select(1, slots)
         shift1, scale1, gate1, shift2, scale2, gate2 = per_token.chunk(6, dim=-1)
         attended, own_kv = self.attn(torch.addcmul(shift1, self.norm1(x), scale1), rotations, mask, prefix)
         x = torch.addcmul(x, gate1, attended)
-        x = x + self.cross(self.norm_cross(x), memory, memory_mask)
+        x = x + self.cross(self.norm_cross(x), memory, memory_mask, memory_kv)
         x = torch.addcmul(x, gate2, self.mlp(torch.addcmul(shift2, self.norm2(x), scale2)))
         return x, own_kv
 

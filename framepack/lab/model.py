@@ -55,6 +55,7 @@ from framepack.packing import (
     unpatchify_k1,
 )
 from framepack.rope import RopeSpec, rotation
+from framepack.section_cache import SectionCache, cached
 
 __all__ = ["PackedDiT", "PackedDiTConfig", "LabConditioning", "KVCache", "CheckpointNotFoundError", "preconditioning"]
 
@@ -376,6 +377,7 @@ class PackedDiT(nn.Module):
         block_frames: int | None = None,
         motion: SectionMotion | None = None,
         return_anchors: bool = False,
+        section_cache: SectionCache | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Anchors]:
         """Predict the flow-matching velocity of the noisy section, anchored on the context.
 
@@ -389,6 +391,11 @@ class PackedDiT(nn.Module):
             motion: (`motion_prior` models only) the section's motion (`draw_motion`, or the true one
                 in training); None: the prior's most likely velocity and its own membership.
             return_anchors: also return the `Anchors` (for the motion prior's training losses).
+            section_cache: a `framepack.section_cache.SectionCache` shared by the calls of one section
+                (the sampler's steps): what depends only on the context, conditioning, positions and
+                motion (the anchors and their warp, the conditioning memory and its cross-attention
+                keys/values, the context's embeddings, RoPE) is computed at the first call and reused,
+                bit for bit.
 
         Returns:
             (B, C, F, H, W) velocity v = noise − x0 (and the `Anchors` with `return_anchors`).
@@ -397,10 +404,13 @@ class PackedDiT(nn.Module):
             raise ValueError("motion needs a model with motion_prior: true")
         indices = torch.as_tensor(noisy_indices)
         self._check_inputs(noisy, indices, timesteps, context, cond, attention)
-        anchors = self.anchors(noisy, indices, context, cond, motion, with_logits=return_anchors)
+        anchors = cached(None if return_anchors else section_cache, ("anchors", tuple(noisy.shape), noisy.dtype),
+                         (indices, *context, cond, motion),
+                         lambda: self.anchors(noisy, indices, context, cond, motion, with_logits=return_anchors))
         t = _per_frame(timesteps, noisy)
         residual = noisy - (1 - t) * anchors.moved  # the noisy residual r_t around the (moved) anchor
-        native = self.backbone(residual, noisy_indices, timesteps, context, cond, attention, kv_cache, block_frames)
+        native = self.backbone(residual, indices, timesteps, context, cond, attention, kv_cache, block_frames,
+                               section_cache)
         # x0_hat = a + c_skip·r_t + c_out·F, v = (x_t − x0_hat) / t, simplified so that t = 0 is exact
         # (1 − c_skip = t(2t − 1)/n², c_out / t = 1/n)
         norm_sq = (1 - t) ** 2 + t**2
@@ -476,12 +486,18 @@ class PackedDiT(nn.Module):
         noisy_indices: torch.Tensor,
         timesteps: torch.Tensor,
         context: Sequence[PackedGroup],
+        section_cache: SectionCache | None = None,
     ) -> tuple[TokenBlock, int]:
         """The packed token sequence [coarsest context … k1 context | noisy] and its context length."""
         noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
         noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
-        sequence = concat_blocks([*(self._embed_context(g) for g in context_order(context)), noisy_block])
+        sequence = concat_blocks([*self._context_blocks(context_order(context), section_cache), noisy_block])
         return sequence, sequence.num_tokens - noisy_block.num_tokens
+
+    def _context_blocks(self, ordered: Sequence[PackedGroup], section_cache: SectionCache | None) -> list[TokenBlock]:
+        """The context groups' token blocks, each embedded once per section when a cache is given."""
+        return [cached(section_cache, ("context", i), (group,), lambda group=group: self._embed_context(group))
+                for i, group in enumerate(ordered)]
 
     def backbone(
         self,
@@ -493,6 +509,7 @@ class PackedDiT(nn.Module):
         attention: str = "full",
         kv_cache: KVCache | None = None,
         block_frames: int | None = None,
+        section_cache: SectionCache | None = None,
     ) -> torch.Tensor:
         """The DiT's own output F (B, C, F, H, W) for a noisy input (`forward` gives it the residual).
 
@@ -502,6 +519,7 @@ class PackedDiT(nn.Module):
                 does not attend to noisy tokens (causal / block-causal with context before the section).
             block_frames: frames per block for "block_causal", counted from the first noisy frame;
                 default: the section's F.
+            section_cache: see `forward`.
         """
         noisy_indices = torch.as_tensor(noisy_indices, dtype=torch.long, device=noisy.device)
         timesteps = self._check_inputs(noisy, noisy_indices, timesteps, context, cond, attention)
@@ -510,19 +528,22 @@ class PackedDiT(nn.Module):
         if block_frames < 1:
             raise ValueError(f"block_frames must be >= 1, got {block_frames}")
         masking = {"mode": attention, "block_origin": float(noisy_indices.min()), "block_frames": block_frames}
-        memory, memory_mask, pooled = self._condition_memory(cond)
+        memory, memory_mask, pooled = cached(section_cache, "memory", (cond,), lambda: self._condition_memory(cond))
+        memory_kvs = cached(section_cache, "memory_kv", (cond,),
+                            lambda: [block.cross.memory_kv(memory) for block in self.blocks])
         if kv_cache is None:
-            sequence, num_context = self.pack(noisy, noisy_indices, timesteps, context)
+            sequence, num_context = self.pack(noisy, noisy_indices, timesteps, context, section_cache)
             mask = attention_mask(sequence.times, sequence.times, **masking)
             x, condition = sequence.tokens, self._slot_condition(sequence, pooled)
-            rotations = rotation(sequence.angles)
-            for block in self.blocks:
-                x, _ = block(x, condition, sequence.slots, rotations, mask, memory, memory_mask)
+            rotations = cached(section_cache, ("rotations", tuple(noisy.shape[2:])), (noisy_indices, *context),
+                               lambda: rotation(sequence.angles))
+            for block, memory_kv in zip(self.blocks, memory_kvs, strict=True):
+                x, _ = block(x, condition, sequence.slots, rotations, mask, memory, memory_mask, memory_kv=memory_kv)
             x, noisy_condition = x[:, num_context:], condition[:, sequence.slots[num_context:]]
         else:
             noisy_block = embed_grid(noisy, noisy_indices, timesteps, self.noisy_embedding, self.rope)
             x, noisy_condition = self._forward_cached(noisy_block, context_order(context), cond, masking,
-                                                      memory, memory_mask, pooled, kv_cache)
+                                                      memory, memory_mask, pooled, kv_cache, section_cache, memory_kvs)
         shift, scale = self.final_modulation(noisy_condition).chunk(2, dim=-1)
         hidden = self.final_norm(x) * (1 + scale) + shift
         return unpatchify_k1(self.final_proj(hidden), frames, (height, width), channels)
@@ -537,9 +558,11 @@ class PackedDiT(nn.Module):
         memory_mask: torch.Tensor,
         pooled: torch.Tensor,
         kv_cache: KVCache,
+        section_cache: SectionCache | None,
+        memory_kvs: Sequence[tuple[torch.Tensor, torch.Tensor]],
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Context through the blocks once (or from the cache), then the noisy tokens against it."""
-        context_blocks = [self._embed_context(g) for g in ordered]
+        context_blocks = self._context_blocks(ordered, section_cache)
         context = concat_blocks(context_blocks) if context_blocks else None
         if context is not None:
             sees_noisy = attention_mask(context.times, noisy_block.times, **masking)
@@ -564,8 +587,9 @@ class PackedDiT(nn.Module):
                 condition = self._slot_condition(context, pooled)
                 layers = []
                 rotations = rotation(context.angles)
-                for block in self.blocks:
-                    x, own_kv = block(x, condition, context.slots, rotations, context_mask, memory, memory_mask)
+                for block, memory_kv in zip(self.blocks, memory_kvs, strict=True):
+                    x, own_kv = block(x, condition, context.slots, rotations, context_mask, memory, memory_mask,
+                                      memory_kv=memory_kv)
                     layers.append(own_kv)
                 kv_cache.store(key, layers, context.times)
         else:
@@ -578,9 +602,9 @@ class PackedDiT(nn.Module):
             mask = attention_mask(noisy_block.times, key_times, **masking)
         x = noisy_block.tokens
         rotations = rotation(noisy_block.angles)
-        for index, block in enumerate(self.blocks):
+        for index, (block, memory_kv) in enumerate(zip(self.blocks, memory_kvs, strict=True)):
             prefix = kv_cache.layers[index] if context is not None else None
-            x, _ = block(x, condition, noisy_block.slots, rotations, mask, memory, memory_mask, prefix)
+            x, _ = block(x, condition, noisy_block.slots, rotations, mask, memory, memory_mask, prefix, memory_kv)
         return x, condition[:, noisy_block.slots]
 
     # -- persistence ------------------------------------------------------------------------------
