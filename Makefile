@@ -4,6 +4,8 @@
 # and `make docs`: build the documentation site (mkdocs, --strict: a broken link fails).
 PYTHON ?= python3.11
 VENV ?= .venv
+# Parallel runs for `make demo`: one per core (every executor gives the same frames; docs/reliability.md).
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
@@ -22,7 +24,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 demo: setup
-	$(VENV)/bin/fpbench demo
+	$(VENV)/bin/fpbench demo --jobs $(JOBS)
 
 test: setup
 	$(PY) -m pytest -q

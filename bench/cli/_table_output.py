@@ -31,6 +31,11 @@ def row_text(row: str) -> Text:
     return text
 
 
+def column_width(column: str, cells: list[str]) -> int:
+    """A column's width: its widest cell or header word (the header wraps between words)."""
+    return max([len(word) for word in column.split()] + [len(cell) for cell in cells])
+
+
 def column_groups(columns: list[str], cells: dict[str, list[str]], room: int) -> list[list[str]]:
     """Split columns into consecutive groups that fit `room` characters side by side, so a narrow
     terminal gets more tables instead of cut-off numbers. A column needs its widest cell or header
@@ -38,7 +43,7 @@ def column_groups(columns: list[str], cells: dict[str, list[str]], room: int) ->
     groups: list[list[str]] = [[]]
     used = 0
     for column in columns:
-        need = max([len(word) for word in column.split()] + [len(cell) for cell in cells[column]]) + 3
+        need = column_width(column, cells[column]) + 3
         if groups[-1] and used + need > room:
             groups.append([])
             used = 0
@@ -70,7 +75,7 @@ def terminal_tables(summary: pd.DataFrame, title: str, width: int = 120) -> list
                 table = Table(title=f"{title} — {length} videos: {heading}", caption=caption, title_justify="left")
                 table.add_column("variant", min_width=16, overflow="fold")
                 for column in group:
-                    table.add_column(column, justify="right", no_wrap=True)
+                    table.add_column(column, justify="right", min_width=column_width(column, texts[column]))
                 for row in rows:
                     table.add_row(row_text(row), *(by_cell.get((row, c), Text("–")) for c in group))
                 tables.append(table)

@@ -38,7 +38,12 @@ def add_parser(subparsers) -> None:
     context.add_argument("--threads", type=int, default=1, help="torch CPU threads while timing (default 1)")
     context.set_defaults(func=run_context)
     throughput = benchmarks.add_parser(
-        "throughput", help="per-phase seconds per video and lever, projected study and demo wall time")
+        "throughput", help="per-phase seconds per video and lever, projected study and demo wall time",
+        description="Measures, in one run, where a lab video's time goes (load, generate, decode, encode, metrics, "
+                    "write) before and after each speed lever, one video of every row of both paper grids, one "
+                    "vs two worker processes, the projected wall time of the whole lab study and the demo's wall "
+                    "time; writes throughput.json and throughput.md (docs/throughput.md). Run it on an idle "
+                    "machine: it reports how many cores were free.")
     throughput.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
     throughput.add_argument("--quick", action="store_true",
                             help="2-section videos (the projection scales them to 12) and 2 videos per worker test")
