@@ -86,3 +86,18 @@ def isolated_weight_roots(tmp_path, monkeypatch):
     torch.manual_seed(0)
     yield tmp_path
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def dlib_identity_and_face():
+    """The dlib identity metric on its real CC0 weights and a real face (skimage's astronaut);
+    skipped, with the reason, where dlib or its weights are not installed."""
+    pytest.importorskip("dlib")
+    data = pytest.importorskip("skimage.data")
+    from metrics import get_metric
+
+    metric = get_metric("identity_dlib", "paper")
+    available, reason = metric.available()
+    if not available:
+        pytest.skip(reason)
+    return metric, data.astronaut()[:300, 100:340]

@@ -230,17 +230,13 @@ def test_insightface_identity_loads_random_onnx_models_from_the_insightface_root
     assert np.all(different.values < 0.9999)
 
 
-def test_dlib_identity_with_real_cc0_weights_same_person_stays_below_0_6():
-    pytest.importorskip("dlib")
-    data = pytest.importorskip("skimage.data")
-    metric = get_metric("identity_dlib", "paper")
-    available, reason = metric.available()
-    if not available:
-        pytest.skip(reason)
-    face = data.astronaut()[:300, 100:340]
+def test_dlib_identity_with_real_cc0_weights_same_person_stays_below_0_6(dlib_identity_and_face):
+    metric, face = dlib_identity_and_face
     frames = np.stack([np.roll(face, shift, axis=1) for shift in (0, 3, 6)])
     result = metric(frames)
     assert result.details["same_person_share"] == 1.0 and result.score < 0.3
+    from skimage import data
+
     cat = np.stack([data.chelsea()[:240, :240]] * 3)
     with pytest.raises(ValueError, match="face was found in 0 of 3 frames"):
         metric(cat)

@@ -106,14 +106,8 @@ def test_a_bad_file_streamed_is_an_error_row(tmp_path):
     assert len(rows) == 1 and "broken.mp4" in rows["error"].iloc[0]
 
 
-def test_identity_streamed_keeps_the_first_face_of_the_video_as_reference():
-    pytest.importorskip("dlib")
-    data = pytest.importorskip("skimage.data")
-    metric = get_metric("identity_dlib", "paper")
-    available, reason = metric.available()
-    if not available:
-        pytest.skip(reason)
-    face = data.astronaut()[:300, 100:340]
+def test_identity_streamed_keeps_the_first_face_of_the_video_as_reference(dlib_identity_and_face):
+    metric, face = dlib_identity_and_face
     video = np.stack([np.roll(face, shift, axis=1) for shift in (0, 3, 6, 9, 12)])
     whole = metric(video)
     streamed = metric.stream(chunks_of(video, 2))
