@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   — create .venv, install, run the lab demo
 #   make test   — create .venv, install, run the test suite
+# `make study`: both paper tables at lab scale (results/paper-table1/, results/paper-table2/; resumable).
 # and `make docs`: build the documentation site (mkdocs, --strict: a broken link fails).
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -9,7 +10,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup demo test lint docs
+.PHONY: setup demo study test lint docs
 
 setup: $(VENV)/.installed
 
@@ -25,6 +26,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 demo: setup
 	$(VENV)/bin/fpbench demo --jobs $(JOBS)
+
+study: setup
+	$(VENV)/bin/fpbench study --jobs $(JOBS)
 
 test: setup
 	$(PY) -m pytest -q

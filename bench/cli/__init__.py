@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = [
     "status",
     "table",
     "demo",
+    "study",
     "votes",
     "rate",
     "agreement",
