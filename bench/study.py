@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from typing import Any
 from bench.atomic_files import atomic_write_text
 from bench.demo import DemoResult, run_demo
 from bench.executors.provenance import git_revision, machine
-from bench.grid import load_and_resolve
+from bench.grid import ResolvedGrid, load_and_resolve
+from bench.run_store import RunStore
 
 STUDY_GRIDS = ("grids/paper-table1.yaml", "grids/paper-table2.yaml")
 
@@ -33,6 +35,26 @@ class StudyResult:
     comparisons: list[Path]
     record: Path
     seconds: float
+
+
+def write_code_record(grid: ResolvedGrid, store: RunStore, path: Path) -> dict[str, Any]:
+    """How a table's runs were made, from each run's provenance.json: the code revisions (and
+    how many runs each made), runs made from a tree with uncommitted changes, package versions."""
+    revisions: Counter[str] = Counter()
+    dirty, packages = 0, {}
+    for key in dict.fromkeys(run.key for run in grid.runs):
+        file = store.path(key, "provenance.json")
+        if not file.is_file():
+            continue
+        record = json.loads(file.read_text())
+        git = record.get("git") or {}
+        revisions[str(git.get("revision"))] += 1
+        dirty += bool(git.get("dirty"))
+        packages = record.get("packages") or packages
+    code = {"grid": grid.name, "runs": sum(revisions.values()), "revisions": dict(revisions.most_common()),
+            "runs_from_uncommitted_changes": dirty, "packages": packages}
+    atomic_write_text(path, json.dumps(code, indent=2) + "\n")
+    return code
 
 
 def run_study(grids: tuple[str, ...] | list[str] = STUDY_GRIDS, overrides: tuple[str, ...] | list[str] = (),
@@ -62,6 +84,7 @@ def run_study(grids: tuple[str, ...] | list[str] = STUDY_GRIDS, overrides: tuple
                           progress=progress, rating=rating)
         out_dir = result.tables["paths"]["md"].parent
         comparisons.append(write_comparisons(out_dir))
+        write_code_record(result.grid, RunStore(store_root or result.grid.spec.store), out_dir / "provenance.json")
         tables.append(result)
         timings[result.grid.name] = {
             "grid": str(grid_path),

@@ -94,6 +94,8 @@ def test_study_writes_each_table_its_comparisons_and_a_record_and_resumes(tmp_pa
         folder = tmp_path / "results" / name
         assert (folder / "table.md").is_file() and (folder / "ratings" / "ratings.parquet").is_file()
         assert (folder / "comparisons.md").read_text().startswith(f"# {name}: paired comparisons")
+        code = json.loads((folder / "provenance.json").read_text())
+        assert code["runs"] == 4 and sum(code["revisions"].values()) == 4 and "torch" in code["packages"]
     record = json.loads((tmp_path / "results" / "study.json").read_text())
     assert record["command"] == "fpbench study" and set(record["grids"]) == {"table-a", "table-b"}
     assert record["grids"]["table-a"]["runs"] == 4 and record["grids"]["table-b"]["failed"] == 0
