@@ -59,7 +59,7 @@ def write_code_record(grid: ResolvedGrid, store: RunStore, path: Path) -> dict[s
 
 def run_study(grids: tuple[str, ...] | list[str] = STUDY_GRIDS, overrides: tuple[str, ...] | list[str] = (),
               executor: Any = None, store_root: str | None = None, results_root: str | Path = "results",
-              progress: bool = True, rating: bool = True, jobs: int = 1) -> StudyResult:
+              progress: bool = True, rating: bool = True, jobs: int = 1, skip_missing: bool = False) -> StudyResult:
     """Run every grid of the study and write its results under results_root/<grid>/.
 
     Args:
@@ -71,17 +71,18 @@ def run_study(grids: tuple[str, ...] | list[str] = STUDY_GRIDS, overrides: tuple
         progress: draw progress bars.
         rating: run the SIMULATED-judge rating rounds.
         jobs: parallel runs of `executor`, recorded in study.json.
+        skip_missing: leave out rows whose checkpoint is missing (each `DemoResult.grid.skipped_rows`).
     """
     from bench.analysis.study_comparisons import write_comparisons
 
     for grid_path in grids:  # every grid valid before any work
-        load_and_resolve(grid_path, overrides)
+        load_and_resolve(grid_path, overrides, skip_missing=skip_missing)
     started = time.time()
     tables, comparisons, timings = [], [], {}
     for grid_path in grids:
         table_started = time.time()
         result = run_demo(grid_path, overrides, executor=executor, store_root=store_root, results_root=results_root,
-                          progress=progress, rating=rating)
+                          progress=progress, rating=rating, skip_missing=skip_missing)
         out_dir = result.tables["paths"]["md"].parent
         comparisons.append(write_comparisons(out_dir))
         write_code_record(result.grid, RunStore(store_root or result.grid.spec.store), out_dir / "provenance.json")
@@ -91,6 +92,7 @@ def run_study(grids: tuple[str, ...] | list[str] = STUDY_GRIDS, overrides: tuple
             "seconds": round(time.time() - table_started, 1),
             "runs": len(result.grid.runs),
             "failed": len(result.summary.failed),
+            "skipped_rows": sorted(result.grid.skipped_rows),
         }
     seconds = time.time() - started
     record = Path(results_root) / "study.json"

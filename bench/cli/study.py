@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_executor_arguments
+from bench.cli._grid_args import add_executor_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="override a value of every grid, e.g. --set prompts.count=4 (a smaller study)")
     parser.add_argument("--store", default=None, metavar="DIR",
                         help="run store folder (default: the grids' `store:`, usually runs/)")
+    parser.add_argument("--skip-missing", action="store_true",
+                        help="leave out rows whose checkpoint is missing (listed loudly) instead of failing")
     add_executor_arguments(parser)
     parser.add_argument("--results", default="results", metavar="DIR",
                         help="where the tables go: DIR/paper-table1/, DIR/paper-table2/ (default results)")
@@ -46,9 +48,10 @@ def main(args: argparse.Namespace) -> int:
     executor = make_executor(args.executor, jobs=args.jobs, address=args.address)
     result = run_study(args.grids or STUDY_GRIDS, args.overrides, executor=executor, store_root=args.store,
                        results_root=args.results, progress=not args.no_progress, rating=not args.no_rating,
-                       jobs=args.jobs)
+                       jobs=args.jobs, skip_missing=args.skip_missing)
     failed = 0
     for table, comparisons in zip(result.tables, result.comparisons, strict=True):
+        report_skipped(table.grid, console)
         print_tables(console, table.tables["summary"], table.grid.name, table.tables["results"].missing)
         for outcome in table.summary.failed:
             console.print(f"[red]failed[/] {escape(outcome.row_name)} {outcome.key}: {escape(str(outcome.error))}",
