@@ -46,6 +46,7 @@ from metrics.lab.perceptor import LabPerceptor
 FRAMEPACK_ROWS = {name: f"results/checkpoints/{name}.safetensors" for name in (
     "fp_inverted", "fp_vanilla", "fp_vanilla_d", "fp_anti_drifting_endpoint",  # the four demo rows
     "fp_inverted_d", "fp_vanilla_g4", "fp_vanilla_g1", "fp_inverted_g4", "fp_inverted_ta", "fp_inverted_tc",
+    "fp_vanilla_dup_k1", "fp_inverted_dup_k1",
 )}
 BASELINE_ROWS = {name: f"results/checkpoints/{name}.safetensors" for name in (
     "bl_repeated_i2v", "bl_anchor_frames", "bl_causal_attention", "bl_noisy_history_random",
