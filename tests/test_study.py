@@ -110,3 +110,22 @@ def test_study_writes_each_table_its_comparisons_and_a_record_and_resumes(tmp_pa
 def test_study_cli_refuses_zero_jobs_without_a_traceback(capsys):
     assert bench.cli.main(["study", "--jobs", "0"]) == 2
     assert "--jobs must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_comparisons_figure_draws_one_line_per_pair_and_marks_significance(tmp_path):
+    from bench.figures.comparisons import comparisons_figure, draw_comparisons
+
+    rng = np.random.default_rng(2)
+    base = rng.uniform(0.3, 0.7, 40)
+    scores = scores_of({INVERTED: base, VANILLA: base + 0.05 + rng.normal(0, 0.01, 40),
+                        VANILLA_D: base + rng.normal(0, 0.02, 40)})
+    table = compare_questions(scores, {"clarity": "higher"})
+    figure = draw_comparisons(table, "t")
+    score_axis = figure.axes[0]
+    assert len(score_axis.get_yticklabels()) == len(table.drop_duplicates(["question", "row", "against"]))
+    markers = [line for line in score_axis.lines if line.get_marker() == "o"]
+    filled = [line.get_markerfacecolor() != "white" for line in markers]
+    assert filled == table[table["value"] == "score"]["significant"].tolist()
+    written = comparisons_figure(table, tmp_path / "figures" / "comparisons", "t")
+    assert [path.suffix for path in written] == [".png", ".pdf"] and all(path.stat().st_size > 1000 for path in written)
+    assert comparisons_figure(table.iloc[0:0], tmp_path / "empty") == []

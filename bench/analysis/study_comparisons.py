@@ -7,7 +7,8 @@ against, in the table's units) with a bootstrap 95 % interval, a sign-flip permu
 Holm's correction across every test of the question. Pairs whose rows are not in the table are left
 out, so the module works on a shrunken grid too.
 
-Written beside the table as comparisons.parquet (long form) and comparisons.md by `fpbench study`.
+Written beside the table as comparisons.parquet (long form), comparisons.md and the forest plot
+figures/comparisons.png (`bench.figures.comparisons`) by `fpbench study`.
 """
 
 from __future__ import annotations
@@ -133,12 +134,15 @@ def comparisons_markdown(table: pd.DataFrame, title: str) -> str:
 
 
 def write_comparisons(results: str | Path) -> Path:
-    """Compare the questions on a results folder (results/<grid>/); writes comparisons.parquet and
-    comparisons.md there and returns the markdown's path."""
+    """Compare the questions on a results folder (results/<grid>/); writes comparisons.parquet,
+    comparisons.md and figures/comparisons.png (and .pdf) there and returns the markdown's path."""
+    from bench.figures.comparisons import comparisons_figure
+
     folder = load_results(results)
     table = compare_questions(folder.scores, folder.directions)
     out = Path(results)
     atomic_write(out / "comparisons.parquet", lambda stream: table.to_parquet(stream, index=False))
+    comparisons_figure(table, out / "figures" / "comparisons", folder.name)
     path = out / "comparisons.md"
     atomic_write_text(path, comparisons_markdown(table, folder.name) if len(table) else
                       f"# {folder.name}: paired comparisons\n\nNo question of the study has both its rows here.\n")
