@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_executor_arguments, report_skipped
+from bench.cli._grid_args import add_executor_arguments, add_grid_arguments, report_skipped
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -20,12 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "before any work; an interrupted study resumes from the run store.")
     parser.add_argument("--grid", dest="grids", action="append", default=None, metavar="GRID",
                         help="run only this grid (repeatable; default both paper tables)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a value of every grid, e.g. --set prompts.count=4 (a smaller study)")
-    parser.add_argument("--store", default=None, metavar="DIR",
-                        help="run store folder (default: the grids' `store:`, usually runs/)")
-    parser.add_argument("--skip-missing", action="store_true",
-                        help="leave out rows whose checkpoint is missing (listed loudly) instead of failing")
+    add_grid_arguments(parser, grid_required=False)  # --set (applied to every grid), --store, --skip-missing
     add_executor_arguments(parser)
     parser.add_argument("--results", default="results", metavar="DIR",
                         help="where the tables go: DIR/paper-table1/, DIR/paper-table2/ (default results)")
