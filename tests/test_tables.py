@@ -121,6 +121,9 @@ def test_write_tables_saves_every_format_and_reaggregates_in_seconds(finished_gr
         assert (folder / name).is_file(), name
     assert len(pd.read_parquet(folder / "scores.parquet")) == 12 * 2
     pd.testing.assert_frame_equal(pd.read_parquet(folder / "summary.parquet"), out["summary"])
+    stored = pd.read_parquet(folder / "values.parquet")
+    assert stored["value"].dtype == "float32"  # half the bytes of the largest file of a results folder
+    assert np.allclose(stored["value"], out["results"].values["value"], rtol=1e-6, equal_nan=True)
     assert seconds < 10, f"re-aggregating 12 runs took {seconds:.1f} s"
 
 
