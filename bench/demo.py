@@ -199,11 +199,12 @@ def run_demo(grid_path: str | Path = DEFAULT_GRID, overrides: tuple[str, ...] | 
     if rating and grid.spec.rating.enabled and grid.spec.rating.judges == "simulated":
         report = simulated_rating_round(results, grid, out_dir)
     tables = write_tables(grid, store, out_root=results_root,
-                          ratings=report.leaderboard if report is not None else None)
+                          ratings=report.leaderboard if report is not None else None, results=results)
     figure = demo_figure(grid, tables["results"], store, out_dir / "demo.png")
     if paper_figures:
         from bench.figures import grid_figures
 
-        grid_figures(grid_path, results_root=results_root, store=store.root, overrides=overrides)
+        grid_figures(grid_path, results_root=results_root, store=store.root, overrides=overrides,
+                     refresh_tables=False)
     return DemoResult(grid=grid, summary=summary, tables=tables, ratings=report, figure=figure,
                       seconds=time.time() - started)

@@ -122,3 +122,27 @@ def test_shipped_grids_are_valid_and_name_known_schedules_and_metrics(grid_file,
         assert "results/checkpoints/" in error.path
     else:
         assert len(grid.rows) == len(spec.rows)
+
+
+def test_demo_reads_the_run_store_once(tmp_path, monkeypatch):
+    """Tables, ratings and figures share one read of the finished runs (a paper table's read takes
+    minutes): the demo neither re-collects for its tables nor refreshes them before the figures."""
+    import bench.demo
+    import bench.tables
+
+    calls = []
+    original = bench.tables.collect_results
+
+    def counting(grid, store=None):
+        calls.append(grid.name)
+        return original(grid, store)
+
+    monkeypatch.setattr(bench.tables, "collect_results", counting)
+    monkeypatch.setattr(bench.demo, "collect_results", counting)
+    path = fake_demo_grid(tmp_path)
+    result = run_demo(path, results_root=tmp_path / "results", progress=False)
+    assert calls == ["fake-demo"]
+    drawn = json.loads((tmp_path / "results" / "fake-demo" / "figures" / "figures.json").read_text())
+    assert "table refresh" not in drawn.get("notes", {})
+    assert {"drift_long", "samples_long"} <= set(drawn["figures"])  # frames still read from the store
+    assert result.tables["results"].scores["key"].nunique() == 6

@@ -102,7 +102,7 @@ def schedule_rows(spec: GridSpec) -> list[tuple[str, str]]:
 def grid_figures(grid_path: str | Path, out_dir: str | Path | None = None, results_root: str | Path = "results",
                  store: str | Path | None = None, overrides: Sequence[str] = (),
                  options: FigureOptions = FigureOptions(),
-                 on_figure: Callable[[str], None] | None = None) -> FigureReport:
+                 on_figure: Callable[[str], None] | None = None, refresh_tables: bool = True) -> FigureReport:
     """Draw every figure of a grid (see the module docstring).
 
     Args:
@@ -113,6 +113,8 @@ def grid_figures(grid_path: str | Path, out_dir: str | Path | None = None, resul
         overrides: `--set key=value` strings, as for the other grid commands.
         options: drawing settings.
         on_figure: called with each figure's name after it is written (progress).
+        refresh_tables: rewrite results/<grid>/ from the store first (see `_refresh_tables`); False
+            when the caller has just written them (`fpbench demo`, `fpbench study`).
 
     Raises:
         GridError / FileNotFoundError: the grid file is missing or malformed.
@@ -145,7 +147,10 @@ def grid_figures(grid_path: str | Path, out_dir: str | Path | None = None, resul
     else:
         report.skipped["schedule figures"] = "the grid has no FramePack (schedule) rows"
 
-    run_store = _refresh_tables(grid_path, overrides, results_root, store, report)
+    if refresh_tables:
+        run_store = _refresh_tables(grid_path, overrides, results_root, store, report)
+    else:
+        run_store = RunStore(store) if store else None
     try:
         results = load_results(results_dir)
     except ResultsNotFoundError as error:
