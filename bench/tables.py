@@ -155,7 +155,7 @@ def collect_results(grid: ResolvedGrid, store: RunStore | None = None) -> GridRe
 def measured_as_asked(values: pd.DataFrame, run: Any, stale: tuple[str, ...]) -> pd.DataFrame:
     """A run's stored values of the grid's metrics that were made as the grid asks (the backend
     and version its measurements name); a value made otherwise never reaches a table."""
-    keep = values["metric"].isin([m for m in run.metrics.names if m not in stale]).to_numpy()
+    keep = values["metric"].isin([m for m in run.metrics.names if m not in stale]).to_numpy().copy()
     if run.measurements:
         # one vectorised lookup of (metric, backend, version); a comparison per metric took 40 ms a run
         measured = values["metric"].isin(list(run.measurements)).to_numpy()
