@@ -2,12 +2,11 @@
 
     python -m bench.benchmarks.history_guidance_weight --weights 1 1.5 2 3 --items 8 --sections 6
 
-For each w, the history-guidance baseline checkpoint generates `items` image-to-video test videos of
-`sections` sections; the lab perceptor reads every generated frame against the start frame:
-identity and shape kept (shares of frames), mean degradation, and the same numbers for the last
-section alone, where drift shows. The sweep uses its own items (the test split's last ones), so
-the weight is not chosen on the items the grids report. Writes results/bench/history_guidance_weight.json
-and .png; the README's choice of w comes from it.
+For each w, the history-guidance baseline checkpoint generates `items` image-to-video VALIDATION
+items (never the test split, which the paper grids report in full) of `sections` sections; the lab
+perceptor reads every generated frame against the start frame: identity and shape kept (shares of
+frames), mean degradation, and the same numbers for the last section alone, where drift shows.
+Writes results/bench/history_guidance_weight.json and .png; the paper grid's choice of w comes from it.
 """
 
 from __future__ import annotations
@@ -42,22 +41,22 @@ def sweep(weights: list[float], items: int = 8, sections: int = 6, checkpoint: s
 
     from baselines.registry import BASELINE_FACTORIES
     from bench.train.evaluate import generate
-    from bench.world import test_split
+    from bench.world import validation_items
     from metrics.lab.perceptor import LabPerceptor
 
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"history-guidance checkpoint not found: {checkpoint} "
                                 f"(train it with `fpbench train bench/train/configs/baseline_history_guidance.yaml`)")
     perceptor = LabPerceptor.load()
-    test_items = test_split("i2v")[-items:]
-    result: dict = {"checkpoint": checkpoint, "items": [item.index for item in test_items], "sections": sections,
+    sweep_items = validation_items("i2v", items)
+    result: dict = {"checkpoint": checkpoint, "split": "validation", "items": [item.index for item in sweep_items], "sections": sections,
                     "seed": seed, "weights": {}}
     with Progress(disable=not show_progress) as progress:
         for weight in weights:
             generator = BASELINE_FACTORIES["history_guidance"](checkpoint=checkpoint, codec=CODEC, guidance_scale=weight)
-            task = progress.add_task(f"w = {weight:g}", total=len(test_items))
+            task = progress.add_task(f"w = {weight:g}", total=len(sweep_items))
             started, rows = time.time(), []
-            for item in test_items:
+            for item in sweep_items:
                 frames = generate(generator, item, sections, seed)
                 rows.append(kept_numbers(perceptor, frames, generator.schedule.frames_per_section))
                 progress.advance(task)
