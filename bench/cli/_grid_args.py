@@ -30,3 +30,11 @@ def report_skipped(grid, console) -> None:
     """Say loudly which rows were left out by --skip-missing."""
     for name, reason in grid.skipped_rows.items():
         console.print(f"[yellow]skipped row[/] {name}: {reason}", markup=True, highlight=False)
+
+
+def add_end_to_end_arguments(parser: argparse.ArgumentParser, results_help: str) -> None:
+    """--results, --no-rating and --no-progress, for the commands that run a grid end to end
+    (`fpbench demo`, `fpbench study`)."""
+    parser.add_argument("--results", default="results", metavar="DIR", help=results_help)
+    parser.add_argument("--no-rating", action="store_true", help="skip the simulated-judge rating rounds")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")

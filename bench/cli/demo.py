@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_executor_arguments, add_grid_arguments, report_skipped
+from bench.cli._grid_args import (
+    add_end_to_end_arguments,
+    add_executor_arguments,
+    add_grid_arguments,
+    report_skipped,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,10 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--grid", default="grids/demo.yaml", help="grid file (default grids/demo.yaml)")
     add_grid_arguments(parser, grid_required=False)
     add_executor_arguments(parser)
-    parser.add_argument("--results", default="results", metavar="DIR",
-                        help="where the table and figures go: DIR/demo/ (default results)")
-    parser.add_argument("--no-rating", action="store_true", help="skip the simulated-judge rating round")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_end_to_end_arguments(parser, "where the table and figures go: DIR/demo/ (default results)")
     parser.set_defaults(func=main)
 
 

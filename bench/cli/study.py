@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli._grid_args import add_executor_arguments, add_grid_arguments, report_skipped
+from bench.cli._grid_args import (
+    add_end_to_end_arguments,
+    add_executor_arguments,
+    add_grid_arguments,
+    report_skipped,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,10 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="run only this grid (repeatable; default both paper tables)")
     add_grid_arguments(parser, grid_required=False)  # --set (applied to every grid), --store, --skip-missing
     add_executor_arguments(parser)
-    parser.add_argument("--results", default="results", metavar="DIR",
-                        help="where the tables go: DIR/paper-table1/, DIR/paper-table2/ (default results)")
-    parser.add_argument("--no-rating", action="store_true", help="skip the simulated-judge rating rounds")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_end_to_end_arguments(parser, "where the tables go: DIR/paper-table1/, DIR/paper-table2/ (default results)")
     parser.set_defaults(func=main)
 
 
