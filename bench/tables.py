@@ -387,8 +387,9 @@ def _latex(table: pd.DataFrame, caption: str) -> str:
 
 
 def compact_values(values: pd.DataFrame) -> pd.DataFrame:
-    """values.parquet stores each per-window value as float32: seven significant digits are more than
-    any metric resolves, and a full paper table's file shrinks from about 13.5 to 8.3 MB."""
+    """values.parquet stores each value (per frame, window or video) as float32: seven significant
+    digits are more than any metric resolves, and a full paper table's file shrinks from about 13.5
+    to 8.3 MB."""
     if "value" not in values.columns:
         return values
     return values.astype({"value": "float32"})
