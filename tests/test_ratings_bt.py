@@ -1,6 +1,5 @@
 """Bradley–Terry MLE, its bootstrap, and ranks."""
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -93,14 +92,13 @@ def test_bootstrap_is_deterministic_under_seed():
                                   fit_bradley_terry(counts, 50, seed=9).bootstrap)
 
 
-def test_100k_votes_with_1000_bootstrap_rounds_take_seconds():
+def test_100k_votes_with_1000_bootstrap_rounds():
+    # its speed is measured by `python -m bench.benchmarks.ratings_speed`, not asserted here
     counts = count_pairs(normalize_battles(simulate_battles(
         {f"m{i}": 1000 + 30 * i for i in range(10)}, 100_000, seed=0, tie_rate=0.1)))
-    start = time.perf_counter()
     fit = fit_bradley_terry(counts, bootstrap=1000, seed=0)
-    elapsed = time.perf_counter() - start
     assert fit.bootstrap.shape == (1000, 10)
-    assert elapsed < 10.0, elapsed
+    assert np.isfinite(fit.bootstrap.to_numpy()).all()
 
 
 def test_rank_with_paper_tie_band():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -111,11 +110,9 @@ def test_ratings_add_elo_and_rank_columns_labelled_simulated(finished_grid):
     assert "SIMULATED" in render(summary, "md", grid.name)
 
 
-def test_write_tables_saves_every_format_and_reaggregates_in_seconds(finished_grid):
+def test_write_tables_saves_every_format(finished_grid):
     grid, tmp_path = finished_grid
-    started = time.perf_counter()
     out = write_tables(grid, RunStore(grid.spec.store), out_root=tmp_path / "results")
-    seconds = time.perf_counter() - started
     folder = tmp_path / "results" / "table-test"
     for name in ("table.md", "table.tex", "table.csv", "summary.parquet", "scores.parquet", "values.parquet"):
         assert (folder / name).is_file(), name
@@ -124,7 +121,6 @@ def test_write_tables_saves_every_format_and_reaggregates_in_seconds(finished_gr
     stored = pd.read_parquet(folder / "values.parquet")
     assert stored["value"].dtype == "float32"  # half the bytes of the largest file of a results folder
     assert np.allclose(stored["value"], out["results"].values["value"], rtol=1e-6, equal_nan=True)
-    assert seconds < 10, f"re-aggregating 12 runs took {seconds:.1f} s"
 
 
 def test_no_cell_is_bold_when_every_row_is_equal(finished_grid):

@@ -175,14 +175,9 @@ def test_bad_inputs_raise_errors_naming_the_value():
         dataclasses.replace(state, shape="star")
 
 
-def test_labelled_frames_cover_all_classes_and_render_fast():
-    import time
-
+def test_labelled_frames_cover_all_classes():
     rng = np.random.default_rng(0)
-    start = time.perf_counter()
     frames = [sample_labelled_frame(rng) for _ in range(300)]
-    rate = len(frames) / (time.perf_counter() - start)
-    assert rate > 200, f"{rate:.0f} frames/s"
     assert {f.state.shape for f in frames} == set(SHAPES)
     assert {f.state.colour for f in frames} == set(COLOURS)
     assert {f.state.structure for f in frames} == set(STRUCTURES)
