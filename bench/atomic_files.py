@@ -52,6 +52,7 @@ def atomic_write_json(path: str | os.PathLike, data: Any, indent: int = 2) -> Pa
     return atomic_write_text(path, json.dumps(data, indent=indent, default=str) + "\n")
 
 
-def atomic_write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
-    """`atomic_write` for a DataFrame as parquet (no index column)."""
-    return atomic_write(path, lambda stream: frame.to_parquet(stream, index=False))
+def atomic_write_parquet(path: str | os.PathLike, frame: pd.DataFrame, **options: Any) -> Path:
+    """`atomic_write` for a DataFrame as parquet (no index column); `options` go to pyarrow's writer
+    (compression, encodings)."""
+    return atomic_write(path, lambda stream: frame.to_parquet(stream, index=False, **options))

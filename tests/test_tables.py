@@ -120,6 +120,11 @@ def test_write_tables_saves_every_format(finished_grid):
     pd.testing.assert_frame_equal(pd.read_parquet(folder / "summary.parquet"), out["summary"])
     stored = pd.read_parquet(folder / "values.parquet")
     assert stored["value"].dtype == "float32"  # half the bytes of the largest file of a results folder
+    import pyarrow.parquet as pq
+
+    column = pq.ParquetFile(folder / "values.parquet").metadata.row_group(0).column(
+        list(stored.columns).index("value"))
+    assert column.compression == "ZSTD" and "BYTE_STREAM_SPLIT" in column.encodings
     assert np.allclose(stored["value"], out["results"].values["value"], rtol=1e-6, equal_nan=True)
 
 
